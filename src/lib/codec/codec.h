@@ -1,0 +1,127 @@
+/*
+ * codec.h - floe's block files and the block codec (docs/format.md).
+ *
+ * A file is a header, self-framed blocks, and (once closed) a footer index.
+ * A block holds up to 64 Ki records in column order, each column with its
+ * own encoding (timestamps delta-encoded), compressed with zstd and guarded
+ * by CRC32C.  Its header carries the record count, time range, sizes and a
+ * summary for skipping: a Bloom filter of the addresses in it and the
+ * min/max of ports and protocol.  The stream protocol carries the same
+ * blocks, so one decoder serves files and streams.
+ *
+ * Reading is forgiving of damage, never of format: a file without a footer
+ * (writer killed) is read by walking block headers to the last complete
+ * block; a block whose CRC fails is reported (file, block number, offset)
+ * through the log and skipped, and the rest is read.  A file of a newer
+ * major version is refused with FLOE_UNSUPPORTED.
+ *
+ * Must not depend on: meter, decode, filter, libpcap.
+ */
+#ifndef FLOE_CODEC_H
+#define FLOE_CODEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "flow.h"
+
+#define FLOE_BLOCK_MAX_RECORDS 65536u
+
+/* What a block header says, enough to decide to skip it unread. */
+struct floe_block_summary {
+	uint64_t offset;         /* byte offset of the block in its file */
+	uint32_t nrec;
+	int64_t tmin, tmax;      /* min stime, max ltime of its records */
+	uint16_t sport_min, sport_max, dport_min, dport_max;
+	uint64_t proto_mask[4];  /* bit p set if some record has proto p */
+	uint32_t bloom_bits;     /* size of the address Bloom filter in bits */
+	const uint8_t *bloom;    /* borrowed, valid until the next read */
+};
+
+/* True unless the block's Bloom filter proves addr is in none of its
+ * records (as saddr or daddr). */
+bool floe_block_may_contain(const struct floe_block_summary *s, const uint8_t addr[16]);
+
+struct floe_file_info {
+	uint16_t major, minor;   /* format version */
+	char creator[64];        /* "floe 0.1.0" */
+	char instance[64];       /* sensor instance name, may be empty */
+	int64_t created;         /* ns */
+	bool has_footer;         /* the writer closed the file */
+};
+
+/* ---- writing ---- */
+
+struct floe_writer;
+
+struct floe_writer_opts {
+	const char *instance;    /* may be NULL */
+	int zstd_level;          /* 0 = default (3) */
+	uint32_t block_records;  /* 0 = 65536; records per block */
+	const struct floe_log *log;
+};
+
+/* Creates path (truncating) or, for "-", writes to stdout.  Returns NULL
+ * with eb set on failure (IO, NOMEM). */
+struct floe_writer *floe_writer_open(const char *path, const struct floe_writer_opts *opts,
+                                     struct floe_errbuf *eb);
+/* Writes to an open descriptor (not closed by the writer); name is for
+ * messages. */
+struct floe_writer *floe_writer_fdopen(int fd, const char *name, const struct floe_writer_opts *opts,
+                                       struct floe_errbuf *eb);
+/* Appends one record (copied).  Errors are sticky: IO, NOMEM. */
+FLOE_WUR enum floe_err floe_writer_add(struct floe_writer *w, const struct floe_flow *f);
+/* Ends the current block now (streams, periodic sync). */
+FLOE_WUR enum floe_err floe_writer_flush(struct floe_writer *w);
+/* Flushes, writes the footer, closes (if it opened the file) and frees.
+ * Returns the first error seen during the writer's life.  NULL: no-op. */
+FLOE_WUR enum floe_err floe_writer_close(struct floe_writer *w, struct floe_errbuf *eb);
+/* Frees without writing a footer (simulates a crash in tests). */
+void floe_writer_abandon(struct floe_writer *w);
+
+/* ---- reading ---- */
+
+struct floe_reader;
+
+/* Opens path, or stdin for "-".  Reads and checks the file header.  Returns
+ * NULL with eb set: IO (cannot open), MALFORMED (not a floe file: "no floe
+ * header"), TRUNCATED (empty/short), UNSUPPORTED (newer major version). */
+struct floe_reader *floe_reader_open(const char *path, const struct floe_log *log,
+                                     struct floe_errbuf *eb);
+struct floe_reader *floe_reader_fdopen(int fd, const char *name, const struct floe_log *log,
+                                       struct floe_errbuf *eb);
+void floe_reader_close(struct floe_reader *r);
+
+const struct floe_file_info *floe_reader_info(const struct floe_reader *r);
+
+/* Optional: called with each block's summary before it is decompressed;
+ * returning false skips the block. */
+typedef bool (*floe_block_pred)(void *ud, const struct floe_block_summary *s);
+void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, void *ud);
+
+/* Reads the next block.  FLOE_OK: *recs points to *n records, valid until
+ * the next call.  FLOE_EOF: no more.  Damaged blocks are logged, counted and
+ * skipped, not returned as errors; an error return (IO, NOMEM) is fatal for
+ * this reader, with the message in floe_reader_error(). */
+FLOE_WUR enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **recs, size_t *n);
+const char *floe_reader_error(const struct floe_reader *r);
+
+struct floe_reader_stats {
+	uint64_t blocks_read, blocks_skipped, blocks_damaged;
+	uint64_t records;
+	uint64_t bytes_read;
+};
+void floe_reader_stats(const struct floe_reader *r, struct floe_reader_stats *st);
+
+/* ---- one block, for streams and fuzzing ---- */
+
+/* Decodes one complete framed block (header + payload) from p/len into out
+ * (capacity FLOE_BLOCK_MAX_RECORDS).  Returns OK with *n, or MALFORMED,
+ * TRUNCATED, CHECKSUM, UNSUPPORTED, NOMEM with eb set.  *used is the framed
+ * size consumed. */
+FLOE_WUR enum floe_err floe_block_decode(const uint8_t *p, size_t len, struct floe_flow *out,
+                                         size_t *n, size_t *used, struct floe_errbuf *eb);
+
+#endif
