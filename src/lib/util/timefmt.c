@@ -2,6 +2,7 @@
 #include "timefmt.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -45,9 +46,14 @@ void floe_time_format(int64_t t, enum floe_timefmt fmt, int prec, char *buf, siz
 		snprintf(buf, len, "?");
 		return;
 	}
-	size_t n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	bool rfc = fmt == FLOE_TIME_RFC3339;
+	size_t n = strftime(buf, len, rfc ? "%Y-%m-%dT%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tm);
 	if (prec && n < len)
-		snprintf(buf + n, len - n, ".%0*" PRId64, prec, frac);
+		n += (size_t)snprintf(buf + n, len - n, ".%0*" PRId64, prec, frac);
+	if (rfc && n + 1 < len) {
+		buf[n] = 'Z';
+		buf[n + 1] = '\0';
+	}
 }
 
 void floe_dur_format(int64_t ns, int prec, char *buf, size_t len)

@@ -12,6 +12,7 @@ enum floe_timefmt {
 	FLOE_TIME_ISO,     /* 2010-04-07 17:29:29.782934 (UTC) */
 	FLOE_TIME_EPOCH,   /* 1270661369.782934 (ra -u) */
 	FLOE_TIME_LOCAL,   /* like ISO, local time zone */
+	FLOE_TIME_RFC3339, /* 2010-04-07T17:29:29.782934Z (JSON) */
 };
 
 /* Formats t with `prec` fractional digits (0..9). */
