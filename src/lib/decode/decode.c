@@ -140,8 +140,8 @@ static inline void dec_l4(struct floe_pkt *pkt, struct floe_cursor *l4, uint32_t
 {
 	switch (pkt->proto) {
 	case 6: {
-		/* TCP, RFC 9293 sec. 3.1.  Options need not be captured: only
-		 * the fixed 20 bytes are read and data offset gives the rest. */
+		/* TCP, RFC 9293 sec. 3.1.  Options need not be captured: the
+		 * fixed 20 bytes must be, and data offset gives the rest. */
 		uint16_t sp = floe_cur_be16(l4);
 		uint16_t dp = floe_cur_be16(l4);
 		uint32_t seq = floe_cur_be32(l4);
@@ -149,6 +149,7 @@ static inline void dec_l4(struct floe_pkt *pkt, struct floe_cursor *l4, uint32_t
 		uint8_t off = floe_cur_u8(l4);
 		uint8_t fl = floe_cur_u8(l4);
 		uint16_t win = floe_cur_be16(l4);
+		floe_cur_skip(l4, 4);   /* checksum, urgent pointer */
 		uint32_t hl = (uint32_t)(off >> 4) * 4;
 		if (UNLIKELY(l4->bad || hl < 20 || hl > ipay))
 			goto trunc;
