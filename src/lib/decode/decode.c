@@ -234,9 +234,11 @@ trunc:
 /* ------------------------------------------------------------------ IPv4 */
 
 /*
- * IPv4, RFC 791 sec. 3.1.  `off` is the offset of the IP header in the
- * frame, used only to estimate the length of a TSO/GRO packet whose total
- * length field is 0 (as tcpdump's print-ip.c does).
+ * IPv4, RFC 791 sec. 3.1.  pkt->wirelen is used only to estimate the
+ * length of a TSO/GSO packet whose total length field is 0 (as tcpdump's
+ * print-ip.c does).  fragid is the identification of every packet, not
+ * only of fragments (decode.h: "IPv4 id"); FLOE_PKT_FRAG says whether it
+ * matters for reassembly.
  */
 static inline enum floe_dec_result dec_ipv4(struct floe_pkt *pkt, struct floe_cursor *c)
 {
@@ -278,13 +280,13 @@ static inline enum floe_dec_result dec_ipv4(struct floe_pkt *pkt, struct floe_cu
 	floe_addr_from_v4(pkt->saddr, src);
 	floe_addr_from_v4(pkt->daddr, dst);
 	pkt->l3len = tot;
+	pkt->fragid = id;
 	uint32_t ipay = tot - hl;
 
 	/* Flags and fragment offset (RFC 791 sec. 3.1; offset in 8-octet
 	 * units).  DF alone is not a fragment. */
 	if (UNLIKELY(frag & 0x3fff)) {
 		pkt->flags |= FLOE_PKT_FRAG;
-		pkt->fragid = id;
 		pkt->fragoff = (uint16_t)((frag & 0x1fff) * 8);
 		pkt->frag_more = (frag & 0x2000) != 0;
 		if (pkt->fragoff != 0) {

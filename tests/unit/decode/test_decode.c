@@ -44,7 +44,8 @@ struct want {
 	const char *saddr, *daddr;   /* NULL: all zero */
 };
 
-#define W_V4 .etype = FLOE_ETH_IPV4, .ipver = 4, .saddr = "10.0.0.1", .daddr = "10.0.0.2"
+#define W_V4 .etype = FLOE_ETH_IPV4, .ipver = 4, .fragid = 0x1234, \
+	.saddr = "10.0.0.1", .daddr = "10.0.0.2"
 #define W_V6 .etype = FLOE_ETH_IPV6, .ipver = 6, .tos = 0x12, \
 	.saddr = "2001:db8::1", .daddr = "2001:db8::2"
 #define W_TCP .proto = 6, .sport = 12345, .dport = 80, .tcpflags = 0x12
@@ -116,13 +117,13 @@ static const struct tcase cases[] = {
 	 {FLOE_DEC_TRUNC_L3}},
 	{"eth ipv4 first fragment", 1, ETH("0800") IP4H("0024", "2000", "11") UDPH PAY8, 0,
 	 {FLOE_DEC_OK, .flags = MAC | L4 | FLOE_PKT_FRAG | FLOE_PKT_FRAG_FIRST, W_V4, W_UDP,
-	  .l3len = 36, .paylen = 8, .fragid = 0x1234, .frag_more = true}},
+	  .l3len = 36, .paylen = 8, .frag_more = true}},
 	{"eth ipv4 middle fragment", 1, ETH("0800") IP4H("0024", "20b9", "11") UDPH PAY8, 0,
 	 {FLOE_DEC_OK, .flags = MAC | FLOE_PKT_FRAG, W_V4, .proto = 17, .l3len = 36, .paylen = 16,
-	  .fragid = 0x1234, .fragoff = 1480, .frag_more = true}},
+	  .fragoff = 1480, .frag_more = true}},
 	{"eth ipv4 last fragment", 1, ETH("0800") IP4H("0024", "00b9", "06") PAY8 PAY8, 0,
 	 {FLOE_DEC_OK, .flags = MAC | FLOE_PKT_FRAG, W_V4, .proto = 6, .l3len = 36, .paylen = 16,
-	  .fragid = 0x1234, .fragoff = 1480}},
+	  .fragoff = 1480}},
 	{"eth ipv4 DF is not a fragment", 1, ETH("0800") IP4H("0028", "4000", "06") TCPH, 0,
 	 {FLOE_DEC_OK, .flags = MAC | L4, W_V4, W_TCP, .l3len = 40}},
 	{"eth ipv4 total length 0 (TSO) uses wire length", 1, ETH("0800") IP4H("0000", "4000", "06") TCPH, 14 + 40 + 2896,
