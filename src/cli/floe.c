@@ -1,13 +1,55 @@
-/* floe.c - the floe command: subcommand dispatch. */
+/*
+ * floe.c - the floe command: one binary, one subcommand per job.
+ */
+#include "cli.h"
+
 #include <stdio.h>
 #include <string.h>
 
+static int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("floe %s\n", FLOE_VERSION);
+	return EXIT_OK;
+}
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{"capture", cmd_capture, "packets (pcap, pcapng) -> flow records"},
+	{"read", cmd_read, "print, filter or copy records from floe files"},
+	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
+	{"version", cmd_version, "print the version"},
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: floe COMMAND [options]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(fp, "\n'floe COMMAND --help' describes a command.\n");
+}
+
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "version") == 0) {
-		printf("floe 0.1.0\n");
-		return 0;
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "usage: floe COMMAND [options]\n");
-	return 2;
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(0, NULL);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 2, argv + 2);
+	fprintf(stderr, "floe: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
 }
