@@ -18,6 +18,7 @@
 #ifndef FLOE_METER_H
 #define FLOE_METER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,12 @@
 #include "flow.h"
 
 struct floe_meter;
+struct floe_budget;
+
+/* Memory the default table is sized for: flow array + hash table. */
+#define FLOE_METER_DEFAULT_MEM ((uint64_t)256 << 20)
+/* Largest max_flows accepted (flow indexes are 32-bit). */
+#define FLOE_METER_MAX_FLOWS ((uint64_t)1 << 30)
 
 struct floe_meter_config {
 	uint64_t max_flows;         /* hard limit of live flows; 0 = default
@@ -38,6 +45,11 @@ struct floe_meter_config {
 	int64_t timeout_other;
 	uint32_t sensor;            /* copied into every record */
 	const struct floe_log *log; /* may be NULL */
+	/* Appended fields. */
+	struct floe_budget *budget; /* charged for the table; may be NULL */
+	bool ignore_vlan;           /* true: flows on different VLANs merge
+	                             * (Argus's default key); false (default):
+	                             * the outer VLAN id is part of the key */
 };
 
 /* Fills cfg with the defaults (Argus-like: 60 s status interval,
