@@ -19,6 +19,9 @@
 
 #define SEC INT64_C(1000000000)
 
+_Static_assert(sizeof(struct mkey) == 44, "flow key is packed");
+_Static_assert(sizeof(struct mflow) == FLOE_METER_FLOW_BYTES, "per-flow state as documented");
+
 /* ICMP types the meter pairs into one flow (request, reply). */
 #define ICMP_ECHOREPLY 0
 #define ICMP_ECHO 8
@@ -196,8 +199,10 @@ static uint8_t tcp_state(const struct mflow *f)
 	 * show FIN in the reference), so CLO is never produced here. */
 	if (t & (TS_FIN_S | TS_FIN_D))
 		return FLOE_ST_FIN;
-	if ((t & TS_EST) || (t & TS_MID) || f->seen == 3)
+	if (t & (TS_EST | TS_MID))
 		return FLOE_ST_CON;
+	/* SYN/ACKs answering a SYN, never ACKed: Argus says ACC, however
+	 * many were retransmitted */
 	if (t & TS_SYNACK)
 		return FLOE_ST_ACC;
 	if (t & TS_SYN)
@@ -694,6 +699,7 @@ static void tcp_account(struct mflow *f, struct mdir *d, const struct floe_pkt *
 		if (dir == 0 && !(f->tcpst & TS_SYN)) {
 			f->tcpst |= TS_SYN;
 			f->syn_ts = ts;
+			f->syn_seq = p->seq;
 		}
 	} else if ((fl & (FLOE_TCP_SYN | FLOE_TCP_ACK)) ==
 	           (FLOE_TCP_SYN | FLOE_TCP_ACK)) {
@@ -717,6 +723,13 @@ static void tcp_account(struct mflow *f, struct mdir *d, const struct floe_pkt *
 	 * segment may fill (counted once, as out of order). */
 	uint32_t start = p->seq + ((fl & FLOE_TCP_SYN) ? 1u : 0u);
 	uint32_t len = p->paylen;
+	if (fl & FLOE_TCP_RST) {
+		/* A RST's data (a reason text) is not part of the stream and
+		 * repeats with the same sequence number on every reset: count
+		 * it, as Argus does, without sequence checks. */
+		d->appbytes += len;
+		return;
+	}
 	if (!d->seqok) {
 		d->seqok = 1;
 		d->nxt = start;
@@ -935,10 +948,13 @@ void floe_meter_add(struct floe_meter *m, const struct floe_pkt *pkt)
 		f = &m->flows[idx];
 		int64_t ts = p->ts;
 		int restart = ts - f->last > idle_of(m, f);
-		/* port reuse: a new SYN after a close opens a new connection */
+		/* Port reuse: a SYN with a new ISN after a FIN or RST opens a new
+		 * connection.  The same ISN is the client retrying (SYN, RST,
+		 * SYN, RST...), which Argus keeps in one record. */
 		if (!restart && k.proto == PROTO_TCP && l4 && k.etype != FLOE_ETH_ARP &&
 		    (p->tcpflags & (FLOE_TCP_SYN | FLOE_TCP_ACK)) == FLOE_TCP_SYN &&
-		    (f->tcpst & (TS_RST | TS_FIN_S | TS_FIN_D)))
+		    (f->tcpst & (TS_RST | TS_FIN_S | TS_FIN_D)) &&
+		    !((f->tcpst & TS_SYN) && p->seq == f->syn_seq))
 			restart = 1;
 		if (restart) {
 			finish(m, f, 0);

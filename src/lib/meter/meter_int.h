@@ -73,6 +73,8 @@ enum {
 	TS_MID = 1u << 6,     /* picked up mid-stream */
 };
 
+/* 256 bytes (static_assert in meter.c): four cache lines, the first holds
+ * everything a lookup and the timers read. */
 struct mflow {
 	struct mkey key;
 	uint32_t hash;        /* low 32 bits of the key's SipHash */
@@ -87,12 +89,13 @@ struct mflow {
 	uint8_t seen;         /* bit 0: source sent, bit 1: destination sent */
 	uint8_t ipver;
 	uint16_t vlan;        /* as recorded (first tag seen) */
+	uint32_t syn_seq;     /* ISN of the source's SYN (TS_SYN) */
+	uint8_t smac[6], dmac[6];
 	int64_t rec_stime, rec_ltime; /* the current record */
 	int64_t last;         /* latest packet time of the flow */
 	int64_t syn_ts, synack_ts;
 	int64_t synack, ackdat;
 	struct mdir d[2];     /* [0] source, [1] destination */
-	uint8_t smac[6], dmac[6];
 };
 
 struct mfrag {

@@ -266,6 +266,39 @@ static void c_syn_rst(const struct result *r)
 
 /* Argus: a flow picked up mid-stream is oriented client -> service port
  * and printed with a '?' direction. */
+/* Argus (gnutella capture): a client retrying with the same ISN after
+ * each RST stays one RST record. */
+static void b_syn_retry(struct seq *s)
+{
+	for (int i = 0; i < 3; i++) {
+		add(s, tcp(T0 + i * 500 * MS, 1, 2, 3756, 6346, SYN, 777, 0, 0));
+		add(s, tcp(T0 + i * 500 * MS + 100 * MS, 2, 1, 6346, 3756, RST | ACK, 0, 778, 0));
+	}
+	add(s, tcp(T0 + 1600 * MS, 1, 2, 3756, 6346, SYN, 777, 0, 0));
+}
+
+static void c_syn_retry(const struct result *r)
+{
+	const struct floe_flow *f = one(r);
+	TAP_CHECK(f->state == FLOE_ST_RST && f->spkts == 4 && f->dpkts == 3,
+	          "syn retry after RST: one RST record (%d)", r->n);
+}
+
+/* Argus (suspicious-time capture): SYN answered by SYN/ACKs only is ACC */
+static void b_acc(struct seq *s)
+{
+	add(s, tcp(T0, 1, 2, 1087, 80, SYN, 5, 0, 0));
+	add(s, tcp(T0 + 100 * MS, 2, 1, 80, 1087, SYN | ACK, 9, 6, 0));
+	add(s, tcp(T0 + 8 * SEC, 2, 1, 80, 1087, SYN | ACK, 9, 6, 0));
+}
+
+static void c_acc(const struct result *r)
+{
+	const struct floe_flow *f = one(r);
+	TAP_CHECK(f->state == FLOE_ST_ACC && f->synack == 100 * MS && f->ackdat == 0,
+	          "syn + synacks: ACC (%s)", floe_state_name(f->state));
+}
+
 static void b_midstream(struct seq *s)
 {
 	add(s, tcp(T0, 2, 1, 443, 50677, ACK | PSH, 9000, 700, 24));
@@ -674,6 +707,8 @@ static const struct mcase {
 	{"handshake", b_handshake, cfg_none, c_handshake},
 	{"syn-only", b_syn_only, cfg_none, c_syn_only},
 	{"syn-rst", b_syn_rst, cfg_none, c_syn_rst},
+	{"syn-retry", b_syn_retry, cfg_none, c_syn_retry},
+	{"acc", b_acc, cfg_none, c_acc},
 	{"midstream", b_midstream, cfg_none, c_midstream},
 	{"midstream-high", b_midstream_high, cfg_none, c_midstream_high},
 	{"synack-first", b_synack_first, cfg_none, c_synack_first},
