@@ -319,6 +319,8 @@ static void wheel_unlink(struct floe_meter *m, uint32_t idx)
 		m->wheel[f->wslot] = f->wnext;
 	if (f->wnext != NIL)
 		m->flows[f->wnext].wprev = f->wprev;
+	else
+		m->wtail[f->wslot] = f->wprev;
 	f->wslot = NOSLOT;
 	f->wnext = f->wprev = NIL;
 }
@@ -335,16 +337,22 @@ static uint64_t wheel_slot(const struct floe_meter *m, int64_t due)
 	return s;
 }
 
+/* Appends: a slot's list runs from the flow filed first, which is where
+ * eviction looks. */
 static void wheel_file(struct floe_meter *m, uint32_t idx, uint64_t abs_slot)
 {
 	struct mflow *f = &m->flows[idx];
 	uint32_t s = (uint32_t)(abs_slot & WHEEL_MASK);
 	f->wslot = (uint16_t)s;
-	f->wprev = NIL;
-	f->wnext = m->wheel[s];
-	if (f->wnext != NIL)
-		m->flows[f->wnext].wprev = idx;
-	m->wheel[s] = idx;
+	f->wnext = NIL;
+	f->wprev = m->wtail[s];
+	if (f->wprev != NIL)
+		m->flows[f->wprev].wnext = idx;
+	else
+		m->wheel[s] = idx;
+	m->wtail[s] = idx;
+	if (abs_slot < m->ehint)
+		m->ehint = abs_slot;
 }
 
 /* ---- table ----------------------------------------------------------------- */
@@ -441,7 +449,7 @@ static void wheel_advance(struct floe_meter *m, int64_t now)
 	for (uint64_t i = 0; i < n; i++) {
 		uint32_t s = (uint32_t)((start + i) & WHEEL_MASK);
 		uint32_t idx = m->wheel[s];
-		m->wheel[s] = NIL;
+		m->wheel[s] = m->wtail[s] = NIL;
 		while (idx != NIL) {
 			struct mflow *f = &m->flows[idx];
 			uint32_t next = f->wnext;
@@ -460,12 +468,16 @@ static void wheel_advance(struct floe_meter *m, int64_t now)
  * is not the one taken.  Flows filed early because they were active since
  * are re-filed on the way, which their packets paid for.  Returns with one
  * entry on the free list. */
-#define EVICT_SAMPLE 8
+#define EVICT_SAMPLE 4
 
 static void evict_one(struct floe_meter *m)
 {
-	for (uint64_t s = m->wpos; s < m->wpos + WHEEL_SLOTS; s++) {
+	/* Slots below ehint are known empty, so a flood does not rescan
+	 * them for every eviction. */
+	uint64_t from = m->ehint > m->wpos ? m->ehint : m->wpos;
+	for (uint64_t s = from; s < m->wpos + WHEEL_SLOTS; s++) {
 		uint32_t slot = (uint32_t)(s & WHEEL_MASK);
+		m->ehint = s;
 		uint32_t idx = m->wheel[slot], best = NIL;
 		int64_t best_due = 0;
 		int seen = 0;
@@ -994,7 +1006,7 @@ void floe_meter_flush(struct floe_meter *m)
 	if (m->st.live)
 		memset(m->table, 0, ((size_t)m->tmask + 1) * sizeof(uint64_t));
 	for (uint32_t s = 0; s < WHEEL_SLOTS; s++)
-		m->wheel[s] = NIL;
+		m->wheel[s] = m->wtail[s] = NIL;
 	m->bump = 0;
 	m->free_head = NIL;
 	m->st.live = 0;
@@ -1060,7 +1072,7 @@ struct floe_meter *floe_meter_create(const struct floe_meter_config *cfg,
 		return NULL;
 	}
 	for (uint32_t s = 0; s < WHEEL_SLOTS; s++)
-		m->wheel[s] = NIL;
+		m->wheel[s] = m->wtail[s] = NIL;
 	m->free_head = NIL;
 	m->st.max_flows = c.max_flows;
 	m->st.mem_bytes = sizeof(*m) + (size_t)m->nflows * sizeof(struct mflow) +

@@ -56,12 +56,15 @@
  *            late segment filling that hole is out of order too.
  * Known differences: Argus folds an ICMP error into the flow it reports on
  * (an echo flow shown as TXD); floe records the error as its own flow.
- * ICMPv6 time exceeded is TXD (Argus prints TXT).  The reference was made
+ * ICMPv6 time exceeded is TXD (Argus prints TXT).  Argus files ICMPv6
+ * NA, RA and MLD reports under the request's type (a lone NA prints as
+ * NNS with sport 135); floe keeps the real type and names the reply (NNA,
+ * NRA, MHR), pairing only NS/NA.  The reference was made
  * with Debian's argus.conf, whose status interval is 5 s, not 60 s.
  *
  * Timers: idle timeouts are measured from a flow's last packet; a record
  * is emitted when the gap exceeds the timeout (detected by the packet that
- * ends the gap, or by the wheel up to ~1.07 s after it passes).  A status
+ * ends the gap, or by the wheel up to ~0.13 s after it passes).  A status
  * record is emitted once a record is status_interval old; it covers that
  * record's packets only and the next record starts at the next packet.
  * Time going backwards is accepted: the packet is counted with its own

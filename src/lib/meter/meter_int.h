@@ -11,7 +11,7 @@
  *     the flow's SipHash (its home is tag & mask) and the flow index + 1;
  *     the tag is compared before the key, so a probe rarely touches a flow
  *     it does not want.  Deletion shifts back (no tombstones).
- *   - wheel: WHEEL_SLOTS lists of flows by due time (1.07 s slots).  A
+ *   - wheel: WHEEL_SLOTS lists of flows by due time (134 ms slots).  A
  *     flow's due time only moves later while it lives, so it is left where
  *     it is and re-filed when its slot comes up (lazy); the one change that
  *     makes it earlier (TCP close) re-files it at once.
@@ -28,8 +28,8 @@
 #include "util/hash.h"
 #include "util/mem.h"
 
-#define WHEEL_SHIFT 30            /* slot width 2^30 ns = 1.07 s */
-#define WHEEL_SLOTS 4096u         /* 73 minutes ahead */
+#define WHEEL_SHIFT 27            /* slot width 2^27 ns = 134 ms */
+#define WHEEL_SLOTS 8192u         /* 18 minutes ahead */
 #define WHEEL_MASK (WHEEL_SLOTS - 1)
 #define FRAG_SLOTS 4096u          /* first fragments remembered */
 #define NIL UINT32_MAX
@@ -121,8 +121,10 @@ struct floe_meter {
 	uint64_t *table;       /* (tag << 32) | (index + 1); 0 = empty */
 	uint32_t tmask;
 
-	uint32_t wheel[WHEEL_SLOTS];
+	uint32_t wheel[WHEEL_SLOTS];  /* first flow of each slot */
+	uint32_t wtail[WHEEL_SLOTS];  /* last flow of each slot */
 	uint64_t wpos;         /* first slot not yet due */
+	uint64_t ehint;        /* no flow is filed in [wpos, ehint) */
 	int64_t now;           /* latest packet time */
 	int clock_set;
 
