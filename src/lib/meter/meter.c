@@ -470,6 +470,17 @@ static void wheel_advance(struct floe_meter *m, int64_t now)
  * entry on the free list. */
 #define EVICT_SAMPLE 4
 
+static void evict(struct floe_meter *m, uint32_t idx)
+{
+	if (!m->st.evicted)
+		floe_logf(m->cfg.log, FLOE_LOG_WARN,
+		          "flow table full (%u flows): evicting flows early",
+		          m->nflows);
+	finish(m, &m->flows[idx], FLOE_F_EVICTED);
+	flow_remove(m, idx);
+	m->st.evicted++;
+}
+
 static void evict_one(struct floe_meter *m)
 {
 	/* Slots below ehint are known empty, so a flood does not rescan
@@ -500,9 +511,7 @@ static void evict_one(struct floe_meter *m)
 			idx = next;
 		}
 		if (best != NIL) {
-			finish(m, &m->flows[best], FLOE_F_EVICTED);
-			flow_remove(m, best);
-			m->st.evicted++;
+			evict(m, best);
 			return;
 		}
 	}
@@ -514,6 +523,13 @@ static uint32_t flow_alloc(struct floe_meter *m)
 		if (m->bump < m->nflows)
 			return m->bump++;
 		evict_one(m);
+		/* Every live flow is filed in the wheel, so eviction always
+		 * finds one; should it not, any live flow will do rather than
+		 * an out-of-bounds index. */
+		if (m->free_head == NIL) {
+			m->ehint = m->wpos;
+			evict(m, 0);
+		}
 	}
 	uint32_t idx = m->free_head;
 	m->free_head = m->flows[idx].wnext;

@@ -688,6 +688,18 @@ static void c_multimac(const struct result *r)
 	          "mac change: MULTIMAC, first MACs kept, MPLS");
 }
 
+static void c_no_status(const struct result *r)
+{
+	const struct floe_flow *f = one(r);
+	TAP_CHECK(f->spkts == 21 && f->dpkts == 1 && !(f->flags & FLOE_F_STATUS) &&
+	          f->ltime - f->stime == 205 * SEC, "status interval 0: one record per flow");
+}
+
+static void cfg_no_status(struct floe_meter_config *c)
+{
+	c->status_interval = 0;
+}
+
 static void cfg_none(struct floe_meter_config *c)
 {
 	(void)c;
@@ -726,6 +738,7 @@ static const struct mcase {
 	{"frag-orphan", b_frag_orphan, cfg_none, c_frag_orphan},
 	{"idle", b_idle, cfg_none, c_idle},
 	{"status", b_status, cfg_none, c_status},
+	{"no-status", b_status, cfg_no_status, c_no_status},
 	{"reuse", b_reuse, cfg_none, c_reuse},
 	{"backwards", b_backwards, cfg_none, c_backwards},
 	{"vlan", b_vlan, cfg_none, c_vlan},
@@ -800,6 +813,14 @@ static void test_tick(void)
 	floe_meter_destroy(m);
 }
 
+static int warnings;
+static void count_log(void *ud, enum floe_loglevel level, const char *msg)
+{
+	(void)ud;
+	(void)msg;
+	warnings += level == FLOE_LOG_WARN;
+}
+
 /* A scan: many distinct SYNs through a tiny table.  The table never holds
  * more than max_flows, every packet still lands in one record. */
 static void test_evict(void)
@@ -811,6 +832,8 @@ static void test_evict(void)
 	memset(&res, 0, sizeof(res));
 	floe_meter_config_default(&cfg);
 	cfg.max_flows = 100;
+	const struct floe_log log = {count_log, NULL};
+	cfg.log = &log;
 	struct floe_meter *m = floe_meter_create(&cfg, sink, &res, &err);
 	if (!m) {
 		TAP_CHECK(0, "evict: create");
@@ -840,6 +863,7 @@ static void test_evict(void)
 	TAP_CHECK(st.evicted == n - 100, "evict: evictions counted (%llu)",
 	          (unsigned long long)st.evicted);
 	TAP_CHECK(evicted_rec > 0, "evict: records carry FLOE_F_EVICTED");
+	TAP_CHECK(warnings == 1, "evict: the first eviction is logged once (%d)", warnings);
 	TAP_CHECK(st.mem_bytes == st0.mem_bytes && st.mem_bytes < (1u << 20),
 	          "evict: memory fixed (%zu bytes)", st.mem_bytes);
 	TAP_CHECK(res.pkts == n && st.packets == n && res.nrec == n,
