@@ -479,6 +479,24 @@ static uint32_t mac_value(struct parser *p, enum side side)
 	return leaf(p, &t);
 }
 
+/* vlan N: tagged with N (a bare `vlan` is any tag). */
+static uint32_t vlan_value(struct parser *p)
+{
+	char w[WORD_MAX];
+	uint64_t v;
+	if (!word_copy(p, w, sizeof(w)) || !parse_uint(w, 4095, &v)) {
+		if (!p->failed)
+			expected(p, "a VLAN id (0-4095)");
+		return NO_NODE;
+	}
+	advance(p);
+	p->last.kind = LAST_VLAN;
+	struct test t = mk(OP_VLAN);
+	t.x.u = v;
+	t.cmp = 1;   /* an id was given */
+	return leaf(p, &t);
+}
+
 /* proto N|name; arp is an ethertype, not an IP protocol. */
 static uint32_t proto_value(struct parser *p)
 {
@@ -599,45 +617,59 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-/* "YYYY-MM-DD[Thh:mm[:ss[.frac]]][Z]" UTC, or epoch seconds, into ns. */
+/* n decimal digits at s, or -1. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* "YYYY-MM-DD[Thh:mm[:ss[.frac]]][Z]", UTC, into ns since the epoch. */
 static bool parse_time(const char *s, int64_t *ns)
 {
-	unsigned y, mo, d, h = 0, mi = 0, sec = 0;
-	int n = 0;
-	if (sscanf(s, "%4u-%2u-%2u%n", &y, &mo, &d, &n) == 3 && n == 10) {
-		const char *r = s + n;
-		int64_t frac = 0;
-		if (*r == 'T' || *r == 't') {
-			int k = 0;
-			if (sscanf(r + 1, "%2u:%2u%n", &h, &mi, &k) != 2 || k != 5)
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y = digits(s, 4), mo, d, h = 0, mi = 0, sec = 0;
+	if (y < 0 || s[4] != '-' || (mo = digits(s + 5, 2)) < 1 || mo > 12 ||
+	    s[7] != '-' || (d = digits(s + 8, 2)) < 1 || d > mdays[mo - 1])
+		return false;
+	const char *r = s + 10;
+	int64_t frac = 0;
+	if (*r == 'T' || *r == 't') {
+		if ((h = digits(r + 1, 2)) < 0 || h > 23 || r[3] != ':' ||
+		    (mi = digits(r + 4, 2)) < 0 || mi > 59)
+			return false;
+		r += 6;
+		if (*r == ':') {
+			if ((sec = digits(r + 1, 2)) < 0 || sec > 60)
 				return false;
-			r += 1 + k;
-			if (*r == ':') {
-				if (!isdigit((unsigned char)r[1]) || !isdigit((unsigned char)r[2]))
+			r += 3;
+			if (*r == '.') {
+				int64_t scale = 100000000;
+				r++;
+				if (*r < '0' || *r > '9')
 					return false;
-				sec = (unsigned)(r[1] - '0') * 10 + (unsigned)(r[2] - '0');
-				r += 3;
-				if (*r == '.') {
-					int64_t scale = 100000000;
-					r++;
-					if (!isdigit((unsigned char)*r))
-						return false;
-					for (; isdigit((unsigned char)*r); r++) {
-						frac += (*r - '0') * scale;
-						scale /= 10;
-					}
+				for (; *r >= '0' && *r <= '9'; r++) {
+					frac += (*r - '0') * scale;
+					scale /= 10;
 				}
 			}
 		}
-		if (*r == 'Z' || *r == 'z')
-			r++;
-		if (*r || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-			return false;
-		int64_t days = days_from_civil(y, mo, d);
-		*ns = ((days * 86400) + h * 3600 + mi * 60 + sec) * 1000000000LL + frac;
-		return true;
 	}
-	return false;
+	if (*r == 'Z' || *r == 'z')
+		r++;
+	if (*r)
+		return false;
+	int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+	               h * 3600 + mi * 60 + sec;
+	if (secs > INT64_MAX / 1000000000LL - 1 || secs < INT64_MIN / 1000000000LL + 1)
+		return false;   /* outside 1677..2262: int64 ns cannot hold it */
+	*ns = secs * 1000000000LL + frac;
+	return true;
 }
 
 /*
@@ -759,11 +791,24 @@ static uint32_t comparison(struct parser *p)
 	}
 	bool dur = fd->type == FLOE_FT_DUR;
 	double v;
-	if (p->tok.kind != TK_WORD || !word_copy(p, w, sizeof(w)) ||
-	    !parse_number(w, dur, &v)) {
-		if (!p->failed)
-			expected(p, dur ? "a duration (60, 1.5s, 5m, 2h)"
-			                : "a number (10, 1.5k, 1M, 0x800)");
+	uint16_t port;
+	int pr;
+	const char *what = dur ? "a duration (60, 1.5s, 5m, 2h)" : "a number (10, 1.5k, 1M, 0x800)";
+	if (p->tok.kind != TK_WORD) {
+		expected(p, what);
+		return NO_NODE;
+	}
+	if (!word_copy(p, w, sizeof(w)))
+		return NO_NODE;
+	/* `proto = gre`, `dport < https`: names where the field has them */
+	if (fd->type == FLOE_FT_PROTO && !isdigit((unsigned char)w[0]) &&
+	    (pr = floe_proto_parse(w)) >= 0)
+		snprintf(w, sizeof(w), "%d", pr);
+	else if (fd->type == FLOE_FT_PORT && !isdigit((unsigned char)w[0]) &&
+	         parse_port_text(w, &port))
+		snprintf(w, sizeof(w), "%u", port);
+	if (!parse_number(w, dur, &v)) {
+		expected(p, what);
 		return NO_NODE;
 	}
 	advance(p);
@@ -893,21 +938,8 @@ static uint32_t primitive(struct parser *p)
 	}
 	if (word_is(p, "vlan")) {
 		advance(p);
-		char w[WORD_MAX];
-		uint64_t v;
-		if (p->tok.kind == TK_WORD && is_value_word(p)) {
-			if (!word_copy(p, w, sizeof(w)) || !parse_uint(w, 4095, &v)) {
-				if (!p->failed)
-					expected(p, "a VLAN id (0-4095)");
-				return NO_NODE;
-			}
-			advance(p);
-			p->last.kind = LAST_VLAN;
-			struct test t = mk(OP_VLAN);
-			t.x.u = v;
-			t.cmp = 1;   /* id given */
-			return leaf(p, &t);
-		}
+		if (p->tok.kind == TK_WORD && is_value_word(p))
+			return vlan_value(p);
 		return leaf(p, &(struct test){.op = OP_VLAN});
 	}
 	if (word_is(p, "state")) {
@@ -966,7 +998,7 @@ static uint32_t primitive(struct parser *p)
 		case LAST_PORTRANGE: return portrange_value(p, p->last.side);
 		case LAST_PROTO: return proto_value(p);
 		case LAST_ETHER: return mac_value(p, p->last.side);
-		case LAST_VLAN: break;
+		case LAST_VLAN: return vlan_value(p);
 		case LAST_NONE: break;
 		}
 	}
