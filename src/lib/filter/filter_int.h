@@ -68,8 +68,7 @@ struct tok floe_flt_lex_next(struct lexer *lx);
 /* ---- tests (leaves) ---- */
 
 enum op {
-	OP_TRUE,        /* matches everything (empty filter) */
-	OP_ADDR,        /* saddr/daddr == a */
+	OP_ADDR = 1,    /* saddr/daddr == a */
 	OP_NET,         /* saddr/daddr in a/plen (masks precomputed) */
 	OP_PORT,        /* sport/dport in [lo, hi], port-carrying protocols */
 	OP_PROTO,       /* proto == u (IP records only) */
@@ -145,5 +144,9 @@ enum floe_err floe_flt_parse(struct floe_filter *f, const char *text,
                              struct floe_errbuf *eb);
 /* prog.c: builds f->prog from the tree. */
 enum floe_err floe_flt_codegen(struct floe_filter *f, struct floe_errbuf *eb);
+/* prog.c: the match of node ni (f->root for the filter) by walking the
+ * tree; a reference for tests, floe_filter_match is the fast path. */
+bool floe_flt_eval_tree(const struct floe_filter *f, uint32_t ni,
+                        const struct floe_flow *rec);
 
 #endif

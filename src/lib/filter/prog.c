@@ -215,8 +215,6 @@ static inline bool test(const struct test *t, const struct floe_flow *r)
 	}
 	case OP_NUM_D:
 		return cmp_d(t->cmp, floe_field_num(t->x.num.fd, r), t->x.num.v);
-	case OP_TRUE:
-		return true;
 	}
 	return false;
 }
@@ -229,6 +227,35 @@ bool floe_filter_match(const struct floe_filter *f, const struct floe_flow *rec)
 		pc = test(&in->t, rec) ? in->jt : in->jf;
 	}
 	return pc == PC_ACCEPT;
+}
+
+/*
+ * The same semantics by walking the tree: slower, recursive (the depth is
+ * bounded by the parser), and independent of code generation, so tests and
+ * the fuzz target can check the program against it.
+ */
+bool floe_flt_eval_tree(const struct floe_filter *f, uint32_t ni, const struct floe_flow *rec)
+{
+	if (ni == NO_NODE)
+		return true;
+	const struct node *nd = &f->nodes[ni];
+	switch (nd->kind) {
+	case N_LEAF:
+		return test(&nd->t, rec);
+	case N_NOT:
+		return !floe_flt_eval_tree(f, nd->child, rec);
+	case N_AND:
+		for (uint32_t c = nd->child; c != NO_NODE; c = f->nodes[c].next)
+			if (!floe_flt_eval_tree(f, c, rec))
+				return false;
+		return true;
+	case N_OR:
+		for (uint32_t c = nd->child; c != NO_NODE; c = f->nodes[c].next)
+			if (floe_flt_eval_tree(f, c, rec))
+				return true;
+		return false;
+	}
+	return false;
 }
 
 /* ---- compile / destroy ---- */

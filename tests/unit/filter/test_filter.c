@@ -10,6 +10,7 @@
  * FILTER is the rest of the line (it may be empty).  The records are below.
  */
 #include "filter/filter.h"
+#include "filter/filter_int.h"
 #include "util/addr.h"
 #include "util/mem.h"
 #include "tap.h"
@@ -256,6 +257,13 @@ static void run_line(char *line, int lineno)
 		} else {
 			TAP_CHECK(floe_filter_match(f, r) == want, "line %d: %s %s '%s'",
 			          lineno, kind, arg, text);
+			/* the program and the tree agree on every record */
+			int differ = 0;
+			for (size_t i = 0; i < nrecs; i++)
+				differ += floe_filter_match(f, &recs[i].f) !=
+				          floe_flt_eval_tree(f, f->root, &recs[i].f);
+			if (differ)
+				TAP_CHECK(0, "line %d: program and tree differ on %d records", lineno, differ);
 		}
 	} else if (strcmp(kind, "error") == 0) {
 		char pfx[300];
