@@ -16,6 +16,18 @@
  *    and/or short-circuit by construction and matching a record is one loop
  *    with no recursion, no allocation and no parsing.
  *
+ * Where the next features go:
+ *  - `host in [list]`, `host in @file`, `local`/`remote`: one more leaf op
+ *    whose test holds a pointer to a CIDR trie owned by struct floe_filter
+ *    (freed in floe_filter_destroy); `[ ] , @` are already tokens
+ *    (TK_PUNCT) so the grammar can grow without changing the lexer.
+ *  - Evaluation over a block's columns: walk the program once per block
+ *    with a selection vector instead of once per record; each leaf names
+ *    the columns it reads (op + side, or off for OP_NUM_U).
+ *  - Time range for skipping: like floe_filter_required_addrs, a walk of
+ *    the tree over OP_NUM_U leaves with sgn set (stime/ltime), intersecting
+ *    under AND and uniting under OR.
+ *
  * Must not depend on: meter, decode, codec.
  */
 #ifndef FLOE_FILTER_INT_H
