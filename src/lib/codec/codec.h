@@ -37,6 +37,7 @@ struct floe_block_summary {
 	uint16_t sport_min, sport_max, dport_min, dport_max;
 	uint64_t proto_mask[4];  /* bit p set if some record has proto p */
 	uint32_t bloom_bits;     /* size of the address Bloom filter in bits */
+	uint8_t bloom_k;         /* hash functions of the Bloom filter */
 	const uint8_t *bloom;    /* borrowed, valid until the next read */
 };
 
