@@ -264,31 +264,8 @@ void floe_enc_release(struct floe_enc *e)
 	floe_free(NULL, e->frame, e->frame_cap);
 	floe_free(NULL, e->tmp, e->tmp_cap * sizeof(uint64_t));
 	floe_free(NULL, e->hset, e->hset_cap * sizeof(uint64_t));
+	floe_free(NULL, e->cols, e->cols_cap);
 	memset(e, 0, sizeof(*e));
-}
-
-static uint64_t field_get(const struct floe_flow *f, const struct col_desc *c)
-{
-	const uint8_t *p = (const uint8_t *)f + c->off;
-	switch (c->width) {
-	case 1:
-		return *p;
-	case 2: {
-		uint16_t v;
-		memcpy(&v, p, 2);
-		return v;
-	}
-	case 4: {
-		uint32_t v;
-		memcpy(&v, p, 4);
-		return v;
-	}
-	default: {
-		uint64_t v;
-		memcpy(&v, p, 8);
-		return v;
-	}
-	}
 }
 
 /* Writes one integer column's data at o; returns its end. */
@@ -328,19 +305,19 @@ static uint8_t *enc_ints(uint8_t *o, const uint64_t *v, const uint64_t *stime, s
 	return o;
 }
 
-static uint8_t *enc_bytes(uint8_t *o, const struct floe_flow *recs, size_t n,
-                          const struct col_desc *c, unsigned enc)
+/* col: the column's n values of c->width bytes each, contiguous. */
+static uint8_t *enc_bytes(uint8_t *o, const uint8_t *col, size_t n, const struct col_desc *c,
+                          unsigned enc)
 {
-	const uint8_t *base = (const uint8_t *)recs + c->off;
-	const size_t st = sizeof(struct floe_flow);
+	const size_t w = c->width;
 	if (enc == FLOE_ENC_CONST) {
-		memcpy(o, base, c->width);
-		return o + c->width;
+		memcpy(o, col, w);
+		return o + w;
 	}
 	if (enc == FLOE_ENC_FIXED) {
-		for (unsigned b = 0; b < c->width; b++)
+		for (unsigned b = 0; b < w; b++)
 			for (size_t i = 0; i < n; i++)
-				*o++ = base[i * st + b];
+				*o++ = col[i * w + b];
 		return o;
 	}
 	/* FLOE_ENC_ADDR: bitmap, then v4 addresses in 4 planes, then v6
@@ -348,14 +325,14 @@ static uint8_t *enc_bytes(uint8_t *o, const struct floe_flow *recs, size_t n,
 	size_t bm = (n + 7) / 8, n4 = 0;
 	memset(o, 0, bm);
 	for (size_t i = 0; i < n; i++)
-		if (floe_addr_is_v4(base + i * st)) {
+		if (floe_addr_is_v4(col + i * 16)) {
 			o[i >> 3] |= (uint8_t)(1u << (i & 7));
 			n4++;
 		}
 	uint8_t *p4 = o + bm, *p6 = p4 + 4 * n4;
 	size_t n6 = n - n4, i4 = 0, i6 = 0;
 	for (size_t i = 0; i < n; i++) {
-		const uint8_t *a = base + i * st;
+		const uint8_t *a = col + i * 16;
 		if (o[i >> 3] & (1u << (i & 7))) {
 			for (unsigned b = 0; b < 4; b++)
 				p4[b * n4 + i4] = a[12 + b];
@@ -370,18 +347,21 @@ static uint8_t *enc_bytes(uint8_t *o, const struct floe_flow *recs, size_t n,
 }
 
 /* Builds the summary into o (room for BS_LEN + bloom); returns its length. */
-static enum floe_err build_summary(struct floe_enc *e, const struct floe_flow *recs, size_t n,
+static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col, size_t n,
                                    uint8_t **out, size_t *len)
 {
 	uint16_t spmin = UINT16_MAX, spmax = 0, dpmin = UINT16_MAX, dpmax = 0;
 	uint8_t proto[32] = {0};
+	const uint8_t *sp = col[24 - 1], *dp = col[25 - 1], *pr = col[29 - 1];
 	for (size_t i = 0; i < n; i++) {
-		const struct floe_flow *f = &recs[i];
-		spmin = f->sport < spmin ? f->sport : spmin;
-		spmax = f->sport > spmax ? f->sport : spmax;
-		dpmin = f->dport < dpmin ? f->dport : dpmin;
-		dpmax = f->dport > dpmax ? f->dport : dpmax;
-		proto[f->proto >> 3] |= (uint8_t)(1u << (f->proto & 7));
+		uint16_t s, d;
+		memcpy(&s, sp + 2 * i, 2);
+		memcpy(&d, dp + 2 * i, 2);
+		spmin = s < spmin ? s : spmin;
+		spmax = s > spmax ? s : spmax;
+		dpmin = d < dpmin ? d : dpmin;
+		dpmax = d > dpmax ? d : dpmax;
+		proto[pr[i] >> 3] |= (uint8_t)(1u << (pr[i] & 7));
 	}
 	/* distinct address hashes: open addressing, 0 marks a free slot (an
 	 * address hashing to 0 is kept aside) */
@@ -394,7 +374,7 @@ static enum floe_err build_summary(struct floe_enc *e, const struct floe_flow *r
 	size_t distinct = 0;
 	bool zero = false;
 	for (size_t i = 0; i < 2 * n; i++) {
-		const uint8_t *a = i & 1 ? recs[i >> 1].daddr : recs[i >> 1].saddr;
+		const uint8_t *a = (i & 1 ? col[4 - 1] : col[3 - 1]) + 16 * (i >> 1);
 		uint64_t h = floe_bloom_hash(a);
 		if (h == 0) {
 			distinct += !zero;
@@ -441,13 +421,70 @@ static enum floe_err build_summary(struct floe_enc *e, const struct floe_flow *r
 	return FLOE_OK;
 }
 
+/* Copies field c of recs[0..k) into dst, k values of c->width bytes. */
+static void gather(uint8_t *dst, const struct floe_flow *recs, size_t k, const struct col_desc *c)
+{
+	const uint8_t *src = (const uint8_t *)recs + c->off;
+	const size_t st = sizeof(struct floe_flow);
+#define GATHER(w)                                                                          \
+	for (size_t i = 0; i < k; i++)                                                       \
+		memcpy(dst + i * (w), src + i * st, (w));                                        \
+	break
+	switch (c->width) {
+	case 1: GATHER(1);
+	case 2: GATHER(2);
+	case 4: GATHER(4);
+	case 6: GATHER(6);
+	case 8: GATHER(8);
+	default: GATHER(16);
+	}
+#undef GATHER
+}
+
+/* Loads an integer column (c->width bytes each, host order) as uint64. */
+static void widen(uint64_t *v, const uint8_t *col, size_t n, unsigned width)
+{
+#define WIDEN(T)                                                                           \
+	for (size_t i = 0; i < n; i++) {                                                     \
+		T x;                                                                             \
+		memcpy(&x, col + i * sizeof(T), sizeof(T));                                      \
+		v[i] = x;                                                                        \
+	}                                                                                    \
+	break
+	switch (width) {
+	case 1: WIDEN(uint8_t);
+	case 2: WIDEN(uint16_t);
+	case 4: WIDEN(uint32_t);
+	default: WIDEN(uint64_t);
+	}
+#undef WIDEN
+}
+
 enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs, size_t n,
                                 size_t *len, struct floe_errbuf *eb)
 {
 	if (n == 0 || n > FLOE_BLOCK_MAX_RECORDS)
 		return floe_errbuf_set(eb, FLOE_INVALID, "block of %zu records", n);
-	if (!grow((void **)&e->tmp, &e->tmp_cap, 2 * n, sizeof(uint64_t)))
+	/* First transpose the records into one contiguous array per column,
+	 * a tile of records at a time: reading each field across a whole
+	 * block of records (12 MB) once per column is four times slower. */
+	size_t rowb = 0;
+	for (size_t ci = 0; ci < NCOLS; ci++)
+		rowb += col_table[ci].width;
+	if (!grow((void **)&e->tmp, &e->tmp_cap, 2 * n, sizeof(uint64_t)) ||
+	    !grow((void **)&e->cols, &e->cols_cap, n * rowb, 1))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
+	const uint8_t *col[NCOLS];
+	size_t acc = 0;
+	for (size_t ci = 0; ci < NCOLS; ci++) {
+		col[ci] = e->cols + n * acc;
+		acc += col_table[ci].width;
+	}
+	for (size_t i0 = 0; i0 < n; i0 += 256) {
+		size_t k = n - i0 < 256 ? n - i0 : 256;
+		for (size_t ci = 0; ci < NCOLS; ci++)
+			gather((uint8_t *)col[ci] + i0 * col_table[ci].width, recs + i0, k, &col_table[ci]);
+	}
 	uint64_t *v = e->tmp, *stime = e->tmp + n;
 
 	/* raw payload: directory, then the columns; bound each column by its
@@ -457,10 +494,12 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 	size_t off = dir_len, ncols = 0;
 	int64_t tmin = INT64_MAX, tmax = INT64_MIN;
+	widen(stime, col[0], n, 8);
+	widen(v, col[1], n, 8);
 	for (size_t i = 0; i < n; i++) {
-		stime[i] = (uint64_t)recs[i].stime;
-		int64_t hi = recs[i].ltime > recs[i].stime ? recs[i].ltime : recs[i].stime;
-		tmin = recs[i].stime < tmin ? recs[i].stime : tmin;
+		int64_t st = (int64_t)stime[i], lt = (int64_t)v[i];
+		int64_t hi = lt > st ? lt : st;
+		tmin = st < tmin ? st : tmin;
 		tmax = hi > tmax ? hi : tmax;
 	}
 	for (size_t ci = 0; ci < NCOLS; ci++) {
@@ -472,31 +511,23 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		if (!enc || enc == FLOE_ENC_CONST || !enc_allowed(c, enc))
 			enc = c->enc;
 		bool allzero = true, same = true;
-		if (c->kind == KIND_BYTES) {
-			static const uint8_t zero16[16];
-			const uint8_t *b0 = (const uint8_t *)&recs[0] + c->off;
-			for (size_t i = 0; i < n && (allzero || same); i++) {
-				const uint8_t *b = (const uint8_t *)&recs[i] + c->off;
-				allzero = allzero && !memcmp(b, zero16, c->width);
-				same = same && !memcmp(b, b0, c->width);
-			}
-		} else {
-			for (size_t i = 0; i < n; i++)
-				v[i] = field_get(&recs[i], c);
-			for (size_t i = 0; i < n; i++) {
-				allzero = allzero && v[i] == 0;
-				same = same && v[i] == v[0];
-			}
-		}
-		if (allzero)
-			continue;  /* a missing column reads as zero */
+		const uint8_t *cv = col[ci];
+		const size_t w = c->width;
+		/* all zero: left out, reads as zero; all equal: stored once */
+		for (size_t i = 0; i < w && allzero; i++)
+			allzero = cv[i] == 0;
+		same = n == 1 || memcmp(cv, cv + w, (n - 1) * w) == 0;
+		if (allzero && same)
+			continue;
 		if (same)
 			enc = FLOE_ENC_CONST;
 		uint8_t *start = e->raw + off, *end;
-		if (c->kind == KIND_BYTES)
-			end = enc_bytes(start, recs, n, c, enc);
-		else
+		if (c->kind == KIND_BYTES) {
+			end = enc_bytes(start, cv, n, c, enc);
+		} else {
+			widen(v, cv, n, c->width);
 			end = enc_ints(start, v, stime, n, c->width, enc);
+		}
 		uint8_t *d = e->raw + DIR_HDR + ncols * DIR_ENT;
 		floe_put_le16(d, c->id);
 		d[2] = (uint8_t)enc;
@@ -518,7 +549,7 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 	uint8_t *sum = e->frame + BH_LEN;
 	size_t slen;
-	if (build_summary(e, recs, n, &sum, &slen) != FLOE_OK)
+	if (build_summary(e, col, n, &sum, &slen) != FLOE_OK)
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 	uint8_t *pay = sum + slen;
 	size_t clen;
@@ -674,116 +705,153 @@ static void store_ints(struct floe_flow *out, size_t n, const struct col_desc *c
 	}
 }
 
-static enum floe_err dec_ints(struct floe_cursor *col, const struct col_desc *c, unsigned enc,
-                              size_t n, uint64_t *v, struct floe_flow *out,
-                              struct floe_errbuf *eb)
+/*
+ * Columns are decoded in tiles of TILE records: every column's next TILE
+ * values, then the next tile, so the records being filled stay in cache
+ * (a whole block of struct floe_flow is 12 MB; walking it once per column
+ * ran at a fifth of the speed).  Each column keeps its place in a
+ * struct col_state between tiles.
+ */
+#define TILE 512
+
+struct col_state {
+	const struct col_desc *cd;
+	unsigned enc;
+	struct floe_cursor cur;    /* varint encodings: the rest of the column */
+	const uint8_t *q;          /* FIXED: the planes; CONST: the value */
+	uint64_t prev, cval;
+	const uint8_t *bm, *p4, *p6;  /* ADDR */
+	size_t n4, n6, i4, i6;
+};
+
+/* Checks a column's length against its encoding and sets up its state. */
+static enum floe_err col_start(struct col_state *cs, const struct col_desc *c, unsigned enc,
+                               struct floe_cursor col, size_t n, struct floe_errbuf *eb)
 {
-	uint64_t prev = 0;
+	memset(cs, 0, sizeof(*cs));
+	cs->cd = c;
+	cs->enc = enc;
+	cs->cur = col;
 	switch (enc) {
-	case FLOE_ENC_CONST: {
-		const uint8_t *q = floe_cur_take(col, c->width);
-		uint64_t x = q ? get_le(q, c->width) : 0;
-		for (size_t i = 0; i < n; i++)
-			v[i] = x;
+	case FLOE_ENC_CONST:
+		cs->q = floe_cur_take(&cs->cur, c->width);
+		if (cs->q && c->kind != KIND_BYTES)
+			cs->cval = get_le(cs->q, c->width);
 		break;
-	}
-	case FLOE_ENC_FIXED: {
-		const uint8_t *q = floe_cur_take(col, n * c->width);
-		if (!q)
+	case FLOE_ENC_FIXED:
+		cs->q = floe_cur_take(&cs->cur, n * c->width);
+		break;
+	case FLOE_ENC_ADDR: {
+		size_t bml = (n + 7) / 8;
+		cs->bm = floe_cur_take(&cs->cur, bml);
+		if (!cs->bm)
 			break;
-		for (size_t i = 0; i < n; i++)
-			v[i] = q[i];
-		for (unsigned b = 1; b < c->width; b++)
-			for (size_t i = 0; i < n; i++)
-				v[i] |= (uint64_t)q[b * n + i] << (8 * b);
+		for (size_t i = 0; i < bml; i++)
+			cs->n4 += (size_t)__builtin_popcount(cs->bm[i]);
+		if (n % 8 && (cs->bm[bml - 1] >> (n % 8)))
+			cs->cur.bad = true;  /* bits past the last record must be clear */
+		cs->n6 = n - cs->n4;
+		cs->p4 = floe_cur_take(&cs->cur, 4 * cs->n4);
+		cs->p6 = floe_cur_take(&cs->cur, 16 * cs->n6);
 		break;
 	}
+	default:
+		return FLOE_OK;  /* varints: checked as they are read */
+	}
+	if (cs->cur.bad || floe_cur_left(&cs->cur) != 0)
+		return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
+		                       c->id);
+	return FLOE_OK;
+}
+
+/* Decodes records [i0, i0 + k) of column cs into out (the tile's first
+ * record is out[0]). */
+static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t n,
+                              uint64_t *v, struct floe_flow *out, struct floe_errbuf *eb)
+{
+	const struct col_desc *c = cs->cd;
+	uint8_t *base = (uint8_t *)out + c->off;
+	const size_t st = sizeof(struct floe_flow);
+	if (c->kind == KIND_BYTES) {
+		if (cs->enc == FLOE_ENC_CONST) {
+			for (size_t i = 0; i < k; i++)
+				memcpy(base + i * st, cs->q, c->width);
+		} else if (cs->enc == FLOE_ENC_FIXED) {
+			for (unsigned b = 0; b < c->width; b++)
+				for (size_t i = 0; i < k; i++)
+					base[i * st + b] = cs->q[b * n + i0 + i];
+		} else {
+			static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			for (size_t i = 0; i < k; i++) {
+				uint8_t *a = base + i * st;
+				size_t r = i0 + i;
+				if (cs->bm[r >> 3] & (1u << (r & 7))) {
+					memcpy(a, v4pfx, 12);
+					for (unsigned b = 0; b < 4; b++)
+						a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
+					cs->i4++;
+				} else {
+					for (unsigned b = 0; b < 16; b++)
+						a[b] = cs->p6[b * cs->n6 + cs->i6];
+					cs->i6++;
+				}
+			}
+		}
+		return FLOE_OK;
+	}
+	struct floe_cursor *cur = &cs->cur;
+	switch (cs->enc) {
+	case FLOE_ENC_CONST:
+		for (size_t i = 0; i < k; i++)
+			v[i] = cs->cval;
+		break;
+	case FLOE_ENC_FIXED:
+		for (size_t i = 0; i < k; i++)
+			v[i] = cs->q[i0 + i];
+		for (unsigned b = 1; b < c->width; b++)
+			for (size_t i = 0; i < k; i++)
+				v[i] |= (uint64_t)cs->q[b * n + i0 + i] << (8 * b);
+		break;
 	case FLOE_ENC_VARINT:
-		for (size_t i = 0; i < n; i++)
-			v[i] = cur_varint(col);
+		for (size_t i = 0; i < k; i++)
+			v[i] = cur_varint(cur);
 		break;
 	case FLOE_ENC_ZIGZAG:
-		for (size_t i = 0; i < n; i++)
-			v[i] = zz_dec(cur_varint(col));
+		for (size_t i = 0; i < k; i++)
+			v[i] = zz_dec(cur_varint(cur));
 		break;
-	case FLOE_ENC_DELTA:
-		for (size_t i = 0; i < n; i++)
-			v[i] = prev += zz_dec(cur_varint(col));
-		break;
-	case FLOE_ENC_DELTA_STIME:
-		for (size_t i = 0; i < n; i++)
-			v[i] = (uint64_t)out[i].stime + zz_dec(cur_varint(col));
+	case FLOE_ENC_DELTA: {
+		uint64_t prev = cs->prev;
+		for (size_t i = 0; i < k; i++)
+			v[i] = prev += zz_dec(cur_varint(cur));
+		cs->prev = prev;
 		break;
 	}
-	if (col->bad || floe_cur_left(col) != 0)
+	case FLOE_ENC_DELTA_STIME:
+		for (size_t i = 0; i < k; i++)
+			v[i] = (uint64_t)out[i].stime + zz_dec(cur_varint(cur));
+		break;
+	}
+	if (cur->bad || (i0 + k == n && floe_cur_left(cur) != 0))
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
 		                       c->id);
 	if (c->width < 8) {
 		uint64_t lim = (1ull << (8 * c->width)) - 1, any = 0;
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < k; i++)
 			any |= v[i] > lim;
 		if (any)
 			return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: value wider than %u bytes",
 			                       c->id, c->width);
 	}
-	store_ints(out, n, c, v);
+	store_ints(out, k, c, v);
 	return FLOE_OK;
-}
-
-static enum floe_err dec_bytes(struct floe_cursor *col, const struct col_desc *c, unsigned enc,
-                               size_t n, struct floe_flow *out, struct floe_errbuf *eb)
-{
-	uint8_t *base = (uint8_t *)out + c->off;
-	const size_t st = sizeof(struct floe_flow);
-	if (enc == FLOE_ENC_CONST) {
-		const uint8_t *q = floe_cur_take(col, c->width);
-		for (size_t i = 0; q && i < n; i++)
-			memcpy(base + i * st, q, c->width);
-	} else if (enc == FLOE_ENC_FIXED) {
-		const uint8_t *q = floe_cur_take(col, n * c->width);
-		for (unsigned b = 0; q && b < c->width; b++)
-			for (size_t i = 0; i < n; i++)
-				base[i * st + b] = q[b * n + i];
-	} else {  /* FLOE_ENC_ADDR */
-		size_t bml = (n + 7) / 8, n4 = 0;
-		const uint8_t *bm = floe_cur_take(col, bml);
-		if (!bm)
-			goto bad;
-		for (size_t i = 0; i < bml; i++)
-			n4 += (size_t)__builtin_popcount(bm[i]);
-		if (n % 8 && (bm[bml - 1] >> (n % 8)))
-			goto bad;  /* bits past the last record must be clear */
-		size_t n6 = n - n4, i4 = 0, i6 = 0;
-		const uint8_t *p4 = floe_cur_take(col, 4 * n4);
-		const uint8_t *p6 = floe_cur_take(col, 16 * n6);
-		if (!p4 || !p6)
-			goto bad;
-		for (size_t i = 0; i < n; i++) {
-			uint8_t *a = base + i * st;
-			if (bm[i >> 3] & (1u << (i & 7))) {
-				static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-				memcpy(a, v4pfx, 12);
-				for (unsigned b = 0; b < 4; b++)
-					a[12 + b] = p4[b * n4 + i4];
-				i4++;
-			} else {
-				for (unsigned b = 0; b < 16; b++)
-					a[b] = p6[b * n6 + i6];
-				i6++;
-			}
-		}
-	}
-	if (!col->bad && floe_cur_left(col) == 0)
-		return FLOE_OK;
-bad:
-	return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
-	                       c->id);
 }
 
 /* Decodes a raw (decompressed) payload. */
 static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
                              struct floe_flow *out, struct floe_errbuf *eb)
 {
+	(void)d;
 	struct floe_cursor c = floe_cursor_make(raw, rlen);
 	unsigned ncols = floe_cur_le16(&c);
 	floe_cur_skip(&c, 2);
@@ -816,18 +884,24 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	if (floe_cur_left(&c) != 0)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "%zu bytes after the last column",
 		                       floe_cur_left(&c));
-	if (!grow((void **)&d->tmp, &d->tmp_cap, n, sizeof(uint64_t)))
-		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
-	memset(out, 0, n * sizeof(*out));
+	struct col_state cs[FLOE_COL_MAX];
+	size_t ncs = 0;
 	for (unsigned id = 1; id <= FLOE_COL_MAX; id++) {
 		if (!enc[id])
 			continue;
-		const struct col_desc *cd = &col_table[id - 1];
-		enum floe_err err = cd->kind == KIND_BYTES
-		                        ? dec_bytes(&slice[id], cd, enc[id], n, out, eb)
-		                        : dec_ints(&slice[id], cd, enc[id], n, d->tmp, out, eb);
+		enum floe_err err = col_start(&cs[ncs++], &col_table[id - 1], enc[id], slice[id], n, eb);
 		if (err != FLOE_OK)
 			return err;
+	}
+	uint64_t v[TILE];
+	for (size_t i0 = 0; i0 < n; i0 += TILE) {
+		size_t k = n - i0 < TILE ? n - i0 : TILE;
+		memset(out + i0, 0, k * sizeof(*out));
+		for (size_t j = 0; j < ncs; j++) {
+			enum floe_err err = col_tile(&cs[j], i0, k, n, v, out + i0, eb);
+			if (err != FLOE_OK)
+				return err;
+		}
 	}
 	return FLOE_OK;
 }

@@ -179,6 +179,8 @@ struct floe_enc {
 	size_t frame_cap;
 	uint64_t *tmp;
 	size_t tmp_cap;
+	uint8_t *cols;                  /* the block transposed, column by column */
+	size_t cols_cap;
 	uint64_t *hset;
 	size_t hset_cap;
 };

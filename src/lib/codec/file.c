@@ -761,7 +761,7 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 			break;
 		}
 		if (r->recs_cap < fr.nrec) {
-			size_t ncap = FLOE_BLOCK_MAX_RECORDS;
+			size_t ncap = fr.nrec;
 			struct floe_flow *nr = floe_realloc(NULL, r->recs, r->recs_cap * sizeof(*nr),
 			                                     ncap * sizeof(*nr));
 			if (!nr)

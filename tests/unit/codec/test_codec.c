@@ -453,7 +453,8 @@ static void test_multiblock(void)
 		fflush(stdout);
 		TAP_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && same_recs(&rr, recs, 3000) &&
 		              rr.has_footer,
-		          "'-': stdout to stdin through a pipe (%zu records)", rr.n);
+		          "'-': stdout to stdin through a pipe (%zu records, status %d, %s/%s %s)", rr.n,
+		          status, floe_strerror(rr.open_err), floe_strerror(rr.end_err), rr.msg);
 		free(rr.recs);
 	}
 	free(recs);
@@ -952,10 +953,43 @@ static void test_reference_size(void)
 	free(recs);
 }
 
+/* Seeds for tests/fuzz/corpus/block: small files and bare blocks. */
+static int write_corpus(const char *dir)
+{
+	char path[4096];
+	struct floe_flow recs[FLOW_BYTES + 16];
+	size_t n = edge_flows(recs);
+	struct floe_flow *t = traffic(60);
+	snprintf(path, sizeof(path), "%s/edge.floe", dir);
+	int bad = write_file(path, recs, n, 16, true) != FLOE_OK;
+	snprintf(path, sizeof(path), "%s/traffic-unclosed.floe", dir);
+	bad |= write_file(path, t, 60, 20, false) != FLOE_OK;
+	snprintf(path, sizeof(path), "%s/empty.floe", dir);
+	bad |= write_file(path, NULL, 0, 0, true) != FLOE_OK;
+	struct floe_enc e;
+	struct floe_errbuf eb = {0};
+	size_t len;
+	for (int codec = 0; codec < 2 && !bad; codec++) {
+		bad |= floe_enc_init(&e, 0) != FLOE_OK;
+		e.codec = codec ? FLOE_CODEC_ZSTD : FLOE_CODEC_NONE;
+		bad |= floe_block_encode(&e, recs, n, &len, &eb) != FLOE_OK;
+		snprintf(path, sizeof(path), "%s/edge-%s.block", dir, codec ? "zstd" : "raw");
+		spit(path, e.frame, len);
+		bad |= floe_block_encode(&e, t, 60, &len, &eb) != FLOE_OK;
+		snprintf(path, sizeof(path), "%s/traffic-%s.block", dir, codec ? "zstd" : "raw");
+		spit(path, e.frame, len);
+		floe_enc_release(&e);
+	}
+	free(t);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-golden") == 0)
 		return write_golden(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "--write-corpus") == 0)
+		return write_corpus(argv[2]);
 	if (!mkdtemp(tmpdir)) {
 		perror("mkdtemp");
 		return 1;
