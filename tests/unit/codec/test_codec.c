@@ -538,6 +538,18 @@ static void test_empty_and_bad(void)
 	TAP_CHECK(rr.open_err == FLOE_IO && strstr(rr.msg, "does-not-exist.floe"),
 	          "missing file -> IO (%s)", rr.msg);
 	free(good);
+
+	/* write errors are reported with the file name, and stick */
+	struct floe_errbuf web = {0};
+	struct floe_writer *w = floe_writer_open("/dev/full", NULL, &web);
+	TAP_CHECK(!w && web.code == FLOE_IO && strstr(web.msg, "'/dev/full'"),
+	          "writer: write error at open -> IO (%s)", web.msg);
+	floe_writer_abandon(w);
+	floe_errbuf_clear(&web);
+	w = floe_writer_open(tmp("no-such-dir/x.floe"), NULL, &web);
+	TAP_CHECK(!w && web.code == FLOE_IO && strstr(web.msg, "x.floe"),
+	          "writer: cannot create -> IO (%s)", web.msg);
+	TAP_CHECK(floe_writer_close(NULL, &web) == FLOE_OK, "writer: close(NULL) is a no-op");
 }
 
 /* Writes n records in blocks of bs, abandoned or closed; fills bounds[]
