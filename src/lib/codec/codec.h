@@ -37,6 +37,7 @@ struct floe_block_summary {
 	uint16_t sport_min, sport_max, dport_min, dport_max;
 	uint64_t proto_mask[4];  /* bit p set if some record has proto p */
 	uint32_t bloom_bits;     /* size of the address Bloom filter in bits */
+	uint8_t bloom_k;         /* hash functions of the Bloom filter */
 	const uint8_t *bloom;    /* borrowed, valid until the next read */
 };
 
@@ -85,9 +86,14 @@ void floe_writer_abandon(struct floe_writer *w);
 
 struct floe_reader;
 
-/* Opens path, or stdin for "-".  Reads and checks the file header.  Returns
- * NULL with eb set: IO (cannot open), MALFORMED (not a floe file: "no floe
- * header"), TRUNCATED (empty/short), UNSUPPORTED (newer major version). */
+/* Opens path, or stdin for "-".  Reads and checks the file header and, if
+ * the file is seekable and was closed, loads its footer index.  Returns NULL
+ * with eb set, the message quoting the file: IO (cannot open), MALFORMED
+ * ("not a floe file"), TRUNCATED ("empty file", header cut short),
+ * UNSUPPORTED ("written by a newer floe (format X.Y)"), CHECKSUM (header
+ * fails its checksum), NOMEM.  fdopen: the descriptor is borrowed (not
+ * closed); it is used as seekable only if it is a regular file at offset
+ * 0, otherwise blocks are walked in order as from a pipe. */
 struct floe_reader *floe_reader_open(const char *path, const struct floe_log *log,
                                      struct floe_errbuf *eb);
 struct floe_reader *floe_reader_fdopen(int fd, const char *name, const struct floe_log *log,
@@ -96,15 +102,19 @@ void floe_reader_close(struct floe_reader *r);
 
 const struct floe_file_info *floe_reader_info(const struct floe_reader *r);
 
-/* Optional: called with each block's summary before it is decompressed;
- * returning false skips the block. */
+/* Optional: called with each block's summary before its payload is read
+ * or decompressed; returning false skips the block (counted in
+ * blocks_skipped; on a seekable file the reader seeks over it). */
 typedef bool (*floe_block_pred)(void *ud, const struct floe_block_summary *s);
 void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, void *ud);
 
 /* Reads the next block.  FLOE_OK: *recs points to *n records, valid until
- * the next call.  FLOE_EOF: no more.  Damaged blocks are logged, counted and
- * skipped, not returned as errors; an error return (IO, NOMEM) is fatal for
- * this reader, with the message in floe_reader_error(). */
+ * the next call.  FLOE_EOF: no more.  Damaged blocks are logged (WARN:
+ * file, block number, byte offset), counted and skipped, not returned as
+ * errors; a torn last block is dropped the same way.  An error return (IO,
+ * NOMEM) is fatal for this reader, with the message in
+ * floe_reader_error().  info->has_footer becomes true on a pipe only once
+ * the footer has been read. */
 FLOE_WUR enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **recs, size_t *n);
 const char *floe_reader_error(const struct floe_reader *r);
 

@@ -1,0 +1,794 @@
+/*
+ * file.c - floe files: the writer (header, blocks, footer index, trailer)
+ * and the reader, which checks the header, walks blocks in order on any
+ * input (pipes included), uses the footer index when the file is seekable
+ * and closed, and survives damage: a block that fails its checks is logged
+ * with its number and offset, counted and skipped, and reading resumes at
+ * the next block whose header checksum verifies.
+ *
+ * Must not depend on: meter, decode, filter, libpcap.
+ */
+#include "codec_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/crc32c.h"
+#include "util/cursor.h"
+#include "util/mem.h"
+
+#define FLOE_CREATOR "floe 0.1.0"
+
+static void copy_name(char *dst, size_t cap, const char *name)
+{
+	snprintf(dst, cap, "%s", name ? name : "?");
+}
+
+/* ---- writer ---- */
+
+struct floe_writer {
+	int fd;
+	bool own_fd;
+	bool regular;
+	char name[256];
+	struct floe_errbuf err;
+	struct floe_enc enc;
+	struct floe_flow *recs;
+	size_t nrec, cap;
+	uint64_t off;         /* bytes written */
+	uint8_t *index;       /* footer entries, FE_LEN each */
+	size_t nblocks, index_cap;
+};
+
+static enum floe_err write_all(struct floe_writer *w, const uint8_t *p, size_t n)
+{
+	if (w->err.code != FLOE_OK)
+		return w->err.code;
+	while (n) {
+		ssize_t k = write(w->fd, p, n);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return floe_errbuf_set(&w->err, FLOE_IO, "cannot write '%s': %s", w->name,
+			                       strerror(errno));
+		}
+		p += k;
+		n -= (size_t)k;
+		w->off += (uint64_t)k;
+	}
+	return FLOE_OK;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void writer_free(struct floe_writer *w)
+{
+	floe_enc_release(&w->enc);
+	floe_free(NULL, w->recs, w->cap * sizeof(*w->recs));
+	floe_free(NULL, w->index, w->index_cap * FE_LEN);
+	if (w->own_fd && w->fd >= 0)
+		close(w->fd);
+	floe_free(NULL, w, sizeof(*w));
+}
+
+static struct floe_writer *writer_create(int fd, bool own, const char *name,
+                                         const struct floe_writer_opts *opts,
+                                         struct floe_errbuf *eb)
+{
+	struct floe_writer *w = floe_calloc(NULL, 1, sizeof(*w));
+	if (!w) {
+		if (own)
+			close(fd);
+		floe_errbuf_set(eb, FLOE_NOMEM, "cannot write '%s': out of memory", name);
+		return NULL;
+	}
+	w->fd = fd;
+	w->own_fd = own;
+	copy_name(w->name, sizeof(w->name), name);
+	struct stat st;
+	w->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	w->cap = opts && opts->block_records ? opts->block_records : FLOE_BLOCK_MAX_RECORDS;
+	if (w->cap > FLOE_BLOCK_MAX_RECORDS) {
+		floe_errbuf_set(eb, FLOE_INVALID, "cannot write '%s': block_records %zu exceeds %u",
+		                name, w->cap, FLOE_BLOCK_MAX_RECORDS);
+		w->cap = 0;
+		writer_free(w);
+		return NULL;
+	}
+	enum floe_err e = floe_enc_init(&w->enc, opts ? opts->zstd_level : 0);
+	w->recs = e == FLOE_OK ? floe_malloc(NULL, w->cap * sizeof(*w->recs)) : NULL;
+	if (!w->recs) {
+		w->cap = 0;
+		floe_errbuf_set(eb, e == FLOE_INVALID ? FLOE_INVALID : FLOE_NOMEM,
+		                "cannot write '%s': %s", name,
+		                e == FLOE_INVALID ? "bad zstd level" : "out of memory");
+		writer_free(w);
+		return NULL;
+	}
+	uint8_t h[FH_LEN] = {0};
+	memcpy(h + FH_MAGIC, FLOE_FILE_MAGIC, 4);
+	floe_put_le16(h + FH_MAJOR, FLOE_FMT_MAJOR);
+	floe_put_le16(h + FH_MINOR, FLOE_FMT_MINOR);
+	floe_put_le32(h + FH_HDRLEN, FH_LEN);
+	floe_put_le32(h + FH_FLAGS, 0);
+	floe_put_le64(h + FH_CREATED, (uint64_t)now_ns());
+	snprintf((char *)h + FH_CREATOR, 64, "%s", FLOE_CREATOR);
+	if (opts && opts->instance)
+		snprintf((char *)h + FH_INSTANCE, 64, "%s", opts->instance);
+	floe_put_le32(h + FH_CRC, floe_crc32c(0, h, FH_CRC));
+	if (write_all(w, h, sizeof(h)) != FLOE_OK) {
+		floe_errbuf_set(eb, w->err.code, "%s", w->err.msg);
+		writer_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+struct floe_writer *floe_writer_open(const char *path, const struct floe_writer_opts *opts,
+                                     struct floe_errbuf *eb)
+{
+	if (strcmp(path, "-") == 0)
+		return writer_create(STDOUT_FILENO, false, "(stdout)", opts, eb);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		floe_errbuf_set(eb, FLOE_IO, "cannot create '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	return writer_create(fd, true, path, opts, eb);
+}
+
+struct floe_writer *floe_writer_fdopen(int fd, const char *name, const struct floe_writer_opts *opts,
+                                       struct floe_errbuf *eb)
+{
+	return writer_create(fd, false, name, opts, eb);
+}
+
+static enum floe_err write_block(struct floe_writer *w)
+{
+	if (w->err.code != FLOE_OK || w->nrec == 0)
+		return w->err.code;
+	size_t len;
+	struct floe_errbuf eb = {0};
+	if (floe_block_encode(&w->enc, w->recs, w->nrec, &len, &eb) != FLOE_OK)
+		return floe_errbuf_set(&w->err, eb.code, "cannot write '%s': %s", w->name, eb.msg);
+	if (w->nblocks == w->index_cap) {
+		size_t ncap = w->index_cap ? 2 * w->index_cap : 64;
+		uint8_t *ni = floe_realloc(NULL, w->index, w->index_cap * FE_LEN, ncap * FE_LEN);
+		if (!ni)
+			return floe_errbuf_set(&w->err, FLOE_NOMEM, "cannot write '%s': out of memory",
+			                       w->name);
+		w->index = ni;
+		w->index_cap = ncap;
+	}
+	const uint8_t *f = w->enc.frame;
+	uint8_t *e = w->index + w->nblocks * FE_LEN;
+	memset(e, 0, FE_LEN);
+	floe_put_le64(e + FE_OFFSET, w->off);
+	memcpy(e + FE_NREC, f + BH_NREC, 4);
+	memcpy(e + FE_SUMLEN, f + BH_SUMLEN, 4);
+	memcpy(e + FE_TMIN, f + BH_TMIN, 8);
+	memcpy(e + FE_TMAX, f + BH_TMAX, 8);
+	floe_put_le64(e + FE_SUMOFF, w->off + BH_LEN);
+	floe_put_le32(e + FE_FRAMELEN, (uint32_t)len);
+	if (write_all(w, f, len) != FLOE_OK)
+		return w->err.code;
+	w->nblocks++;
+	w->nrec = 0;
+	return FLOE_OK;
+}
+
+enum floe_err floe_writer_add(struct floe_writer *w, const struct floe_flow *f)
+{
+	if (w->err.code != FLOE_OK)
+		return w->err.code;
+	w->recs[w->nrec++] = *f;
+	return w->nrec == w->cap ? write_block(w) : FLOE_OK;
+}
+
+enum floe_err floe_writer_flush(struct floe_writer *w)
+{
+	return write_block(w);
+}
+
+enum floe_err floe_writer_close(struct floe_writer *w, struct floe_errbuf *eb)
+{
+	if (!w)
+		return FLOE_OK;
+	if (write_block(w) == FLOE_OK) {
+		uint64_t footer_off = w->off;
+		uint8_t h[FF_LEN] = {0};
+		memcpy(h + FF_MAGIC, FLOE_FOOTER_MAGIC, 4);
+		floe_put_le32(h + FF_COUNT, (uint32_t)w->nblocks);
+		floe_put_le32(h + FF_ENTLEN, FE_LEN);
+		floe_put_le32(h + FF_ENTCRC, floe_crc32c(0, w->index, w->nblocks * FE_LEN));
+		floe_put_le32(h + FF_CRC, floe_crc32c(0, h, FF_CRC));
+		uint8_t t[FT_LEN] = {0};
+		floe_put_le64(t + FT_FOOTER_OFF, footer_off);
+		floe_put_le32(t + FT_COUNT, (uint32_t)w->nblocks);
+		memcpy(t + FT_MAGIC, FLOE_TRAILER_MAGIC, 4);
+		floe_put_le32(t + FT_CRC, floe_crc32c(0, t, FT_CRC));
+		if (write_all(w, h, sizeof(h)) == FLOE_OK &&
+		    write_all(w, w->index, w->nblocks * FE_LEN) == FLOE_OK &&
+		    write_all(w, t, sizeof(t)) == FLOE_OK && w->own_fd && w->regular &&
+		    fsync(w->fd) != 0)
+			floe_errbuf_set(&w->err, FLOE_IO, "cannot sync '%s': %s", w->name,
+			                strerror(errno));
+	}
+	if (w->own_fd) {
+		if (close(w->fd) != 0)
+			floe_errbuf_set(&w->err, FLOE_IO, "cannot close '%s': %s", w->name,
+			                strerror(errno));
+		w->fd = -1;
+	}
+	enum floe_err err = w->err.code;
+	if (err != FLOE_OK && eb)
+		floe_errbuf_set(eb, err, "%s", w->err.msg);
+	writer_free(w);
+	return err;
+}
+
+void floe_writer_abandon(struct floe_writer *w)
+{
+	if (w)
+		writer_free(w);
+}
+
+/* ---- reader ---- */
+
+struct floe_reader {
+	int fd;
+	bool own_fd;
+	bool seekable;
+	bool verify;
+	bool done;
+	bool eof;            /* read() returned 0 */
+	bool resync;         /* scanning for the next good block after damage */
+	char name[256];
+	const struct floe_log *log;
+	struct floe_errbuf err;
+	struct floe_file_info info;
+	floe_block_pred pred;
+	void *ud;
+	uint8_t *buf;        /* buffered input: buf[start..end) is at file offset pos */
+	size_t cap, start, end;
+	uint64_t pos;
+	uint8_t *index;      /* footer entries, when the file has a valid footer */
+	uint32_t nindex, next_index;
+	uint64_t blockno;
+	struct floe_dec dec;
+	struct floe_flow *recs;
+	size_t recs_cap;
+	struct floe_block_summary sum;
+	struct floe_reader_stats st;
+};
+
+#define READ_CHUNK (256u << 10)
+
+static size_t avail(const struct floe_reader *r)
+{
+	return r->end - r->start;
+}
+
+/* Makes at least need bytes available if the input has them.  Returns OK
+ * (check avail()), or IO/NOMEM (sticky). */
+static enum floe_err fill(struct floe_reader *r, size_t need)
+{
+	if (r->err.code != FLOE_OK)
+		return r->err.code;
+	if (avail(r) >= need || r->eof)
+		return FLOE_OK;
+	if (r->cap - r->start < need || r->cap - r->end < READ_CHUNK / 4) {
+		memmove(r->buf, r->buf + r->start, avail(r));
+		r->end -= r->start;
+		r->start = 0;
+	}
+	size_t want = need > READ_CHUNK ? need : READ_CHUNK;
+	if (r->cap < want) {
+		uint8_t *nb = floe_realloc(NULL, r->buf, r->cap, want);
+		if (!nb)
+			return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory",
+			                       r->name);
+		r->buf = nb;
+		r->cap = want;
+	}
+	while (avail(r) < need) {
+		ssize_t k = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return floe_errbuf_set(&r->err, FLOE_IO, "cannot read '%s': %s", r->name,
+			                       strerror(errno));
+		}
+		if (k == 0) {
+			r->eof = true;
+			break;
+		}
+		r->end += (size_t)k;
+		r->st.bytes_read += (uint64_t)k;
+	}
+	return FLOE_OK;
+}
+
+static void consume(struct floe_reader *r, size_t n)
+{
+	r->start += n;
+	r->pos += n;
+}
+
+/* Moves to file offset off (>= pos unless seekable).  Past the end of a
+ * non-seekable input leaves the reader at its end. */
+static enum floe_err seek_to(struct floe_reader *r, uint64_t off)
+{
+	if (off >= r->pos && off - r->pos <= avail(r)) {
+		consume(r, (size_t)(off - r->pos));
+		return FLOE_OK;
+	}
+	if (r->seekable) {
+		if (lseek(r->fd, (off_t)off, SEEK_SET) < 0)
+			return floe_errbuf_set(&r->err, FLOE_IO, "cannot seek in '%s': %s", r->name,
+			                       strerror(errno));
+		r->start = r->end = 0;
+		r->pos = off;
+		r->eof = false;
+		return FLOE_OK;
+	}
+	while (off > r->pos) {
+		consume(r, avail(r));
+		uint64_t left = off - r->pos;
+		enum floe_err e = fill(r, left < READ_CHUNK ? (size_t)left : READ_CHUNK);
+		if (e != FLOE_OK)
+			return e;
+		if (avail(r) == 0)
+			return FLOE_OK;
+		size_t k = avail(r) < left ? avail(r) : (size_t)left;
+		consume(r, k);
+	}
+	return FLOE_OK;
+}
+
+static void reader_free(struct floe_reader *r)
+{
+	floe_dec_release(&r->dec);
+	floe_free(NULL, r->buf, r->cap);
+	floe_free(NULL, r->index, (size_t)r->nindex * FE_LEN);
+	floe_free(NULL, r->recs, r->recs_cap * sizeof(*r->recs));
+	if (r->own_fd && r->fd >= 0)
+		close(r->fd);
+	floe_free(NULL, r, sizeof(*r));
+}
+
+static bool pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t k = pread(fd, p, n, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return false;
+		p += k;
+		n -= (size_t)k;
+		off += (uint64_t)k;
+	}
+	return true;
+}
+
+/* Checks a footer frame header; *count is its number of entries. */
+static bool footer_head(const uint8_t *p, size_t len, uint32_t *count, uint32_t *entcrc,
+                        bool verify)
+{
+	struct floe_cursor c = floe_cursor_make(p, len);
+	const uint8_t *h = floe_cur_take(&c, FF_LEN);
+	if (!h || memcmp(h, FLOE_FOOTER_MAGIC, 4) != 0)
+		return false;
+	struct floe_cursor f = floe_cursor_make(h + FF_COUNT, FF_LEN - FF_COUNT);
+	*count = floe_cur_le32(&f);
+	uint32_t entlen = floe_cur_le32(&f);
+	floe_cur_skip(&f, 4);
+	*entcrc = floe_cur_le32(&f);
+	uint32_t crc = floe_cur_le32(&f);
+	if (verify && floe_crc32c(0, h, FF_CRC) != crc)
+		return false;
+	return entlen == FE_LEN && *count <= (1u << 26);
+}
+
+/* With a seekable file: loads the footer index through the trailer.  A
+ * file without a (valid) footer is read by walking its blocks. */
+static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
+{
+	struct stat st;
+	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode))
+		return FLOE_OK;
+	uint64_t size = (uint64_t)st.st_size;
+	uint8_t t[FT_LEN], h[FF_LEN];
+	if (size < hdr_len + FF_LEN + FT_LEN || !pread_all(r->fd, t, FT_LEN, size - FT_LEN))
+		return FLOE_OK;
+	struct floe_cursor c = floe_cursor_make(t, FT_LEN);
+	uint64_t foff = floe_cur_le64(&c);
+	uint32_t count = floe_cur_le32(&c);
+	const uint8_t *magic = floe_cur_take(&c, 4);
+	floe_cur_skip(&c, 4);
+	uint32_t crc = floe_cur_le32(&c);
+	if (c.bad || memcmp(magic, FLOE_TRAILER_MAGIC, 4) != 0)
+		return FLOE_OK;  /* never closed */
+	uint32_t n, entcrc;
+	if ((r->verify && floe_crc32c(0, t, FT_CRC) != crc) || foff < hdr_len ||
+	    foff > size - FT_LEN - FF_LEN || !pread_all(r->fd, h, FF_LEN, foff) ||
+	    !footer_head(h, FF_LEN, &n, &entcrc, r->verify) || n != count ||
+	    (uint64_t)n * FE_LEN != size - FT_LEN - FF_LEN - foff)
+		goto damaged;
+	uint8_t *idx = floe_malloc(NULL, (size_t)n * FE_LEN);
+	if (!idx)
+		return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory", r->name);
+	if (!pread_all(r->fd, idx, (size_t)n * FE_LEN, foff + FF_LEN) ||
+	    (r->verify && floe_crc32c(0, idx, (size_t)n * FE_LEN) != entcrc)) {
+		floe_free(NULL, idx, (size_t)n * FE_LEN);
+		goto damaged;
+	}
+	/* entries must be in order and inside [hdr_len, footer) */
+	uint64_t prev_end = hdr_len;
+	for (uint32_t i = 0; i < n; i++) {
+		struct floe_cursor e = floe_cursor_make(idx + (size_t)i * FE_LEN, FE_LEN);
+		uint64_t off = floe_cur_le64(&e);
+		floe_cur_skip(&e, FE_FRAMELEN - FE_NREC);
+		uint32_t flen = floe_cur_le32(&e);
+		if (off < prev_end || flen > foff || off > foff - flen) {
+			floe_free(NULL, idx, (size_t)n * FE_LEN);
+			goto damaged;
+		}
+		prev_end = off + flen;
+	}
+	r->index = idx;
+	r->nindex = n;
+	r->info.has_footer = true;
+	return FLOE_OK;
+damaged:
+	floe_logf(r->log, FLOE_LOG_WARN, "'%s': footer index is damaged; reading block by block",
+	          r->name);
+	return FLOE_OK;
+}
+
+static struct floe_reader *reader_fail(struct floe_reader *r, struct floe_errbuf *eb)
+{
+	floe_errbuf_set(eb, r->err.code, "%s", r->err.msg);
+	reader_free(r);
+	return NULL;
+}
+
+static struct floe_reader *reader_create(int fd, bool own, const char *name,
+                                         const struct floe_log *log, struct floe_errbuf *eb)
+{
+	struct floe_reader *r = floe_calloc(NULL, 1, sizeof(*r));
+	if (!r) {
+		if (own)
+			close(fd);
+		floe_errbuf_set(eb, FLOE_NOMEM, "cannot read '%s': out of memory", name);
+		return NULL;
+	}
+	r->fd = fd;
+	r->own_fd = own;
+	r->verify = true;
+	r->log = log;
+	copy_name(r->name, sizeof(r->name), name);
+	floe_dec_init(&r->dec);
+	struct stat st;
+	r->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	              lseek(fd, 0, SEEK_CUR) == 0;
+	if (fill(r, FH_LEN) != FLOE_OK)
+		return reader_fail(r, eb);
+	size_t n = avail(r);
+	const uint8_t *p = r->buf + r->start;
+	if (n == 0) {
+		floe_errbuf_set(&r->err, FLOE_TRUNCATED, "cannot read '%s': empty file", r->name);
+		return reader_fail(r, eb);
+	}
+	if (memcmp(p, FLOE_FILE_MAGIC, n < 4 ? n : 4) != 0) {
+		floe_errbuf_set(&r->err, FLOE_MALFORMED, "cannot read '%s': not a floe file", r->name);
+		return reader_fail(r, eb);
+	}
+	struct floe_cursor c = floe_cursor_make(p, n);
+	floe_cur_skip(&c, 4);
+	unsigned major = floe_cur_le16(&c), minor = floe_cur_le16(&c);
+	uint32_t hdr_len = floe_cur_le32(&c);
+	if (c.bad) {
+		floe_errbuf_set(&r->err, FLOE_TRUNCATED, "cannot read '%s': file header cut short",
+		                r->name);
+		return reader_fail(r, eb);
+	}
+	if (major > FLOE_FMT_MAJOR) {
+		floe_errbuf_set(&r->err, FLOE_UNSUPPORTED,
+		                "cannot read '%s': written by a newer floe (format %u.%u)", r->name,
+		                major, minor);
+		return reader_fail(r, eb);
+	}
+	if (major == 0 || hdr_len < FH_LEN || hdr_len > FLOE_FILE_HDR_MAX) {
+		floe_errbuf_set(&r->err, FLOE_MALFORMED,
+		                "cannot read '%s': bad file header (format %u.%u, %u bytes)", r->name,
+		                major, minor, hdr_len);
+		return reader_fail(r, eb);
+	}
+	if (fill(r, hdr_len) != FLOE_OK)
+		return reader_fail(r, eb);
+	c = floe_cursor_make(r->buf + r->start, avail(r));
+	const uint8_t *h = floe_cur_take(&c, hdr_len);
+	if (!h) {
+		floe_errbuf_set(&r->err, FLOE_TRUNCATED, "cannot read '%s': file header cut short",
+		                r->name);
+		return reader_fail(r, eb);
+	}
+	struct floe_cursor hc = floe_cursor_make(h, hdr_len);
+	floe_cur_skip(&hc, hdr_len - 4);
+	uint32_t crc = floe_cur_le32(&hc);
+	if (r->verify && floe_crc32c(0, h, hdr_len - 4) != crc) {
+		floe_errbuf_set(&r->err, FLOE_CHECKSUM, "cannot read '%s': file header fails its checksum",
+		                r->name);
+		return reader_fail(r, eb);
+	}
+	r->info.major = (uint16_t)major;
+	r->info.minor = (uint16_t)minor;
+	hc = floe_cursor_make(h, hdr_len);
+	floe_cur_skip(&hc, FH_CREATED);
+	r->info.created = (int64_t)floe_cur_le64(&hc);
+	floe_cur_copy(&hc, r->info.creator, 64);
+	floe_cur_copy(&hc, r->info.instance, 64);
+	r->info.creator[63] = r->info.instance[63] = '\0';
+	consume(r, hdr_len);
+	if (r->seekable && load_footer(r, hdr_len) != FLOE_OK)
+		return reader_fail(r, eb);
+	return r;
+}
+
+struct floe_reader *floe_reader_open(const char *path, const struct floe_log *log,
+                                     struct floe_errbuf *eb)
+{
+	if (strcmp(path, "-") == 0)
+		return reader_create(STDIN_FILENO, false, "(stdin)", log, eb);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		floe_errbuf_set(eb, FLOE_IO, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	return reader_create(fd, true, path, log, eb);
+}
+
+struct floe_reader *floe_reader_fdopen(int fd, const char *name, const struct floe_log *log,
+                                       struct floe_errbuf *eb)
+{
+	return reader_create(fd, false, name, log, eb);
+}
+
+void floe_reader_close(struct floe_reader *r)
+{
+	if (r)
+		reader_free(r);
+}
+
+const struct floe_file_info *floe_reader_info(const struct floe_reader *r)
+{
+	return &r->info;
+}
+
+void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, void *ud)
+{
+	r->pred = pred;
+	r->ud = ud;
+}
+
+void floe_reader_set_verify(struct floe_reader *r, bool verify_crc)
+{
+	r->verify = verify_crc;
+}
+
+const char *floe_reader_error(const struct floe_reader *r)
+{
+	return r->err.msg;
+}
+
+void floe_reader_stats(const struct floe_reader *r, struct floe_reader_stats *st)
+{
+	*st = r->st;
+}
+
+/* A block failed: log it (unless we are scanning for a good header, where
+ * failures are expected), count it, and arrange where to continue. */
+static enum floe_err damaged(struct floe_reader *r, uint64_t off, const char *what,
+                             uint64_t next)
+{
+	if (!r->resync) {
+		floe_logf(r->log, FLOE_LOG_WARN, "'%s': block %llu at offset %llu: %s; skipped",
+		          r->name, (unsigned long long)r->blockno, (unsigned long long)off, what);
+		r->st.blocks_damaged++;
+		r->blockno++;
+	}
+	if (r->index) {
+		r->next_index++;
+		return FLOE_OK;
+	}
+	if (next) {  /* the header verified: its length is trusted */
+		r->resync = false;
+		return seek_to(r, next);
+	}
+	r->resync = true;
+	return seek_to(r, off + 1);
+}
+
+/* While resyncing: moves to the next candidate frame magic, if any. */
+static enum floe_err scan(struct floe_reader *r)
+{
+	for (;;) {
+		enum floe_err e = fill(r, 4);
+		if (e != FLOE_OK || avail(r) < 4)
+			return e;
+		const uint8_t *p = r->buf + r->start;
+		size_t n = avail(r);
+		for (size_t i = 0; i + 4 <= n; i++) {
+			if (p[i] == 'F' && p[i + 1] == 'L' &&
+			    ((p[i + 2] == 'B' && p[i + 3] == 'K') || (p[i + 2] == 'I' && p[i + 3] == 'X'))) {
+				consume(r, i);
+				return FLOE_OK;
+			}
+		}
+		consume(r, n - 3);
+		if (r->eof) {
+			consume(r, avail(r));
+			return FLOE_OK;
+		}
+		if (fill(r, 4) != FLOE_OK)
+			return r->err.code;
+	}
+}
+
+/* At a footer frame in the stream: accept it if it verifies. */
+static enum floe_err stream_footer(struct floe_reader *r, bool *ok)
+{
+	uint32_t count, entcrc;
+	*ok = false;
+	enum floe_err e = fill(r, FF_LEN);
+	if (e != FLOE_OK)
+		return e;
+	if (!footer_head(r->buf + r->start, avail(r), &count, &entcrc, r->verify))
+		return FLOE_OK;
+	size_t len = FF_LEN + (size_t)count * FE_LEN;
+	if ((e = fill(r, len)) != FLOE_OK)
+		return e;
+	if (avail(r) < len)
+		return FLOE_OK;
+	if (r->verify && floe_crc32c(0, r->buf + r->start + FF_LEN, len - FF_LEN) != entcrc)
+		return FLOE_OK;
+	*ok = true;
+	return FLOE_OK;
+}
+
+enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **recs, size_t *n)
+{
+	*recs = NULL;
+	*n = 0;
+	while (!r->done) {
+		if (r->err.code != FLOE_OK)
+			return r->err.code;
+		if (r->index) {
+			if (r->next_index >= r->nindex)
+				break;
+			struct floe_cursor e =
+			    floe_cursor_make(r->index + (size_t)r->next_index * FE_LEN, FE_LEN);
+			if (seek_to(r, floe_cur_le64(&e)) != FLOE_OK)
+				return r->err.code;
+		} else if (r->resync && scan(r) != FLOE_OK) {
+			return r->err.code;
+		}
+		uint64_t off = r->pos;
+		if (fill(r, BH_LEN) != FLOE_OK)
+			return r->err.code;
+		if (avail(r) == 0)
+			break;
+		const uint8_t *p = r->buf + r->start;
+		if (!r->index && avail(r) >= 4 && memcmp(p, FLOE_FOOTER_MAGIC, 4) == 0) {
+			bool ok;
+			if (stream_footer(r, &ok) != FLOE_OK)
+				return r->err.code;
+			if (ok) {
+				r->info.has_footer = true;
+				break;
+			}
+			if (damaged(r, off, "footer fails its checks", 0) != FLOE_OK)
+				return r->err.code;
+			continue;
+		}
+		if (avail(r) >= BH_HDRLEN + 2) {
+			/* a newer minor version may have a longer header */
+			struct floe_cursor hc = floe_cursor_make(p, avail(r));
+			floe_cur_skip(&hc, BH_HDRLEN);
+			unsigned hl = floe_cur_le16(&hc);
+			if (hl > BH_LEN && hl <= FLOE_BLOCK_HDR_MAX && fill(r, hl) != FLOE_OK)
+				return r->err.code;
+			p = r->buf + r->start;
+		}
+		struct floe_block_frame fr;
+		struct floe_errbuf eb = {0};
+		enum floe_err e = floe_frame_parse(p, avail(r), &fr, r->verify, &eb);
+		if (e == FLOE_TRUNCATED && r->eof) {
+			if (!r->resync)
+				damaged(r, off, "cut short (torn last block)", 0);
+			break;
+		}
+		if (e != FLOE_OK) {
+			if (damaged(r, off, eb.msg, 0) != FLOE_OK)
+				return r->err.code;
+			continue;
+		}
+		if (r->resync) {
+			floe_logf(r->log, FLOE_LOG_INFO, "'%s': blocks resume at offset %llu", r->name,
+			          (unsigned long long)off);
+			r->resync = false;
+		}
+		size_t head = (size_t)fr.hdr_len + fr.summary_len;
+		if (fill(r, head) != FLOE_OK)
+			return r->err.code;
+		if (avail(r) < head) {
+			damaged(r, off, "cut short (torn last block)", 0);
+			break;
+		}
+		p = r->buf + r->start;
+		e = floe_summary_parse(p + fr.hdr_len, &fr, &r->sum, r->verify, &eb);
+		if (e != FLOE_OK) {
+			if (damaged(r, off, eb.msg, off + fr.total) != FLOE_OK)
+				return r->err.code;
+			continue;
+		}
+		r->sum.offset = off;
+		if (r->pred && !r->pred(r->ud, &r->sum)) {
+			r->st.blocks_skipped++;
+			r->blockno++;
+			if (r->index)
+				r->next_index++;
+			else if (seek_to(r, off + fr.total) != FLOE_OK)
+				return r->err.code;
+			continue;
+		}
+		if (fill(r, (size_t)fr.total) != FLOE_OK)
+			return r->err.code;
+		if (avail(r) < fr.total) {
+			damaged(r, off, "cut short (torn last block)", 0);
+			break;
+		}
+		if (r->recs_cap < fr.nrec) {
+			size_t ncap = fr.nrec;
+			struct floe_flow *nr = floe_realloc(NULL, r->recs, r->recs_cap * sizeof(*nr),
+			                                     ncap * sizeof(*nr));
+			if (!nr)
+				return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory",
+				                       r->name);
+			r->recs = nr;
+			r->recs_cap = ncap;
+		}
+		p = r->buf + r->start;
+		e = floe_payload_decode(&r->dec, &fr, p + head, r->verify, r->recs, &eb);
+		if (e == FLOE_NOMEM)
+			return floe_errbuf_set(&r->err, e, "cannot read '%s': %s", r->name, eb.msg);
+		if (e != FLOE_OK) {
+			if (damaged(r, off, eb.msg, off + fr.total) != FLOE_OK)
+				return r->err.code;
+			continue;
+		}
+		consume(r, (size_t)fr.total);
+		if (r->index)
+			r->next_index++;
+		r->blockno++;
+		r->st.blocks_read++;
+		r->st.records += fr.nrec;
+		*recs = r->recs;
+		*n = fr.nrec;
+		return FLOE_OK;
+	}
+	r->done = true;
+	return r->err.code != FLOE_OK ? r->err.code : FLOE_EOF;
+}
