@@ -554,7 +554,7 @@ struct floe_reader *floe_reader_open(const char *path, const struct floe_log *lo
 		return reader_create(STDIN_FILENO, false, "(stdin)", log, eb);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		floe_errbuf_set(eb, FLOE_IO, "cannot open '%s': %s", path, strerror(errno));
+		floe_errbuf_set(eb, FLOE_IO, "cannot read '%s': %s", path, strerror(errno));
 		return NULL;
 	}
 	return reader_create(fd, true, path, log, eb);

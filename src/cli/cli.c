@@ -1,0 +1,307 @@
+/*
+ * cli.c - option parsing and messages shared by the subcommands.
+ *
+ * Options follow Argus's clients: -r FILE (repeatable; several files may
+ * follow one -r), -w FILE, -s FIELDS (names may follow as separate words,
+ * as in `ra -s saddr daddr`), -n, -u, -p DIGITS; the filter comes last,
+ * optionally after a lone "-" as ra accepts.
+ */
+#include "cli.h"
+#include "query/output.h"
+#include "util/timefmt.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void log_to_stderr(void *ud, enum floe_loglevel level, const char *msg)
+{
+	(void)ud;
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	fprintf(stderr, "floe: %s: %s\n", names[level], msg);
+}
+
+static const struct floe_log stderr_log = {log_to_stderr, NULL};
+
+const struct floe_log *cli_log(void)
+{
+	return &stderr_log;
+}
+
+static void vmsg(const struct cli_opts *o, const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "floe %s: %s", o && o->cmd ? o->cmd : "", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const struct cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(o, "", fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const struct cli_opts *o, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg(o, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+bool cli_parse_duration(const char *s, int64_t *ns)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || errno || v < 0)
+		return false;
+	double mult = 1e9;
+	if (*end == '\0' || strcmp(end, "s") == 0)
+		mult = 1e9;
+	else if (strcmp(end, "ms") == 0)
+		mult = 1e6;
+	else if (strcmp(end, "us") == 0)
+		mult = 1e3;
+	else if (strcmp(end, "m") == 0)
+		mult = 60e9;
+	else if (strcmp(end, "h") == 0)
+		mult = 3600e9;
+	else if (strcmp(end, "d") == 0)
+		mult = 86400e9;
+	else
+		return false;
+	double r = v * mult;
+	if (r > 9.2e18)
+		return false;
+	*ns = (int64_t)r;
+	return true;
+}
+
+bool cli_parse_count(const char *s, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-')
+		return false;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (end == s || errno)
+		return false;
+	uint64_t mult = 1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mult = 1000; end++; break;
+	case 'M': mult = 1000000; end++; break;
+	case 'G': mult = 1000000000; end++; break;
+	default: return false;
+	}
+	if (*end || (x && mult > UINT64_MAX / x))
+		return false;
+	*v = x * mult;
+	return true;
+}
+
+static void append_word(char **buf, const char *w)
+{
+	size_t old = *buf ? strlen(*buf) : 0, add = strlen(w);
+	char *nb = realloc(*buf, old + add + 2);
+	if (!nb) {
+		fprintf(stderr, "floe: out of memory\n");
+		exit(EXIT_FAIL);
+	}
+	if (old)
+		nb[old++] = ' ';
+	memcpy(nb + old, w, add + 1);
+	*buf = nb;
+}
+
+static bool is_field_word(const char *w)
+{
+	const char *name = (w[0] == '+' || w[0] == '-') && w[1] ? w + 1 : w;
+	if (strchr(w, ',')) {
+		/* "saddr,daddr": a list is fields if its first item is. */
+		char first[64];
+		size_t n = strcspn(name, ",");
+		if (n == 0 || n >= sizeof(first))
+			return false;
+		memcpy(first, name, n);
+		first[n] = '\0';
+		return floe_field_lookup(first) != NULL;
+	}
+	return floe_field_lookup(name) != NULL;
+}
+
+static int usage_err(struct cli_opts *o, const char *fmt, const char *arg)
+{
+	fprintf(stderr, "floe %s: ", o->cmd);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (try 'floe %s --help')\n", o->cmd);
+	return EXIT_USAGE;
+}
+
+int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *help)
+{
+	const char *cmd = o->cmd;
+	memset(o, 0, sizeof(*o));
+	o->cmd = cmd;
+	o->outfmt = FLOE_OUT_TEXT;
+	o->fmt.timefmt = FLOE_TIME_ISO;
+	o->fmt.prec = 6;
+	o->status_interval = -1;
+	*help = false;
+	char *colspec = NULL;
+	bool filter_mode = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+		if (filter_mode || a[0] != '-' || a[1] == '\0') {
+			if (a[0] == '-' && a[1] == '\0' && !filter_mode) {
+				filter_mode = true;  /* ra's separator before the filter */
+				continue;
+			}
+			filter_mode = true;
+			append_word(&o->filter, a);
+			continue;
+		}
+#define NEED_ARG(flag) do { if (!next) { free(colspec); return usage_err(o, "%s needs an argument", flag); } } while (0)
+#define ACCEPT(set) do { if (!(accept & (set))) { free(colspec); return usage_err(o, "option %s is not for this command", a); } } while (0)
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			*help = true;
+			free(colspec);
+			return EXIT_OK;
+		} else if (strcmp(a, "-r") == 0) {
+			ACCEPT(OPT_READ);
+			NEED_ARG(a);
+			/* -r takes every following word that is not an option,
+			 * as ra does; "-r -" is standard input. */
+			o->rfiles[o->nrfiles++] = argv[++i];
+			while (i + 1 < argc && argv[i + 1][0] != '-' && o->nrfiles < CLI_MAX_FILES &&
+			       access(argv[i + 1], F_OK) == 0)
+				o->rfiles[o->nrfiles++] = argv[++i];
+			if (o->nrfiles >= CLI_MAX_FILES) {
+				free(colspec);
+				return usage_err(o, "%s", "too many input files");
+			}
+		} else if (strcmp(a, "-w") == 0) {
+			ACCEPT(OPT_WRITE);
+			NEED_ARG(a);
+			o->wfile = argv[++i];
+		} else if (strcmp(a, "-s") == 0) {
+			ACCEPT(OPT_PRINT);
+			NEED_ARG(a);
+			append_word(&colspec, argv[++i]);
+			while (i + 1 < argc && is_field_word(argv[i + 1]))
+				append_word(&colspec, argv[++i]);
+		} else if (strcmp(a, "-o") == 0) {
+			ACCEPT(OPT_PRINT);
+			NEED_ARG(a);
+			int f = floe_outfmt_parse(next);
+			if (f < 0) {
+				free(colspec);
+				return usage_err(o, "unknown output format '%s' (text, csv, json)", next);
+			}
+			o->outfmt = f;
+			i++;
+		} else if (strcmp(a, "-n") == 0) {
+			ACCEPT(OPT_PRINT);
+			o->fmt.numeric = true;
+		} else if (strcmp(a, "-u") == 0) {
+			ACCEPT(OPT_PRINT);
+			o->fmt.timefmt = FLOE_TIME_EPOCH;
+		} else if (strcmp(a, "--localtime") == 0) {
+			ACCEPT(OPT_PRINT);
+			o->fmt.timefmt = FLOE_TIME_LOCAL;
+		} else if (strcmp(a, "-p") == 0) {
+			ACCEPT(OPT_PRINT);
+			NEED_ARG(a);
+			char *end;
+			long p = strtol(next, &end, 10);
+			if (*end || p < 0 || p > 9) {
+				free(colspec);
+				return usage_err(o, "-p takes 0..9 digits, not '%s'", next);
+			}
+			o->fmt.prec = (int)p;
+			i++;
+		} else if (strcmp(a, "--no-header") == 0) {
+			ACCEPT(OPT_PRINT);
+			o->no_header = true;
+		} else if (strcmp(a, "--stats") == 0) {
+			o->stats = true;
+		} else if (strcmp(a, "-v") == 0) {
+			o->verbose++;
+		} else if (strcmp(a, "--status") == 0) {
+			ACCEPT(OPT_METER);
+			NEED_ARG(a);
+			if (!cli_parse_duration(next, &o->status_interval)) {
+				free(colspec);
+				return usage_err(o, "bad --status interval '%s'", next);
+			}
+			i++;
+		} else if (strcmp(a, "--max-flows") == 0) {
+			ACCEPT(OPT_METER);
+			NEED_ARG(a);
+			if (!cli_parse_count(next, &o->max_flows) || o->max_flows == 0) {
+				free(colspec);
+				return usage_err(o, "bad --max-flows '%s'", next);
+			}
+			i++;
+		} else if (strcmp(a, "--sensor") == 0) {
+			ACCEPT(OPT_METER);
+			NEED_ARG(a);
+			uint64_t v;
+			if (!cli_parse_count(next, &v) || v > UINT32_MAX) {
+				free(colspec);
+				return usage_err(o, "bad --sensor id '%s'", next);
+			}
+			o->sensor = (uint32_t)v;
+			i++;
+		} else if (strcmp(a, "--block-records") == 0) {
+			ACCEPT(OPT_WRITE);
+			NEED_ARG(a);
+			uint64_t v;
+			if (!cli_parse_count(next, &v) || v == 0 || v > 65536) {
+				free(colspec);
+				return usage_err(o, "--block-records takes 1..65536, not '%s'", next);
+			}
+			o->block_records = (uint32_t)v;
+			i++;
+		} else if (strcmp(a, "--instance") == 0) {
+			ACCEPT(OPT_METER | OPT_WRITE);
+			NEED_ARG(a);
+			o->instance = argv[++i];
+		} else {
+			free(colspec);
+			return usage_err(o, "unknown option '%s'", a);
+		}
+#undef NEED_ARG
+#undef ACCEPT
+	}
+
+	if (colspec) {
+		struct floe_errbuf eb = {0};
+		if (floe_output_parse_cols(colspec, o->cols, CLI_MAX_COLS, &o->ncols, &eb) != FLOE_OK) {
+			free(colspec);
+			return usage_err(o, "%s", eb.msg);
+		}
+		free(colspec);
+	} else {
+		size_t nd;
+		const struct floe_field *const *defs = floe_fields_default(&nd);
+		for (size_t k = 0; k < nd; k++)
+			o->cols[k] = defs[k];
+		o->ncols = nd;
+	}
+	return EXIT_OK;
+}
+
+void cli_opts_release(struct cli_opts *o)
+{
+	free(o->filter);
+	o->filter = NULL;
+}

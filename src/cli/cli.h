@@ -1,0 +1,79 @@
+/*
+ * cli.h - what the subcommands of the floe binary share: option parsing,
+ * messages, exit codes.  Only the front end prints; libfloe reports through
+ * return codes and the log sink set up here.
+ */
+#ifndef FLOE_CLI_H
+#define FLOE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "field.h"
+
+/* Exit codes, the same for every subcommand (documented in the README). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,      /* could not do the job: bad input file, I/O error */
+	EXIT_USAGE = 2,     /* bad command line */
+	EXIT_DAMAGED = 3,   /* done, but some input was damaged and skipped */
+};
+
+#define CLI_MAX_FILES 4096
+#define CLI_MAX_COLS 128
+
+/* The options shared by every command that reads or writes records. */
+struct cli_opts {
+	const char *cmd;               /* "read", for messages */
+	const char *rfiles[CLI_MAX_FILES];
+	size_t nrfiles;
+	const char *wfile;             /* -w */
+	const struct floe_field *cols[CLI_MAX_COLS];
+	size_t ncols;
+	int outfmt;                    /* enum floe_outfmt */
+	struct floe_fmtopts fmt;
+	bool no_header;
+	bool stats;                    /* --stats */
+	int verbose;
+	char *filter;                  /* positional words joined; NULL if none */
+	/* capture */
+	int64_t status_interval;       /* ns; -1 = default */
+	uint64_t max_flows;            /* 0 = default */
+	uint32_t sensor;
+	const char *instance;
+	uint32_t block_records;        /* --block-records; 0 = default */
+};
+
+/* Log sink writing "floe CMD: warning: ..." to stderr. */
+extern const struct floe_log *cli_log(void);
+
+/* Prints "floe CMD: message" to stderr. */
+void cli_error(const struct cli_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);
+void cli_warn(const struct cli_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);
+
+/* Option sets a command accepts. */
+enum {
+	OPT_READ = 1u << 0,    /* -r FILE... */
+	OPT_WRITE = 1u << 1,   /* -w FILE */
+	OPT_PRINT = 1u << 2,   /* -s -o -n -u -p --no-header */
+	OPT_METER = 1u << 3,   /* --status --max-flows --sensor --instance */
+};
+
+/* Parses argv (after the subcommand name).  Returns EXIT_OK, or EXIT_USAGE
+ * after printing why; *help is set when -h/--help was given. */
+int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *help);
+void cli_opts_release(struct cli_opts *o);
+
+/* Parses "60", "60s", "5m", "1h", "250ms" into ns; false if malformed. */
+bool cli_parse_duration(const char *s, int64_t *ns);
+/* Parses "1000000", "1M", "64k" into a count; false if malformed. */
+bool cli_parse_count(const char *s, uint64_t *v);
+
+/* Subcommands. */
+int cmd_capture(int argc, char **argv);
+int cmd_read(int argc, char **argv);
+int cmd_fields(int argc, char **argv);
+
+#endif
