@@ -287,7 +287,7 @@ static enum floe_err fill(struct floe_reader *r, size_t need)
 		return r->err.code;
 	if (avail(r) >= need || r->eof)
 		return FLOE_OK;
-	if (r->cap - r->start < need || r->cap - r->end < READ_CHUNK / 4) {
+	if (r->buf && (r->cap - r->start < need || r->cap - r->end < READ_CHUNK / 4)) {
 		memmove(r->buf, r->buf + r->start, avail(r));
 		r->end -= r->start;
 		r->start = 0;
