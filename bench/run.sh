@@ -94,8 +94,8 @@ lookup() {
 }
 
 meter "$out/big.pcap" big
-# a host seen in only part of the capture: the initiator of a mid-size flow
-host=$("$floe" read -r "$out/big.floe" -s saddr --no-header 'tcp' | sort | uniq -c | sort -n | awk 'NR==1000 {print $2}')
+# a moderately active host: the 200th busiest initiator of TCP flows
+host=$("$floe" read -r "$out/big.floe" -s saddr --no-header 'tcp' | sort | uniq -c | sort -rn | awk 'NR==200 {print $2}')
 lookup big "$host"
 meter "$out/scan.pcap" scan
 say ""

@@ -72,9 +72,9 @@
  *
  * Memory: FLOE_METER_FLOW_BYTES per flow plus 16 to 32 bytes of hash
  * table, all allocated at create time (pages never used are never
- * touched).  The default max_flows (982 078)
- * is what fits FLOE_METER_DEFAULT_MEM; a fixed 200 KB fragment cache
- * remembers first fragments' ports.
+ * touched).  The default max_flows (about 736 000) is what fits
+ * FLOE_METER_DEFAULT_MEM; a fixed 200 KB fragment cache remembers first
+ * fragments' ports.
  *
  * Must not depend on: codec, libpcap.
  */
@@ -92,8 +92,10 @@
 struct floe_meter;
 struct floe_budget;
 
-/* Memory the default table is sized for: flow array + hash table. */
-#define FLOE_METER_DEFAULT_MEM ((uint64_t)256 << 20)
+/* Memory the default table is sized for: flow array + hash table.  It
+ * leaves room in 256 MB for the rest of a sensor (block writer about 25 MB,
+ * zstd, libpcap), so `floe capture` stays under 256 MB under a flood. */
+#define FLOE_METER_DEFAULT_MEM ((uint64_t)192 << 20)
 /* Bytes of state per flow, without the hash table. */
 #define FLOE_METER_FLOW_BYTES 256
 /* Largest max_flows accepted (flow indexes are 32-bit). */

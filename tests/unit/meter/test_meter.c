@@ -961,8 +961,8 @@ static void test_default_size(void)
 	floe_meter_stats(m, &st);
 	floe_meter_destroy(m);
 	TAP_DIAG("default max_flows %llu, %zu bytes", (unsigned long long)st.max_flows, st.mem_bytes);
-	TAP_CHECK(st.max_flows >= 500000 && st.mem_bytes <= (size_t)270 << 20,
-	          "default size: fits 256 MB");
+	TAP_CHECK(st.max_flows >= 500000 && st.mem_bytes <= FLOE_METER_DEFAULT_MEM + (1u << 20),
+	          "default size: fits FLOE_METER_DEFAULT_MEM");
 }
 
 int main(void)
