@@ -4,6 +4,7 @@
 #include "util/addr.h"
 #include "util/cursor.h"
 #include "util/mem.h"
+#include "util/netset.h"
 #include "util/timefmt.h"
 
 #include <stdint.h>
@@ -153,8 +154,66 @@ static void test_states(void)
 	TAP_CHECK(floe_state_parse("XYZ") == FLOE_ST__COUNT, "unknown state");
 }
 
+static bool in_set(const struct floe_netset *s, const char *addr)
+{
+	uint8_t a[16];
+	return floe_addr_parse(addr, a) && floe_netset_contains(s, a);
+}
+
+static void test_netset(void)
+{
+	struct floe_budget b;
+	floe_budget_init(&b, 0);
+	struct floe_netset *s = floe_netset_create(&b);
+	struct floe_errbuf eb = {0};
+	TAP_CHECK(s && floe_netset_add_text(s, "10.0.0.0/8, 192.168.1.5\n# comment 1.2.3.4\n"
+	                                       "2001:db8::/32 2001:db8:1::1 10.0.0.0/8", &eb) == FLOE_OK,
+	          "netset: parse list");
+	TAP_CHECK(floe_netset_count(s) == 4, "netset: duplicates counted once (%zu)", floe_netset_count(s));
+	static const struct { const char *a; bool in; } cases[] = {
+		{"10.1.2.3", true}, {"11.0.0.1", false}, {"192.168.1.5", true}, {"192.168.1.6", false},
+		{"1.2.3.4", false}, {"2001:db8:ffff::1", true}, {"2001:db9::1", false},
+		{"2001:db8:1::1", true}, {"::ffff:10.9.9.9", true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		TAP_CHECK(in_set(s, cases[i].a) == cases[i].in, "netset: %s %s", cases[i].a,
+		          cases[i].in ? "in" : "out");
+	floe_errbuf_clear(&eb);
+	TAP_CHECK(floe_netset_add_text(s, "10.0.0.1\n10.0.0.0/40\n", &eb) == FLOE_INVALID &&
+	          strstr(eb.msg, "line 2"), "netset: bad entry named with its line: %s", eb.msg);
+	floe_netset_destroy(s);
+	TAP_CHECK(b.used == 0, "netset: all memory returned");
+
+	/* a million hosts: membership by hashing, not by walking a list */
+	s = floe_netset_create(NULL);
+	uint8_t a[16] = {0};
+	a[10] = a[11] = 0xff;
+	bool ok = true;
+	for (uint32_t i = 0; i < 1000000 && ok; i++) {
+		a[12] = 10;
+		a[13] = (uint8_t)(i >> 16);
+		a[14] = (uint8_t)(i >> 8);
+		a[15] = (uint8_t)i;
+		ok = floe_netset_add(s, a, 128) == FLOE_OK;
+	}
+	TAP_CHECK(ok && floe_netset_count(s) == 1000000, "netset: 1M hosts");
+	TAP_CHECK(in_set(s, "10.15.66.63") && !in_set(s, "10.16.0.0") && !in_set(s, "11.0.0.1"),
+	          "netset: 1M hosts lookups");
+	uint8_t hosts[4][16];
+	size_t nh;
+	TAP_CHECK(!floe_netset_hosts(s, hosts, 4, &nh), "netset: too many hosts to list");
+	floe_netset_destroy(s);
+	s = floe_netset_create(NULL);
+	(void)!floe_netset_add_text(s, "10.0.0.1 10.0.0.2", &eb);
+	TAP_CHECK(floe_netset_hosts(s, hosts, 4, &nh) && nh == 2, "netset: host list");
+	(void)!floe_netset_add_text(s, "10.1.0.0/16", &eb);
+	TAP_CHECK(!floe_netset_hosts(s, hosts, 4, &nh), "netset: a network is not a host list");
+	floe_netset_destroy(s);
+}
+
 int main(void)
 {
+	test_netset();
 	test_addrs();
 	test_budget();
 	test_time();
