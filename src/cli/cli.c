@@ -271,6 +271,24 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			}
 			o->block_records = (uint32_t)v;
 			i++;
+		} else if (strcmp(a, "--local") == 0) {
+			/* --local 10.0.0.0/8,2001:db8::/32 or --local @FILE; repeatable */
+			NEED_ARG(a);
+			const char *spec = argv[++i];
+			char *text = spec[0] == '@' ? cli_slurp(o, spec + 1) : NULL;
+			if (spec[0] == '@' && !text) {
+				free(colspec);
+				return EXIT_USAGE;
+			}
+			struct floe_errbuf eb = {0};
+			if (!o->local)
+				o->local = floe_netset_create(NULL);
+			if (!o->local || floe_netset_add_text(o->local, text ? text : spec, &eb) != FLOE_OK) {
+				free(text);
+				free(colspec);
+				return usage_err(o, "bad --local: %s", o->local ? eb.msg : "out of memory");
+			}
+			free(text);
 		} else if (strcmp(a, "--instance") == 0) {
 			ACCEPT(OPT_METER | OPT_WRITE);
 			NEED_ARG(a);
@@ -304,4 +322,43 @@ void cli_opts_release(struct cli_opts *o)
 {
 	free(o->filter);
 	o->filter = NULL;
+	floe_netset_destroy(o->local);
+	o->local = NULL;
+}
+
+char *cli_slurp(const struct cli_opts *o, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_error(o, "cannot read '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n + 1 >= cap) {
+			cap = cap ? cap * 2 : 4096;
+			char *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				cli_error(o, "cannot read '%s': out of memory", path);
+				return NULL;
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		if (got == 0)
+			break;
+		n += got;
+	}
+	bool bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		free(buf);
+		cli_error(o, "cannot read '%s': read error", path);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
 }

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "field.h"
+#include "util/netset.h"
 
 /* Exit codes, the same for every subcommand (documented in the README). */
 enum {
@@ -44,6 +45,7 @@ struct cli_opts {
 	uint32_t sensor;
 	const char *instance;
 	uint32_t block_records;        /* --block-records; 0 = default */
+	struct floe_netset *local;     /* --local: the local networks; NULL if none */
 };
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
@@ -65,6 +67,10 @@ enum {
  * after printing why; *help is set when -h/--help was given. */
 int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *help);
 void cli_opts_release(struct cli_opts *o);
+
+/* Reads a small text file whole (for @file arguments); NULL with a message
+ * printed on failure.  Caller frees. */
+char *cli_slurp(const struct cli_opts *o, const char *path);
 
 /* Parses "60", "60s", "5m", "1h", "250ms" into ns; false if malformed. */
 bool cli_parse_duration(const char *s, int64_t *ns);
