@@ -350,9 +350,11 @@ static enum floe_dec_result dec_ipv6(struct floe_pkt *pkt, struct floe_cursor *c
 		switch (nh) {
 		case 0:    /* Hop-by-Hop Options, sec. 4.3 */
 		case 43:   /* Routing, sec. 4.4 */
-		case 60: { /* Destination Options, sec. 4.6 */
-			/* Next Header, Hdr Ext Len in 8-octet units not
-			 * counting the first 8. */
+		case 60:   /* Destination Options, sec. 4.6 */
+		case 51: { /* Authentication Header, RFC 4302 sec. 2.2 */
+			/* Next Header, then a length: for AH in 4-octet units
+			 * minus 2, for the others in 8-octet units not counting
+			 * the first 8. */
 			struct floe_cursor t = l4;
 			uint8_t next = floe_cur_u8(&t);
 			uint8_t len = floe_cur_u8(&t);
@@ -360,25 +362,7 @@ static enum floe_dec_result dec_ipv6(struct floe_pkt *pkt, struct floe_cursor *c
 				return FLOE_DEC_BAD_IP6EXT;
 			if (t.bad)
 				goto trunc;
-			hlen = ((size_t)len + 1) * 8;
-			if (hlen > ipay)
-				return FLOE_DEC_BAD_IP6EXT;
-			if (!floe_cur_skip(&l4, hlen))
-				goto trunc;
-			nh = next;
-			ipay -= (uint32_t)hlen;
-			break;
-		}
-		case 51: { /* Authentication Header, RFC 4302 sec. 2.2:
-			    * Payload Len in 4-octet units minus 2 */
-			struct floe_cursor t = l4;
-			uint8_t next = floe_cur_u8(&t);
-			uint8_t len = floe_cur_u8(&t);
-			if (ipay < 2)
-				return FLOE_DEC_BAD_IP6EXT;
-			if (t.bad)
-				goto trunc;
-			hlen = ((size_t)len + 2) * 4;
+			hlen = nh == 51 ? ((size_t)len + 2) * 4 : ((size_t)len + 1) * 8;
 			if (hlen > ipay)
 				return FLOE_DEC_BAD_IP6EXT;
 			if (!floe_cur_skip(&l4, hlen))
