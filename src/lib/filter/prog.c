@@ -484,19 +484,23 @@ static struct trange leaf_range(const struct test *t)
 		r.lo = v;
 		break;
 	case CMP_GT:
-		if (v == INT64_MAX)
-			r.hi = INT64_MIN, r.lo = INT64_MAX;   /* nothing is greater */
-		else
+		if (v == INT64_MAX) {   /* nothing is greater: empty */
+			r.lo = INT64_MAX;
+			r.hi = INT64_MIN;
+		} else {
 			r.lo = v + 1;
+		}
 		break;
 	case CMP_LE:
 		r.hi = v;
 		break;
 	case CMP_LT:
-		if (v == INT64_MIN)
-			r.hi = INT64_MIN, r.lo = INT64_MAX;
-		else
+		if (v == INT64_MIN) {   /* nothing is less: empty */
+			r.lo = INT64_MAX;
+			r.hi = INT64_MIN;
+		} else {
 			r.hi = v - 1;
+		}
 		break;
 	default:         /* != */
 		break;
@@ -535,8 +539,10 @@ static struct trange node_range(const struct floe_filter *f, uint32_t ni)
 				r.hi = k.hi;
 			any = true;
 		}
-		if (!any)
-			r.lo = INT64_MAX, r.hi = INT64_MIN;
+		if (!any) {             /* no branch can match */
+			r.lo = INT64_MAX;
+			r.hi = INT64_MIN;
+		}
 		return r;
 	}
 	}
