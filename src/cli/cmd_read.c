@@ -134,7 +134,8 @@ int cmd_read(int argc, char **argv)
 	struct read_state st = {.o = &o};
 	struct floe_errbuf eb = {0};
 	if (o.filter) {
-		st.filter = floe_filter_compile(o.filter, &eb);
+		struct floe_filter_opts fo = {.local = o.local};
+		st.filter = floe_filter_compile_opts(o.filter, &fo, &eb);
 		if (!st.filter) {
 			cli_error(&o, "bad filter '%s': %s", o.filter, eb.msg);
 			cli_opts_release(&o);

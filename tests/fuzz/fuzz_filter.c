@@ -1,15 +1,22 @@
 /*
  * fuzz_filter.c - fuzz target for the filter compiler (src/lib/filter).
  *
- * The input is filter text: it is copied and NUL-terminated, compiled, and
- * if it compiles, matched against a few records of different kinds.  Two
- * oracles: the compiled program must agree with a walk of the tree on
- * every record, and a record that matches must carry one of the addresses
- * floe_filter_required_addrs names.  Failure to compile must come with an
- * error code and a message.
+ * The input is filter text: it is copied and NUL-terminated, compiled with
+ * fixed local networks (10.0.0.0/8, 2001::/16, so `local`/`remote` are
+ * reachable), and if it compiles, matched against a few records of
+ * different kinds.  Oracles: the compiled program must agree with a walk of
+ * the tree on every record; a record that matches must carry one of the
+ * addresses floe_filter_required_addrs names and meet the interval
+ * floe_filter_time_range gives; compiled without local networks the filter
+ * must either fail or match the same records.  Failure to compile must come
+ * with an error code and a message.  `@file` lists open whatever path the
+ * input names: a missing one must just be an error (devices and FIFOs are
+ * refused by the compiler, so nothing blocks).
  */
 #include "filter/filter.h"
 #include "filter/filter_int.h"
+
+#include "util/netset.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,10 +54,25 @@ static void records(struct floe_flow r[4])
 	r[2].proto = 1;
 	r[2].sport = 8;
 	r[2].dport = 0;
+	r[2].flags |= FLOE_F_DIRUNK;
 	r[3] = r[0];
 	r[3].etype = 0x0806;
 	r[3].ipver = 0;
 	r[3].proto = 0;
+}
+
+/* The local networks, built once (the fuzzer runs inputs in one process). */
+static const struct floe_netset *local_nets(void)
+{
+	static struct floe_netset *set;
+	if (!set) {
+		struct floe_errbuf eb;
+		floe_errbuf_clear(&eb);
+		set = floe_netset_create(NULL);
+		if (!set || floe_netset_add_text(set, "10.0.0.0/8 2001::/16", &eb) != FLOE_OK)
+			abort();
+	}
+	return set;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -64,7 +86,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	struct floe_errbuf eb;
 	floe_errbuf_clear(&eb);
-	struct floe_filter *f = floe_filter_compile(text, &eb);
+	struct floe_filter_opts opts = {.local = local_nets()};
+	struct floe_filter *f = floe_filter_compile_opts(text, &opts, &eb);
 	if (f) {
 		struct floe_flow r[4];
 		records(r);
@@ -73,9 +96,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool req = floe_filter_required_addrs(f, addrs, 8, &n);
 		if (n > 8)
 			abort();
+		int64_t tmin, tmax;
+		bool timed = floe_filter_time_range(f, &tmin, &tmax);
+		if (!timed && (tmin != INT64_MIN || tmax != INT64_MAX))
+			abort();
+		struct floe_errbuf eb2;
+		floe_errbuf_clear(&eb2);
+		struct floe_filter *g = floe_filter_compile(text, &eb2);
+		if (!g && (eb2.code == FLOE_OK || eb2.msg[0] == '\0'))
+			abort();
 		for (int i = 0; i < 4; i++) {
 			bool m = floe_filter_match(f, &r[i]);
 			if (m != floe_flt_eval_tree(f, f->root, &r[i]))
+				abort();
+			if (g && m != floe_filter_match(g, &r[i]))
+				abort();
+			if (m && timed && (r[i].ltime < tmin || r[i].stime > tmax))
 				abort();
 			if (m && req) {
 				bool found = false;
@@ -86,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 			}
 		}
+		floe_filter_destroy(g);
 		floe_filter_destroy(f);
 	} else if (eb.code == FLOE_OK || eb.msg[0] == '\0') {
 		abort();   /* a failure must say why */

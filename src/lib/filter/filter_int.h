@@ -16,17 +16,21 @@
  *    and/or short-circuit by construction and matching a record is one loop
  *    with no recursion, no allocation and no parsing.
  *
+ * Lists and local networks: `host in [...]`, `host in @file`, `local` and
+ * `remote` are one leaf op, OP_SET, whose test points at prefix sets
+ * (util/netset.h).  A list's sets are owned by struct floe_filter (sets[],
+ * freed in floe_filter_destroy); the local networks are borrowed from
+ * struct floe_filter_opts.  A lookup costs one hash probe per distinct
+ * prefix length in the set, whatever the number of entries.
+ *
+ * Analyses over the tree: floe_filter_required_addrs (addresses for the
+ * Bloom filters) and floe_filter_time_range (OP_NUM_U leaves with sgn set
+ * on stime/ltime, intersected under AND, hulled under OR).
+ *
  * Where the next features go:
- *  - `host in [list]`, `host in @file`, `local`/`remote`: one more leaf op
- *    whose test holds a pointer to a CIDR trie owned by struct floe_filter
- *    (freed in floe_filter_destroy); `[ ] , @` are already tokens
- *    (TK_PUNCT) so the grammar can grow without changing the lexer.
  *  - Evaluation over a block's columns: walk the program once per block
  *    with a selection vector instead of once per record; each leaf names
  *    the columns it reads (op + side, or off for OP_NUM_U).
- *  - Time range for skipping: like floe_filter_required_addrs, a walk of
- *    the tree over OP_NUM_U leaves with sgn set (stime/ltime), intersecting
- *    under AND and uniting under OR.
  *
  * Must not depend on: meter, decode, codec.
  */
@@ -56,7 +60,7 @@ enum tok_kind {
 	TK_OR,       /* || */
 	TK_NOT,      /* !  */
 	TK_CMP,      /* = == != < <= > >= (cmp holds which) */
-	TK_PUNCT,    /* [ ] , @ reserved for lists; always an error today */
+	TK_PUNCT,    /* [ ] , @ for lists (and a lone & or |) */
 };
 
 enum cmp_op { CMP_EQ, CMP_NE, CMP_LT, CMP_LE, CMP_GT, CMP_GE };
@@ -76,6 +80,10 @@ struct lexer {
 
 void floe_flt_lex_init(struct lexer *lx, const char *s, size_t len);
 struct tok floe_flt_lex_next(struct lexer *lx);
+/* The path after '@' (lexer just past it): `"..."` (no escapes) or the
+ * characters up to a blank, '(' or ')'.  The token spans the path without
+ * quotes; TK_END if it is empty or a quote is not closed. */
+struct tok floe_flt_lex_path(struct lexer *lx);
 
 /* ---- tests (leaves) ---- */
 
@@ -93,6 +101,7 @@ enum op {
 	OP_TCPF,        /* TCP flags: see struct test.tcpf */
 	OP_NUM_U,       /* stored integer field (off, size) cmp exact u64 */
 	OP_NUM_D,       /* any numeric field via floe_field_num, cmp double */
+	OP_SET,         /* saddr/daddr in a prefix set (neg: not in it) */
 };
 
 /* Which side(s) an address, port or MAC test looks at. */
@@ -104,6 +113,7 @@ struct test {
 	uint8_t cmp;      /* enum cmp_op */
 	uint8_t v6only;   /* OP_NET: record address must not be v4-mapped */
 	uint8_t sgn;      /* OP_NUM_U: the member is signed (int64 times) */
+	uint8_t neg;      /* OP_SET: true where the address is NOT in the set */
 	uint8_t size;     /* OP_NUM_U: member size and offset */
 	uint16_t off;
 	union {
@@ -113,6 +123,10 @@ struct test {
 		uint8_t mac[6];
 		uint64_t u;
 		struct { double v; const struct floe_field *fd; } num;
+		/* OP_SET: a = the prefixes; v6 = IPv6-notation prefixes shorter
+		 * than /96, which match IPv6 addresses only (as `net` does; NULL
+		 * if none).  hosts: a holds only full addresses (Bloom skipping). */
+		struct { const struct floe_netset *a, *v6; uint8_t hosts; } set;
 	} x;
 };
 
@@ -149,11 +163,13 @@ struct floe_filter {
 	struct insn *prog;
 	uint32_t ninsn;
 	uint32_t entry;       /* first pc; PC_ACCEPT for the empty filter */
+	struct floe_netset **sets;  /* owned: the lists' prefix sets */
+	uint32_t nsets, capsets;
 };
 
 /* parse.c: builds f->nodes/f->root from text.  FLOE_OK or an error in eb. */
 enum floe_err floe_flt_parse(struct floe_filter *f, const char *text,
-                             struct floe_errbuf *eb);
+                             const struct floe_filter_opts *opts, struct floe_errbuf *eb);
 /* prog.c: builds f->prog from the tree. */
 enum floe_err floe_flt_codegen(struct floe_filter *f, struct floe_errbuf *eb);
 /* prog.c: the match of node ni (f->root for the filter) by walking the

@@ -88,3 +88,29 @@ struct tok floe_flt_lex_next(struct lexer *lx)
 	lx->pos += t.len;
 	return t;
 }
+
+struct tok floe_flt_lex_path(struct lexer *lx)
+{
+	struct tok t = {TK_END, CMP_EQ, lx->pos, 0};
+	if (lx->pos >= lx->len)
+		return t;
+	const char *p = lx->s + lx->pos;
+	size_t left = lx->len - lx->pos;
+	if (p[0] == '"') {
+		const char *q = memchr(p + 1, '"', left - 1);
+		if (!q || q == p + 1)
+			return t;
+		t.kind = TK_WORD;
+		t.off = lx->pos + 1;
+		t.len = (size_t)(q - p - 1);
+		lx->pos += t.len + 2;
+		return t;
+	}
+	while (t.len < left && !is_blank(p[t.len]) && p[t.len] != '(' && p[t.len] != ')')
+		t.len++;
+	if (t.len) {
+		t.kind = TK_WORD;
+		lx->pos += t.len;
+	}
+	return t;
+}

@@ -21,16 +21,22 @@
 #include "filter_int.h"
 #include "util/addr.h"
 #include "util/mem.h"
+#include "util/netset.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_NODES 200000u
 #define WORD_MAX 128
+#define LIST_FILE_MAX (1ull << 30)   /* bytes of an @file list */
 
 /* The primitive an omitted one repeats (tcpdump: `host a or b`). */
 enum last_kind { LAST_NONE, LAST_HOST, LAST_NET, LAST_PORT, LAST_PORTRANGE,
@@ -42,6 +48,7 @@ struct parser {
 	struct lexer lx;
 	struct tok tok;
 	struct floe_errbuf *eb;
+	const struct floe_filter_opts *opts;
 	unsigned depth;
 	bool failed;
 	struct {
@@ -537,18 +544,278 @@ static enum side parse_side(struct parser *p)
 	return src ? SIDE_SRC : SIDE_DST;
 }
 
-/* After a side: host/net/port/portrange, or a bare address (host) or
- * prefix (net), as tcpdump allows. */
+/* ---- lists and local networks ---- */
+
+static bool punct_is(const struct parser *p, char c)
+{
+	return p->tok.kind == TK_PUNCT && p->s[p->tok.off] == c;
+}
+
+/* A new empty prefix set owned by the filter (freed with it). */
+static struct floe_netset *own_set(struct parser *p)
+{
+	struct floe_filter *f = p->f;
+	if (f->nsets == f->capsets) {
+		uint32_t ncap = f->capsets ? f->capsets * 2 : 4;
+		struct floe_netset **ns = floe_realloc(NULL, f->sets, f->capsets * sizeof(*ns),
+		                                       ncap * sizeof(*ns));
+		if (!ns) {
+			fail(p, FLOE_NOMEM, &p->tok, "out of memory compiling the filter");
+			return NULL;
+		}
+		f->sets = ns;
+		f->capsets = ncap;
+	}
+	struct floe_netset *set = floe_netset_create(NULL);
+	if (!set) {
+		fail(p, FLOE_NOMEM, &p->tok, "out of memory compiling the filter");
+		return NULL;
+	}
+	f->sets[f->nsets++] = set;
+	return set;
+}
+
+/* A list being built: a and v6 as in struct test.x.set. */
+struct list_build {
+	struct floe_netset *a, *v6;
+	bool hosts;
+};
+
+/* Adds one "ADDR[/LEN]" (w, NUL-terminated).  MALFORMED if w is not one,
+ * NOMEM (error set) if the set cannot grow. */
+static enum floe_err list_add(struct parser *p, struct list_build *lb, const char *w)
+{
+	uint8_t a[16];
+	unsigned plen;
+	if (!floe_cidr_parse(w, a, &plen))
+		return FLOE_MALFORMED;
+	struct floe_netset *set = lb->a;
+	if (plen < 96 && strchr(w, ':')) {
+		/* IPv6 notation shorter than /96: IPv6 addresses only, like `net` */
+		if (!lb->v6 && !(lb->v6 = own_set(p)))
+			return FLOE_NOMEM;
+		set = lb->v6;
+	}
+	if (plen != 128)
+		lb->hosts = false;
+	if (floe_netset_add(set, a, plen) != FLOE_OK) {
+		fail(p, FLOE_NOMEM, &p->tok, "out of memory compiling the filter");
+		return FLOE_NOMEM;
+	}
+	return FLOE_OK;
+}
+
+static const char list_entry[] = "an address or network (10.0.0.1, 192.168.0.0/16)";
+
+/* "[" { ENTRY | "," } "]"; the current token is the '['. */
+static bool list_inline(struct parser *p, struct list_build *lb)
+{
+	struct tok open = p->tok;
+	char w[WORD_MAX], what[96];
+	advance(p);
+	for (;;) {
+		if (punct_is(p, ']')) {
+			advance(p);
+			return true;
+		}
+		if (punct_is(p, ',')) {
+			advance(p);
+			continue;
+		}
+		if (p->tok.kind == TK_END) {
+			snprintf(what, sizeof(what), "']' to close '[' at column %zu", open.off + 1);
+			expected(p, what);
+			return false;
+		}
+		enum floe_err e = FLOE_MALFORMED;
+		if (p->tok.kind == TK_WORD && word_copy(p, w, sizeof(w)))
+			e = list_add(p, lb, w);
+		if (e != FLOE_OK) {
+			if (!p->failed) {
+				snprintf(what, sizeof(what), "%s or ']'", list_entry);
+				expected(p, what);
+			}
+			return false;
+		}
+		advance(p);
+	}
+}
+
+/* Reads a regular file of at most LIST_FILE_MAX bytes into a NUL-terminated
+ * buffer (*len bytes, owned by the caller, floe_free(NULL, *buf, *len + 1)).
+ * Opened without blocking so a FIFO or device is refused, not waited on. */
+static bool slurp(struct parser *p, const struct tok *at, const char *path, char **buf,
+                  size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		fail(p, FLOE_IO, at, "cannot read list '%.100s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 0) {
+		close(fd);
+		fail(p, FLOE_IO, at, "cannot read list '%.100s': not a regular file", path);
+		return false;
+	}
+	if ((unsigned long long)st.st_size > LIST_FILE_MAX) {
+		close(fd);
+		fail(p, FLOE_LIMIT, at, "list '%.100s' is larger than 1 GiB", path);
+		return false;
+	}
+	size_t cap = (size_t)st.st_size, n = 0;
+	char *b = floe_malloc(NULL, cap + 1);
+	if (!b) {
+		close(fd);
+		fail(p, FLOE_NOMEM, at, "out of memory reading list '%.100s'", path);
+		return false;
+	}
+	/* The size may change under us: read what fits, stop at end. */
+	while (n < cap) {
+		ssize_t k = read(fd, b + n, cap - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			fail(p, FLOE_IO, at, "cannot read list '%.100s': %s", path, strerror(errno));
+			close(fd);
+			floe_free(NULL, b, cap + 1);
+			return false;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	close(fd);
+	memset(b + n, 0, cap + 1 - n);
+	*buf = b;
+	*len = cap;
+	return true;
+}
+
+/* "@" PATH: one entry per line (blanks and commas also separate entries),
+ * '#' to the end of a line is a comment.  The current token is the '@'. */
+static bool list_file(struct parser *p, struct list_build *lb)
+{
+	struct tok path = floe_flt_lex_path(&p->lx);
+	char name[1024];
+	if (path.kind != TK_WORD) {
+		fail(p, FLOE_MALFORMED, &path,
+		     "expected a file name after '@' (@list.txt, @\"my list.txt\")");
+		return false;
+	}
+	if (path.len >= sizeof(name)) {
+		fail(p, FLOE_MALFORMED, &path, "list file name is longer than %zu bytes",
+		     sizeof(name) - 1);
+		return false;
+	}
+	memcpy(name, p->s + path.off, path.len);
+	name[path.len] = '\0';
+	char *buf;
+	size_t cap;
+	if (!slurp(p, &path, name, &buf, &cap))
+		return false;
+	bool ok = true;
+	unsigned line = 1;
+	char *q = buf;
+	while (ok && *q) {
+		if (*q == '#') {
+			while (*q && *q != '\n')
+				q++;
+			continue;
+		}
+		if (*q == '\n')
+			line++;
+		if (isspace((unsigned char)*q) || *q == ',') {
+			q++;
+			continue;
+		}
+		char *start = q;
+		while (*q && !isspace((unsigned char)*q) && *q != ',' && *q != '#')
+			q++;
+		char save = *q;
+		*q = '\0';
+		enum floe_err e = list_add(p, lb, start);
+		if (e == FLOE_MALFORMED)
+			fail(p, FLOE_MALFORMED, &path, "list '%.100s' line %u: not an address or network: '%.40s'",
+			     name, line, start);
+		*q = save;
+		ok = e == FLOE_OK;
+	}
+	floe_free(NULL, buf, cap + 1);
+	if (ok)
+		advance(p);
+	return ok;
+}
+
+/* After `host in`, `net in` or `SIDE in`: an inline list or @file. */
+static uint32_t list_value(struct parser *p, enum side side)
+{
+	advance(p);   /* in */
+	struct list_build lb = {NULL, NULL, true};
+	if (!(lb.a = own_set(p)))
+		return NO_NODE;
+	bool ok;
+	if (punct_is(p, '['))
+		ok = list_inline(p, &lb);
+	else if (punct_is(p, '@'))
+		ok = list_file(p, &lb);
+	else {
+		expected(p, "a list: '[' or '@file'");
+		ok = false;
+	}
+	if (!ok)
+		return NO_NODE;
+	struct test t = mk(OP_SET);
+	t.side = (uint8_t)side;
+	t.x.set.a = lb.a;
+	t.x.set.v6 = lb.v6;
+	t.x.set.hosts = lb.hosts;
+	p->last.kind = LAST_HOST;   /* `host in [...] or 10.0.0.9` */
+	p->last.side = side;
+	return leaf(p, &t);
+}
+
+/* `local` or `remote` (the current word): the address is (not) in the
+ * local networks. */
+static uint32_t local_value(struct parser *p, enum side side)
+{
+	if (!p->opts || !p->opts->local) {
+		fail(p, FLOE_INVALID, &p->tok, "local networks are not set: use --local");
+		return NO_NODE;
+	}
+	struct test t = mk(OP_SET);
+	t.side = (uint8_t)side;
+	t.neg = word_is(p, "remote");
+	t.x.set.a = p->opts->local;
+	advance(p);
+	p->last.kind = LAST_NONE;
+	return leaf(p, &t);
+}
+
+static bool is_local_word(const struct parser *p)
+{
+	return word_is(p, "local") || word_is(p, "remote");
+}
+
+/* After a side: host/net/port/portrange, a list, local/remote, or a bare
+ * address (host) or prefix (net), as tcpdump allows. */
 static uint32_t sided(struct parser *p, enum side side)
 {
-	if (word_is(p, "host")) {
+	if (word_is(p, "host") || word_is(p, "net")) {
+		bool host = word_is(p, "host");
 		advance(p);
-		return host_value(p, side);
+		if (word_is(p, "in"))
+			return list_value(p, side);
+		if (is_local_word(p))
+			return local_value(p, side);
+		return host ? host_value(p, side) : net_value(p, side);
 	}
-	if (word_is(p, "net")) {
-		advance(p);
-		return net_value(p, side);
-	}
+	if (word_is(p, "in"))
+		return list_value(p, side);
+	if (is_local_word(p))
+		return local_value(p, side);
 	if (word_is(p, "port")) {
 		advance(p);
 		return port_value(p, side);
@@ -562,7 +829,7 @@ static uint32_t sided(struct parser *p, enum side side)
 			return net_value(p, side);
 		return host_value(p, side);
 	}
-	expected(p, "'host', 'net', 'port', 'portrange' or an address");
+	expected(p, "'host', 'net', 'port', 'portrange', 'in', 'local', 'remote' or an address");
 	return NO_NODE;
 }
 
@@ -570,7 +837,8 @@ static uint32_t sided(struct parser *p, enum side side)
  * `ip host 10.1.1.1`, `udp dst port 53`. */
 static bool starts_qualified(const struct parser *p)
 {
-	static const char *const w[] = {"src", "dst", "host", "net", "port", "portrange"};
+	static const char *const w[] = {"src", "dst", "host", "net", "port", "portrange",
+	                                "local", "remote"};
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
 		if (word_is(p, w[i]))
 			return true;
@@ -899,7 +1167,7 @@ static uint32_t primitive(struct parser *p)
 		return sided(p, parse_side(p));
 	}
 	if (word_is(p, "host") || word_is(p, "net") || word_is(p, "port") ||
-	    word_is(p, "portrange")) {
+	    word_is(p, "portrange") || is_local_word(p)) {
 		p->last.proto = -1;
 		return sided(p, SIDE_EITHER);
 	}
@@ -988,6 +1256,10 @@ static uint32_t primitive(struct parser *p)
 	if (word_is(p, "frag")) {
 		advance(p);
 		return leaf_u(p, OP_FLAG, FLOE_F_FRAG);
+	}
+	if (word_is(p, "dirunk")) {
+		advance(p);
+		return leaf_u(p, OP_FLAG, FLOE_F_DIRUNK);
 	}
 	/* tcpdump's omitted primitive: `host a or b`, `port 22 or 80`. */
 	if (is_value_word(p) && p->last.kind != LAST_NONE) {
@@ -1141,11 +1413,12 @@ static uint32_t parse_or(struct parser *p)
 }
 
 enum floe_err floe_flt_parse(struct floe_filter *f, const char *text,
-                             struct floe_errbuf *eb)
+                             const struct floe_filter_opts *opts, struct floe_errbuf *eb)
 {
 	struct parser ps;
 	memset(&ps, 0, sizeof(ps));
 	ps.f = f;
+	ps.opts = opts;
 	ps.s = text;
 	ps.eb = eb;
 	ps.last.kind = LAST_NONE;

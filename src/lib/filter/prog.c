@@ -14,7 +14,10 @@
  */
 #include "filter_int.h"
 #include "util/mem.h"
+#include "util/netset.h"
 
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- code generation ---- */
@@ -128,6 +131,20 @@ static inline bool has_ports(const struct floe_flow *r)
 	}
 }
 
+/* Records that carry addresses: IP, and ARP (IPv4 addresses).  Others are
+ * neither in nor out of a set. */
+static inline bool has_addrs(const struct floe_flow *r)
+{
+	return r->ipver != 0 || r->etype == FLOE_ETH_ARP;
+}
+
+static inline bool in_set(const struct test *t, const uint8_t a[16])
+{
+	bool in = floe_netset_contains(t->x.set.a, a) ||
+	          (t->x.set.v6 && !floe_addr_is_v4(a) && floe_netset_contains(t->x.set.v6, a));
+	return in != (bool)t->neg;
+}
+
 static inline bool cmp_u(unsigned cmp, uint64_t a, uint64_t b)
 {
 	switch (cmp) {
@@ -215,6 +232,16 @@ static inline bool test(const struct test *t, const struct floe_flow *r)
 	}
 	case OP_NUM_D:
 		return cmp_d(t->cmp, floe_field_num(t->x.num.fd, r), t->x.num.v);
+	case OP_SET:
+		if (!has_addrs(r))
+			return false;
+		/* not sides(): one probe per address actually needed */
+		switch (t->side) {
+		case SIDE_SRC: return in_set(t, r->saddr);
+		case SIDE_DST: return in_set(t, r->daddr);
+		case SIDE_BOTH: return in_set(t, r->saddr) && in_set(t, r->daddr);
+		default: return in_set(t, r->saddr) || in_set(t, r->daddr);
+		}
 	}
 	return false;
 }
@@ -266,10 +293,19 @@ void floe_filter_destroy(struct floe_filter *f)
 		return;
 	floe_free(NULL, f->nodes, f->capnodes * sizeof(*f->nodes));
 	floe_free(NULL, f->prog, f->ninsn * sizeof(*f->prog));
+	for (uint32_t i = 0; i < f->nsets; i++)
+		floe_netset_destroy(f->sets[i]);
+	floe_free(NULL, f->sets, f->capsets * sizeof(*f->sets));
 	floe_free(NULL, f, sizeof(*f));
 }
 
 struct floe_filter *floe_filter_compile(const char *text, struct floe_errbuf *eb)
+{
+	return floe_filter_compile_opts(text, NULL, eb);
+}
+
+struct floe_filter *floe_filter_compile_opts(const char *text, const struct floe_filter_opts *opts,
+                                             struct floe_errbuf *eb)
 {
 	struct floe_errbuf local;
 	if (!eb) {
@@ -284,7 +320,7 @@ struct floe_filter *floe_filter_compile(const char *text, struct floe_errbuf *eb
 	f->root = NO_NODE;
 	if (!text)
 		text = "";
-	if (floe_flt_parse(f, text, eb) != FLOE_OK || floe_flt_codegen(f, eb) != FLOE_OK) {
+	if (floe_flt_parse(f, text, opts, eb) != FLOE_OK || floe_flt_codegen(f, eb) != FLOE_OK) {
 		floe_filter_destroy(f);
 		return NULL;
 	}
@@ -293,12 +329,31 @@ struct floe_filter *floe_filter_compile(const char *text, struct floe_errbuf *eb
 
 /* ---- analyses ---- */
 
+static int cmp16(const void *a, const void *b)
+{
+	return memcmp(a, b, 16);
+}
+
 /* The host address a leaf pins down, if any. */
 static const uint8_t *leaf_addr(const struct test *t)
 {
 	if (t->op == OP_ADDR || (t->op == OP_NET && t->x.net.plen == 128))
 		return t->x.net.raw;
 	return NULL;
+}
+
+/* How many host addresses a leaf requires: 1 for an address, the size of
+ * a list of hosts; -1 for none we can name or more than cap. */
+static long leaf_count(const struct test *t, size_t cap)
+{
+	if (leaf_addr(t))
+		return 1;
+	if (t->op == OP_SET && t->x.set.hosts && !t->neg && !t->x.set.v6) {
+		/* an empty list matches nothing; name no set rather than none */
+		size_t k = floe_netset_count(t->x.set.a);
+		return k > 0 && k <= cap ? (long)k : -1;
+	}
+	return -1;
 }
 
 /*
@@ -311,7 +366,7 @@ static long req_count(const struct floe_filter *f, uint32_t ni, size_t cap)
 	const struct node *nd = &f->nodes[ni];
 	switch (nd->kind) {
 	case N_LEAF:
-		return leaf_addr(&nd->t) ? 1 : -1;
+		return leaf_count(&nd->t, cap);
 	case N_NOT:
 		return -1;
 	case N_AND: {
@@ -346,6 +401,13 @@ static void req_fill(const struct floe_filter *f, uint32_t ni, size_t cap,
 	const struct node *nd = &f->nodes[ni];
 	switch (nd->kind) {
 	case N_LEAF:
+		if (nd->t.op == OP_SET) {
+			size_t k = 0;
+			/* req_count made sure the whole set fits */
+			if (floe_netset_hosts(nd->t.x.set.a, out + *n, cap - *n, &k))
+				*n += k;
+			return;
+		}
 		memcpy(out[(*n)++], leaf_addr(&nd->t), 16);
 		return;
 	case N_AND: {
@@ -380,19 +442,119 @@ bool floe_filter_required_addrs(const struct floe_filter *f, uint8_t (*out)[16],
 	if (k < 0 || (size_t)k > cap)
 		return false;
 	req_fill(f, f->root, cap, out, n);
-	/* Drop repeats: `host X or (host X and tcp)`. */
+	/* Drop repeats: `host X or (host X and tcp)`.  Sorted, so a cap of
+	 * many thousands costs n log n, not n^2. */
+	qsort(out, *n, 16, cmp16);
 	size_t w = 0;
-	for (size_t i = 0; i < *n; i++) {
-		size_t j;
-		for (j = 0; j < w; j++)
-			if (memcmp(out[j], out[i], 16) == 0)
-				break;
-		if (j == w) {
+	for (size_t i = 0; i < *n; i++)
+		if (w == 0 || memcmp(out[w - 1], out[i], 16) != 0) {
 			if (w != i)
 				memcpy(out[w], out[i], 16);
 			w++;
 		}
-	}
 	*n = w;
 	return true;
+}
+
+/* ---- time range ---- */
+
+struct trange {
+	int64_t lo, hi;   /* ltime >= lo and stime <= hi; lo > hi: empty */
+};
+
+static const struct trange T_ALL = {INT64_MIN, INT64_MAX};
+
+/* What one leaf says about [stime, ltime], using stime <= ltime. */
+static struct trange leaf_range(const struct test *t)
+{
+	struct trange r = T_ALL;
+	if (t->op != OP_NUM_U || !t->sgn)
+		return r;
+	bool st = t->off == offsetof(struct floe_flow, stime);
+	bool lt = t->off == offsetof(struct floe_flow, ltime);
+	if (!st && !lt)
+		return r;
+	int64_t v = (int64_t)t->x.u;
+	switch (t->cmp) {
+	case CMP_EQ:     /* stime = v: ltime >= v, stime <= v; ltime = v likewise */
+		r.lo = v;
+		r.hi = v;
+		break;
+	case CMP_GE:
+		r.lo = v;
+		break;
+	case CMP_GT:
+		if (v == INT64_MAX) {   /* nothing is greater: empty */
+			r.lo = INT64_MAX;
+			r.hi = INT64_MIN;
+		} else {
+			r.lo = v + 1;
+		}
+		break;
+	case CMP_LE:
+		r.hi = v;
+		break;
+	case CMP_LT:
+		if (v == INT64_MIN) {   /* nothing is less: empty */
+			r.lo = INT64_MAX;
+			r.hi = INT64_MIN;
+		} else {
+			r.hi = v - 1;
+		}
+		break;
+	default:         /* != */
+		break;
+	}
+	return r;
+}
+
+static struct trange node_range(const struct floe_filter *f, uint32_t ni)
+{
+	const struct node *nd = &f->nodes[ni];
+	struct trange r = T_ALL;
+	switch (nd->kind) {
+	case N_LEAF:
+		return leaf_range(&nd->t);
+	case N_NOT:
+		return r;
+	case N_AND:
+		for (uint32_t c = nd->child; c != NO_NODE; c = f->nodes[c].next) {
+			struct trange k = node_range(f, c);
+			if (k.lo > r.lo)
+				r.lo = k.lo;
+			if (k.hi < r.hi)
+				r.hi = k.hi;
+		}
+		return r;
+	case N_OR: {
+		/* the hull of the branches that can match at all */
+		bool any = false;
+		for (uint32_t c = nd->child; c != NO_NODE; c = f->nodes[c].next) {
+			struct trange k = node_range(f, c);
+			if (k.lo > k.hi)
+				continue;
+			if (!any || k.lo < r.lo)
+				r.lo = k.lo;
+			if (!any || k.hi > r.hi)
+				r.hi = k.hi;
+			any = true;
+		}
+		if (!any) {             /* no branch can match */
+			r.lo = INT64_MAX;
+			r.hi = INT64_MIN;
+		}
+		return r;
+	}
+	}
+	return r;
+}
+
+bool floe_filter_time_range(const struct floe_filter *f, int64_t *tmin, int64_t *tmax)
+{
+	struct trange r = T_ALL;
+	if (f && f->root != NO_NODE)
+		r = node_range(f, f->root);
+	*tmin = r.lo;
+	*tmax = r.hi;
+	return r.lo != INT64_MIN || r.hi != INT64_MAX;
 }

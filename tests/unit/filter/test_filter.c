@@ -7,22 +7,33 @@
  *   error   COLUMN FILTER      compiling fails (MALFORMED) at COLUMN
  *   addrs   A,B,...|- FILTER   floe_filter_required_addrs gives exactly
  *                              {A, B, ...} ("-": returns false)
+ *   time    LO..HI FILTER      floe_filter_time_range gives [LO, HI]; each
+ *                              is "-" (open) or YYYY-MM-DDThh:mm[:ss]
+ *                              with an optional +N or -N nanoseconds;
+ *                              "none" if it returns false, "empty"
+ *                              for true with LO > HI (nothing matches)
+ *   local   NETS|-             the local networks for the cases after it
+ *                              (comma-separated; "-": none)
  * FILTER is the rest of the line (it may be empty).  The records are below.
+ * Beside the cases: messages, limits, NOMEM, @file lists (written to temp
+ * files), a 1M-entry list, and local/remote through the API.
  */
 #include "filter/filter.h"
 #include "filter/filter_int.h"
 #include "util/addr.h"
 #include "util/mem.h"
+#include "util/netset.h"
 #include "tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct named { const char *name; struct floe_flow f; };
 
-static struct named recs[8];
+static struct named recs[12];
 static size_t nrecs;
 
 static void addr(uint8_t a[16], const char *s)
@@ -196,6 +207,33 @@ static void make_records(void)
 	f->flags = FLOE_F_SAMPLED | FLOE_F_VLAN;
 	f->vlan = 0;
 	f->trans = 12;
+
+	/* A DNS answer whose query was not seen: direction unknown. */
+	f = add("dirunk4");
+	f->stime = T0 + S(70);
+	f->ltime = T0 + S(70);
+	addr(f->saddr, "192.168.1.10");
+	addr(f->daddr, "10.0.1.17");
+	f->sport = 53;
+	f->dport = 5353;
+	f->proto = 17;
+	f->ipver = 4;
+	f->etype = FLOE_ETH_IPV4;
+	f->state = FLOE_ST_CON;
+	f->dpkts = 1;
+	f->dbytes = 120;
+	f->flags = FLOE_F_DIRUNK;
+
+	/* A non-IP frame (LLDP): no addresses. */
+	f = add("lldp");
+	f->stime = T0 + S(80);
+	f->ltime = T0 + S(80);
+	f->etype = 0x88cc;
+	f->spkts = 1;
+	f->sbytes = 60;
+	f->flags = FLOE_F_MAC;
+	mac(f->smac, "00:11:22:33:44:55");
+	mac(f->dmac, "01:80:c2:00:00:0e");
 }
 
 static const struct floe_flow *record(const char *name)
@@ -231,6 +269,52 @@ static int check_addrs(const struct floe_filter *f, char *list, char *why, size_
 	return memcmp(got, want, n * 16) == 0;
 }
 
+/* The local networks of the cases (directive `local`). */
+static struct floe_netset *case_local;
+
+/* "2025-06-13T06:00[:ss][+N|-N]" or "-" (open: dflt); false if bad. */
+static bool case_time(const char *s, int64_t dflt, int64_t *out)
+{
+	if (strcmp(s, "-") == 0) {
+		*out = dflt;
+		return true;
+	}
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *r = strptime(s, "%Y-%m-%dT%H:%M", &tm);
+	if (r && *r == ':')
+		r = strptime(r, ":%S", &tm);
+	if (!r)
+		return false;
+	long long adj = 0;
+	if (*r == '+' || *r == '-')
+		adj = strtoll(r, NULL, 10);
+	*out = (int64_t)timegm(&tm) * 1000000000LL + adj;
+	return true;
+}
+
+static int check_time(const struct floe_filter *f, const char *arg, char *why, size_t whylen)
+{
+	int64_t lo, hi, wlo, whi;
+	bool ok = floe_filter_time_range(f, &lo, &hi);
+	snprintf(why, whylen, "returned %s [%lld, %lld]", ok ? "true" : "false", (long long)lo,
+	         (long long)hi);
+	if (strcmp(arg, "none") == 0)
+		return !ok && lo == INT64_MIN && hi == INT64_MAX;
+	if (strcmp(arg, "empty") == 0)
+		return ok && lo > hi;
+	char a[64], b[64];
+	const char *dots = strstr(arg, "..");
+	if (!dots || (size_t)(dots - arg) >= sizeof(a) || strlen(dots + 2) >= sizeof(b))
+		return 0;
+	memcpy(a, arg, (size_t)(dots - arg));
+	a[dots - arg] = '\0';
+	strcpy(b, dots + 2);
+	if (!case_time(a, INT64_MIN, &wlo) || !case_time(b, INT64_MAX, &whi))
+		return 0;
+	return ok && lo == wlo && hi == whi;
+}
+
 static void run_line(char *line, int lineno)
 {
 	char kind[16], arg[256];
@@ -244,9 +328,22 @@ static void run_line(char *line, int lineno)
 		/* "match tcp4" with no filter: sscanf's %n did not run */
 		text = "";
 	}
+	if (strcmp(kind, "local") == 0) {
+		floe_netset_destroy(case_local);
+		case_local = NULL;
+		if (strcmp(arg, "-") != 0) {
+			struct floe_errbuf leb;
+			floe_errbuf_clear(&leb);
+			case_local = floe_netset_create(NULL);
+			TAP_CHECK(case_local && floe_netset_add_text(case_local, arg, &leb) == FLOE_OK,
+			          "line %d: local %s: %s", lineno, arg, leb.msg);
+		}
+		return;
+	}
 	struct floe_errbuf eb;
 	floe_errbuf_clear(&eb);
-	struct floe_filter *f = floe_filter_compile(text, &eb);
+	struct floe_filter_opts opts = {.local = case_local};
+	struct floe_filter *f = floe_filter_compile_opts(text, &opts, &eb);
 	if (strcmp(kind, "match") == 0 || strcmp(kind, "nomatch") == 0) {
 		const struct floe_flow *r = record(arg);
 		bool want = kind[0] == 'm';
@@ -271,6 +368,13 @@ static void run_line(char *line, int lineno)
 		bool ok = !f && eb.code == FLOE_MALFORMED && strncmp(eb.msg, pfx, strlen(pfx)) == 0;
 		TAP_CHECK(ok, "line %d: error at column %s for '%s' (got %s: %s)", lineno, arg,
 		          text, f ? "compiled" : floe_strerror(eb.code), eb.msg);
+	} else if (strcmp(kind, "time") == 0) {
+		char why[96];
+		if (!f)
+			TAP_CHECK(0, "line %d: time '%s': %s", lineno, text, eb.msg);
+		else
+			TAP_CHECK(check_time(f, arg, why, sizeof(why)), "line %d: time %s '%s' %s",
+			          lineno, arg, text, why);
 	} else if (strcmp(kind, "addrs") == 0) {
 		char why[96];
 		if (!f)
@@ -306,6 +410,8 @@ static void run_cases(void)
 		run_line(p, lineno);
 	}
 	fclose(fp);
+	floe_netset_destroy(case_local);
+	case_local = NULL;
 }
 
 /* Messages users read, checked word for word. */
@@ -326,6 +432,11 @@ static void test_messages(void)
 		{"bytes > 1X", "column 9: expected a number (10, 1.5k, 1M, 0x800), found '1X'"},
 		{"state XYZ", "column 7: expected a state name (CON, RST, FIN, REQ, ECO, ...), found 'XYZ'"},
 		{"net 10.0.0.0 mask 255.0.255.0", "column 19: netmask '255.0.255.0' is not contiguous"},
+		{"host in [10.0.0.1 foo]", "column 19: expected an address or network (10.0.0.1, 192.168.0.0/16) or ']', found 'foo'"},
+		{"host in [10.0.0.1", "column 18: expected ']' to close '[' at column 9, found end of filter"},
+		{"host in 10.0.0.1", "column 9: expected a list: '[' or '@file', found '10.0.0.1'"},
+		{"host in @", "column 10: expected a file name after '@' (@list.txt, @\"my list.txt\")"},
+		{"src foo", "column 5: expected 'host', 'net', 'port', 'portrange', 'in', 'local', 'remote' or an address, found 'foo'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct floe_errbuf eb;
@@ -398,6 +509,7 @@ static void test_limits(void)
 static void test_nomem(void)
 {
 	const char *text = "(host 10.0.1.17 or net 2001:db8::/32) and not (port 53 or retrans) "
+	                   "and not host in [10.0.0.1, 2001:db8::/32 192.168.0.0/16 ::/0] "
 	                   "and bytes > 1M and (tcp port 22 or 80 or 443 or 8080 or 8443 or "
 	                   "9000 or 9001 or 9002 or 9003 or 9004 or 9005 or 9006 or 9007 or "
 	                   "9008 or 9009 or 9010 or 9011 or 9012 or 9013)";
@@ -434,6 +546,200 @@ static void test_misc(void)
 	TAP_CHECK(f && floe_filter_required_addrs(f, out, 3, &n) && n == 3, "set at cap: true");
 	floe_filter_destroy(f);
 	TAP_CHECK(floe_filter_compile("tcp and", NULL) == NULL, "NULL errbuf is allowed");
+
+	f = floe_filter_compile("host in [1.1.1.1 2.2.2.2 3.3.3.3]", NULL);
+	TAP_CHECK(f && !floe_filter_required_addrs(f, out, 2, &n) && n == 0,
+	          "list larger than cap: false");
+	TAP_CHECK(f && floe_filter_required_addrs(f, out, 3, &n) && n == 3, "list at cap: true");
+	floe_filter_destroy(f);
+	int64_t lo = 0, hi = 0;
+	TAP_CHECK(!floe_filter_time_range(NULL, &lo, &hi) && lo == INT64_MIN && hi == INT64_MAX,
+	          "time range of NULL: unbounded");
+}
+
+/* A temp file holding text; the path is written to path (>= 64 bytes). */
+static bool temp_file(char *path, const char *text)
+{
+	snprintf(path, 64, "/tmp/floe-filter-XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return false;
+	size_t len = strlen(text);
+	bool ok = write(fd, text, len) == (ssize_t)len;
+	close(fd);
+	return ok;
+}
+
+static struct floe_filter *compile_fmt(struct floe_errbuf *eb, const char *fmt, const char *arg)
+{
+	char text[512];
+	snprintf(text, sizeof(text), fmt, arg);
+	floe_errbuf_clear(eb);
+	return floe_filter_compile(text, eb);
+}
+
+/* `host in @file`: comments, blanks, commas, errors naming file and line. */
+static void test_list_files(void)
+{
+	char path[64], bad[64], empty[64];
+	struct floe_errbuf eb;
+	struct floe_filter *f;
+	if (!temp_file(path, "# watchlist\n10.0.1.17   # the ssh client\n\n  192.168.0.0/16\n"
+	                     "2001:db8::1,8.8.8.8\r\n# end") ||
+	    !temp_file(bad, "10.0.0.1\n10.0.0.2\n10.0.0.300\n") || !temp_file(empty, "# none\n")) {
+		TAP_CHECK(0, "cannot write temp files");
+		return;
+	}
+	f = compile_fmt(&eb, "host in @%s", path);
+	TAP_CHECK(f && floe_filter_match(f, record("tcp4")) && floe_filter_match(f, record("udp6")) &&
+	          floe_filter_match(f, record("icmp4")) && !floe_filter_match(f, record("gre4")),
+	          "host in @file: %s", eb.msg);
+	floe_filter_destroy(f);
+	f = compile_fmt(&eb, "dst host in @%s and tcp", path);
+	TAP_CHECK(f && floe_filter_match(f, record("tcp4")) && !floe_filter_match(f, record("rst4")),
+	          "dst host in @file and tcp: %s", eb.msg);
+	floe_filter_destroy(f);
+	f = compile_fmt(&eb, "(src host in @%s)", path);
+	TAP_CHECK(f && floe_filter_match(f, record("tcp4")), "(src host in @file): %s", eb.msg);
+	floe_filter_destroy(f);
+	f = compile_fmt(&eb, "host in @\"%s\" and port 22", path);
+	TAP_CHECK(f && floe_filter_match(f, record("tcp4")), "host in @\"file\": %s", eb.msg);
+	floe_filter_destroy(f);
+	uint8_t out[8][16];
+	size_t n;
+	f = compile_fmt(&eb, "host in @%s", path);
+	TAP_CHECK(f && !floe_filter_required_addrs(f, out, 8, &n), "a file with a network: no set");
+	floe_filter_destroy(f);
+
+	f = compile_fmt(&eb, "host in @%s", bad);
+	char want[200];
+	snprintf(want, sizeof(want),
+	         "column 10: list '%s' line 3: not an address or network: '10.0.0.300'", bad);
+	TAP_CHECK(!f && eb.code == FLOE_MALFORMED && strcmp(eb.msg, want) == 0, "bad entry: %s",
+	          eb.msg);
+	f = compile_fmt(&eb, "tcp and host in @%s", empty);
+	TAP_CHECK(f && !floe_filter_match(f, record("tcp4")), "empty file matches nothing: %s",
+	          eb.msg);
+	floe_filter_destroy(f);
+
+	f = compile_fmt(&eb, "host in @%s", "/nonexistent/floe-list.txt");
+	TAP_CHECK(!f && eb.code == FLOE_IO &&
+	          strcmp(eb.msg, "column 10: cannot read list '/nonexistent/floe-list.txt': "
+	                         "No such file or directory") == 0,
+	          "missing file: %s", eb.msg);
+	f = compile_fmt(&eb, "host in @%s", "/tmp");
+	TAP_CHECK(!f && eb.code == FLOE_IO && strstr(eb.msg, "not a regular file"),
+	          "a directory: %s", eb.msg);
+	f = compile_fmt(&eb, "host in @%s", "/dev/zero");
+	TAP_CHECK(!f && eb.code == FLOE_IO, "a device is refused, not read: %s", eb.msg);
+	f = compile_fmt(&eb, "host in @\"%s", path);
+	TAP_CHECK(!f && eb.code == FLOE_MALFORMED, "unclosed quote: %s", eb.msg);
+	unlink(path);
+	unlink(bad);
+	unlink(empty);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A 1M-entry watchlist compiles into a prefix set, fast, and matches fast. */
+static void test_big_list(void)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/floe-filter-XXXXXX");
+	int fd = mkstemp(path);
+	FILE *fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!fp) {
+		TAP_CHECK(0, "cannot write the 1M list");
+		return;
+	}
+	/* 1M hosts in 100.0.0.0/8 and 2001:db8:ffff::/48, plus a few networks */
+	for (unsigned i = 0; i < 1000000; i++) {
+		if (i % 2)
+			fprintf(fp, "100.%u.%u.%u\n", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		else
+			fprintf(fp, "2001:db8:ffff::%x:%x\n", i >> 16, i & 0xffff);
+	}
+	fprintf(fp, "192.168.1.0/24\n172.16.0.0/12\n");
+	fclose(fp);
+	char text[128];
+	snprintf(text, sizeof(text), "host in @%s", path);
+	struct floe_errbuf eb;
+	floe_errbuf_clear(&eb);
+	double t0 = now_s();
+	struct floe_filter *f = floe_filter_compile(text, &eb);
+	double dt = now_s() - t0;
+	unlink(path);
+	TAP_CHECK(f != NULL, "1M-entry list compiles: %s", eb.msg);
+	TAP_CHECK(dt < 2.0, "1M-entry list compiles in %.2f s (< 2 s)", dt);
+	TAP_DIAG("1M-entry list: compiled in %.2f s", dt);
+	if (!f)
+		return;
+	TAP_CHECK(f->ninsn == 1, "one instruction, not a chain (%u)", f->ninsn);
+	struct floe_flow r = recs[0].f;
+	bool ok = true;
+	uint8_t v4[4] = {100, 0, 0, 0};
+	for (unsigned i = 1; i < 1000000 && ok; i += 9973) {
+		v4[1] = (uint8_t)(i >> 16);
+		v4[2] = (uint8_t)(i >> 8);
+		v4[3] = (uint8_t)i;
+		floe_addr_from_v4(r.daddr, v4);
+		ok = floe_filter_match(f, &r) == (bool)(i % 2);
+	}
+	TAP_CHECK(ok, "1M-entry list: members match, others do not");
+	TAP_CHECK(floe_filter_match(f, record("tcp4")) && floe_filter_match(f, record("gre4")) &&
+	          !floe_filter_match(f, record("rst4")),
+	          "1M-entry list: its networks match");
+	const struct floe_flow *rr[3] = {record("tcp4"), record("rst4"), record("udp6")};
+	long hits = 0, total = 1500000;
+	t0 = now_s();
+	for (long i = 0; i < total; i++)
+		hits += floe_filter_match(f, rr[i % 3]);
+	dt = now_s() - t0;
+	TAP_CHECK(hits == total / 3, "1M-entry list: %ld hits", hits);
+	TAP_CHECK(dt < 2.0, "1M-entry list: %.1f M records/s", (double)total / dt / 1e6);
+	TAP_DIAG("host in @1M-list: %.1f M records/s", (double)total / dt / 1e6);
+	floe_filter_destroy(f);
+}
+
+/* local/remote through the API: with and without local networks. */
+static void test_local(void)
+{
+	struct floe_errbuf eb;
+	floe_errbuf_clear(&eb);
+	struct floe_filter *f = floe_filter_compile("src local", &eb);
+	TAP_CHECK(!f && eb.code == FLOE_INVALID &&
+	          strcmp(eb.msg, "column 5: local networks are not set: use --local") == 0,
+	          "local without local networks: %s", eb.msg);
+	struct floe_filter_opts none = {.local = NULL};
+	floe_errbuf_clear(&eb);
+	f = floe_filter_compile_opts("tcp and remote", &none, &eb);
+	TAP_CHECK(!f && eb.code == FLOE_INVALID &&
+	          strcmp(eb.msg, "column 9: local networks are not set: use --local") == 0,
+	          "remote without local networks: %s", eb.msg);
+	floe_errbuf_clear(&eb);
+	f = floe_filter_compile_opts("tcp", &none, &eb);
+	TAP_CHECK(f && floe_filter_match(f, record("tcp4")), "opts without local: other words fine");
+	floe_filter_destroy(f);
+
+	struct floe_netset *ln = floe_netset_create(NULL);
+	floe_errbuf_clear(&eb);
+	if (!ln || floe_netset_add_text(ln, "192.168.0.0/16", &eb) != FLOE_OK) {
+		TAP_CHECK(0, "local set: %s", eb.msg);
+		floe_netset_destroy(ln);
+		return;
+	}
+	struct floe_filter_opts o = {.local = ln};
+	f = floe_filter_compile_opts("dst local and src remote", &o, &eb);
+	TAP_CHECK(f && floe_filter_match(f, record("tcp4")) && !floe_filter_match(f, record("rst4")) &&
+	          floe_filter_match(f, record("tcp4")) == floe_flt_eval_tree(f, f->root, record("tcp4")),
+	          "dst local and src remote: %s", eb.msg);
+	floe_filter_destroy(f);
+	floe_netset_destroy(ln);
 }
 
 /* Not a pass/fail test: how fast `host X and tcp` runs, for the log. */
@@ -460,6 +766,9 @@ int main(void)
 	test_limits();
 	test_nomem();
 	test_misc();
+	test_list_files();
+	test_big_list();
+	test_local();
 	bench();
 	return tap_done();
 }
