@@ -102,6 +102,14 @@ void floe_reader_close(struct floe_reader *r);
 
 const struct floe_file_info *floe_reader_info(const struct floe_reader *r);
 
+/* From the footer index of a closed file, without reading any block: the
+ * time range of its records (*tmin = min stime, *tmax = max ltime; a file
+ * with no records gives tmin > tmax), its block and record counts.
+ * Returns false when the file has no (valid) footer: then only reading its
+ * blocks tells. */
+bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_t *tmax,
+                              uint64_t *nblocks, uint64_t *nrec);
+
 /* Optional: called with each block's summary before its payload is read
  * or decompressed; returning false skips the block (counted in
  * blocks_skipped; on a seekable file the reader seeks over it). */

@@ -577,6 +577,30 @@ const struct floe_file_info *floe_reader_info(const struct floe_reader *r)
 	return &r->info;
 }
 
+bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_t *tmax,
+                              uint64_t *nblocks, uint64_t *nrec)
+{
+	*tmin = INT64_MAX;
+	*tmax = INT64_MIN;
+	*nblocks = *nrec = 0;
+	if (!r->index)
+		return false;
+	for (uint32_t i = 0; i < r->nindex; i++) {
+		const uint8_t *e = r->index + (size_t)i * FE_LEN;
+		struct floe_cursor c = floe_cursor_make(e + FE_NREC, FE_LEN - FE_NREC);
+		uint32_t n = floe_cur_le32(&c);
+		floe_cur_skip(&c, FE_TMIN - FE_SUMLEN);
+		int64_t lo = (int64_t)floe_cur_le64(&c), hi = (int64_t)floe_cur_le64(&c);
+		if (lo < *tmin)
+			*tmin = lo;
+		if (hi > *tmax)
+			*tmax = hi;
+		*nrec += n;
+	}
+	*nblocks = r->nindex;
+	return true;
+}
+
 void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, void *ud)
 {
 	r->pred = pred;
