@@ -201,11 +201,12 @@ static enum floe_err parse_abs(struct tp *p, int64_t *t, int64_t *unit, char *da
 			}
 		}
 	}
-	/* zone: only after a time of day; "-2012/..." is the next time, not a zone */
+	/* zone: Z after a date or a time, offsets only after a time of day;
+	 * "-2012/..." is the next time, not a zone */
 	bool zoned = false;
 	int off = 0;
 	c = p->s[p->i];
-	if (level > 0 && (c == 'Z' || c == 'z')) {
+	if (c == 'Z' || c == 'z') {
 		zoned = true;
 		p->i++;
 	} else if (level > 0 && (c == '+' || (c == '-' && !at_date(p, 1))) && is_digit(peek(p, 1))) {

@@ -57,6 +57,7 @@ static const struct row rows[] = {
 	{"EST5", "2025-06-13T06:00/+1h", 1749812400 * S, 1749816000 * S, NULL},
 	{"EST5", "2025-06-13T06:00Z/+1h", 1749794400 * S, 1749798000 * S, NULL},
 	{"EST5", "2025-06-13", 1749790800 * S, 1749877200 * S, NULL},
+	{"EST5", "2025-06-13Z", 1749772800 * S, 1749859200 * S, NULL},
 	/* a local day of 23 hours (CET to CEST) */
 	{"CET-1CEST,M3.5.0,M10.5.0/3", "2025-03-30", 1743289200 * S, 1743372000 * S, NULL},
 	/* errors, with their columns */
