@@ -15,6 +15,7 @@
 #include "query/output.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,78 @@ static int read_all(struct read_state *st, struct floe_source *src)
 	}
 }
 
+/* Column pruning: the columns a filter text needs, for the words this
+ * list knows; 0 (decode everything) for any other word, so a filter
+ * feature added later is never decoded short.  Until the filter module
+ * says which fields a compiled filter reads, this stays a whitelist. */
+static uint64_t col(size_t off, size_t size)
+{
+	return floe_columns_of(off, size);
+}
+#define COLS(m) col(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+static uint64_t filter_columns(const char *text)
+{
+	uint64_t m = COLS(proto) | COLS(ipver) | COLS(etype);
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '(' || *p == ')')
+			p++;
+		size_t n = strcspn(p, " \t()");
+		if (n == 0)
+			break;
+		char w[64];
+		if (n >= sizeof(w))
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			w[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+		w[n] = '\0';
+		p += n;
+		static const char *const none[] = {"and", "or", "not", "&&", "||", "!", "src", "dst",
+		                                   "tcp", "udp", "icmp", "icmp6", "sctp", "gre", "esp",
+		                                   "proto", "ip", "ip4", "ip6", "arp", "-", NULL};
+		bool known = false;
+		for (size_t i = 0; none[i]; i++)
+			known |= strcmp(w, none[i]) == 0;
+		if (known)
+			continue;
+		if (strcmp(w, "host") == 0 || strcmp(w, "net") == 0) {
+			m |= COLS(saddr) | COLS(daddr);
+		} else if (strcmp(w, "port") == 0) {
+			m |= COLS(sport) | COLS(dport);
+		} else if ((w[0] >= '0' && w[0] <= '9') || strchr(w, ':')) {
+			/* a number, an IPv4 or IPv6 address or prefix */
+		} else {
+			return 0;
+		}
+	}
+	return m;
+}
+
+/* The columns the printed fields need: stored fields by their offset; the
+ * derived ones this list knows; anything else decodes everything. */
+static uint64_t output_columns(const struct cli_opts *o)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < o->ncols; i++) {
+		const struct floe_field *fd = o->cols[i];
+		if (fd->size) {
+			m |= col(fd->off, fd->size);
+		} else if (strcmp(fd->name, "dur") == 0) {
+			m |= COLS(stime) | COLS(ltime);
+		} else if (strcmp(fd->name, "dir") == 0) {
+			m |= COLS(etype) | COLS(flags) | COLS(spkts) | COLS(dpkts) | COLS(proto);
+		} else if (strcmp(fd->name, "pkts") == 0) {
+			m |= COLS(spkts) | COLS(dpkts);
+		} else if (strcmp(fd->name, "bytes") == 0) {
+			m |= COLS(sbytes) | COLS(dbytes);
+		} else {
+			return 0;
+		}
+	}
+	return m;
+}
+
 static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
 {
 	fprintf(stderr,
@@ -151,6 +224,15 @@ int cmd_read(int argc, char **argv)
 	}
 	struct floe_source_opts so = {.range = o.trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log()};
+	if (!o.wfile && !o.archive) {
+		uint64_t fc = o.filter ? filter_columns(o.filter) : COLS(stime);
+		uint64_t oc = output_columns(&o);
+		/* times, and what printing and matching of any field may consult */
+		uint64_t base = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) |
+		                COLS(flags);
+		if (fc && oc)
+			so.columns = fc | oc | base;
+	}
 	src = floe_source_create(&so, &eb);
 	if (!src) {
 		cli_error(&o, "%s", eb.msg);

@@ -237,6 +237,8 @@ static bool open_next(struct floe_source *s)
 		}
 		if (s->pred)
 			floe_reader_set_block_filter(r, block_ok, s);
+		if (s->o.columns)
+			floe_reader_set_columns(r, s->o.columns);
 		s->r = r;
 		s->cur = i;
 		s->st.files_read++;

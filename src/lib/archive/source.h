@@ -38,6 +38,7 @@ struct floe_source_opts {
 	                                   these is its saddr or daddr; NULL/0: any */
 	size_t naddrs;
 	bool no_index;                  /* skip nothing: read every block of every file */
+	uint64_t columns;               /* floe_reader_set_columns; 0 = all */
 	const struct floe_log *log;     /* warnings: damaged blocks, unreadable archive files */
 };
 

@@ -666,6 +666,16 @@ enum floe_err floe_summary_parse(const uint8_t *p, const struct floe_block_frame
 void floe_dec_init(struct floe_dec *d)
 {
 	memset(d, 0, sizeof(*d));
+	d->colmask = FLOE_COLUMNS_ALL;
+}
+
+uint64_t floe_columns_of(size_t off, size_t size)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < NCOLS; i++)
+		if (col_table[i].off < off + size && off < (size_t)col_table[i].off + col_table[i].width)
+			m |= 1ull << (col_table[i].id - 1);
+	return m;
 }
 
 void floe_dec_release(struct floe_dec *d)
@@ -851,7 +861,10 @@ static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t 
 static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
                              struct floe_flow *out, struct floe_errbuf *eb)
 {
-	(void)d;
+	/* ltime is stored as a delta from stime */
+	uint64_t mask = d->colmask;
+	if (mask & (1ull << 1))
+		mask |= 1ull;
 	struct floe_cursor c = floe_cursor_make(raw, rlen);
 	unsigned ncols = floe_cur_le16(&c);
 	floe_cur_skip(&c, 2);
@@ -887,8 +900,8 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	struct col_state cs[FLOE_COL_MAX];
 	size_t ncs = 0;
 	for (unsigned id = 1; id <= FLOE_COL_MAX; id++) {
-		if (!enc[id])
-			continue;
+		if (!enc[id] || !(mask & (1ull << (id - 1))))
+			continue;   /* absent, or not asked for: pruned */
 		enum floe_err err = col_start(&cs[ncs++], &col_table[id - 1], enc[id], slice[id], n, eb);
 		if (err != FLOE_OK)
 			return err;

@@ -110,6 +110,17 @@ const struct floe_file_info *floe_reader_info(const struct floe_reader *r);
 bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_t *tmax,
                               uint64_t *nblocks, uint64_t *nrec);
 
+/* Column pruning: decode only the columns in mask (bit id-1 for column
+ * id, docs/format.md; build it with floe_columns_of).  Fields of the other
+ * columns read as zero, and their bytes, though covered by the block's
+ * CRC, are not checked further.  Default FLOE_COLUMNS_ALL.  Asking for
+ * ltime brings stime along (ltime is stored relative to it). */
+#define FLOE_COLUMNS_ALL (~(uint64_t)0)
+void floe_reader_set_columns(struct floe_reader *r, uint64_t mask);
+/* The columns holding the bytes [off, off + size) of struct floe_flow,
+ * e.g. floe_columns_of(offsetof(struct floe_flow, dport), 2). */
+uint64_t floe_columns_of(size_t off, size_t size);
+
 /* Optional: called with each block's summary before its payload is read
  * or decompressed; returning false skips the block (counted in
  * blocks_skipped; on a seekable file the reader seeks over it). */

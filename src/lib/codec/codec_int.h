@@ -153,6 +153,7 @@ struct floe_dec {
 	size_t raw_cap;
 	uint64_t *tmp;
 	size_t tmp_cap;  /* in values */
+	uint64_t colmask; /* columns to decode (bit id-1); the rest are left zero */
 };
 void floe_dec_init(struct floe_dec *d);
 void floe_dec_release(struct floe_dec *d);

@@ -601,6 +601,11 @@ bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_
 	return true;
 }
 
+void floe_reader_set_columns(struct floe_reader *r, uint64_t mask)
+{
+	r->dec.colmask = mask;
+}
+
 void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, void *ud)
 {
 	r->pred = pred;
