@@ -178,12 +178,13 @@ static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
 	fprintf(stderr,
 	        "files considered %" PRIu64 ", skipped %" PRIu64 " (by name %" PRIu64
 	        ", by footer %" PRIu64 "), read %" PRIu64 ", failed %" PRIu64 "\n"
-	        "blocks considered %" PRIu64 ", skipped %" PRIu64 ", read %" PRIu64
-	        ", damaged %" PRIu64 "\n"
+	        "blocks considered %" PRIu64 ", skipped %" PRIu64 " (%" PRIu64
+	        " after decoding times and addresses), read %" PRIu64 ", damaged %" PRIu64 "\n"
 	        "records examined %" PRIu64 ", matched %" PRIu64 "\n",
 	        ss->files_considered, ss->files_skipped_name + ss->files_skipped_footer,
 	        ss->files_skipped_name, ss->files_skipped_footer, ss->files_read, ss->files_failed,
-	        ss->blocks_considered, ss->blocks_skipped, ss->blocks_read, ss->blocks_damaged,
+	        ss->blocks_considered, ss->blocks_skipped, ss->blocks_probed, ss->blocks_read,
+	        ss->blocks_damaged,
 	        ss->records, matched);
 }
 

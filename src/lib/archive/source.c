@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -60,6 +61,7 @@ static void close_reader(struct floe_source *s)
 	floe_reader_stats(s->r, &rs);
 	s->st.blocks_read += rs.blocks_read;
 	s->st.blocks_skipped += rs.blocks_skipped;
+	s->st.blocks_probed += rs.blocks_probed;
 	s->st.blocks_damaged += rs.blocks_damaged;
 	s->st.blocks_considered += rs.blocks_read + rs.blocks_skipped + rs.blocks_damaged;
 	s->st.records += rs.records;
@@ -190,6 +192,25 @@ static bool block_ok(void *ud, const struct floe_block_summary *b)
 	return false;
 }
 
+/* Step 3b: a block whose summary admits the addresses may still hold none
+ * of them (a Bloom false positive): decode the address and time columns
+ * and look before decoding the rest. */
+static bool block_probe(void *ud, const struct floe_flow *recs, size_t n)
+{
+	const struct floe_source *s = ud;
+	for (size_t i = 0; i < n; i++) {
+		if (!floe_timerange_overlaps(&s->o.range, recs[i].stime, recs[i].ltime))
+			continue;
+		if (s->o.naddrs == 0)
+			return true;
+		for (size_t k = 0; k < s->o.naddrs; k++)
+			if (memcmp(recs[i].saddr, s->o.addrs[k], 16) == 0 ||
+			    memcmp(recs[i].daddr, s->o.addrs[k], 16) == 0)
+				return true;
+	}
+	return false;
+}
+
 /* Step 1: a file the archive named for period T has ltime < T + slack. */
 static bool skip_by_name(const struct floe_source *s, const struct src_file *f)
 {
@@ -235,8 +256,15 @@ static bool open_next(struct floe_source *s)
 			floe_reader_close(r);
 			continue;
 		}
-		if (s->pred)
+		if (s->pred) {
 			floe_reader_set_block_filter(r, block_ok, s);
+			uint64_t pm = floe_columns_of(offsetof(struct floe_flow, stime), 8) |
+			              floe_columns_of(offsetof(struct floe_flow, ltime), 8);
+			if (s->o.naddrs)
+				pm |= floe_columns_of(offsetof(struct floe_flow, saddr), 16) |
+				      floe_columns_of(offsetof(struct floe_flow, daddr), 16);
+			floe_reader_set_probe(r, pm, block_probe, s);
+		}
 		if (s->o.columns)
 			floe_reader_set_columns(r, s->o.columns);
 		s->r = r;
@@ -286,6 +314,7 @@ void floe_source_stats(const struct floe_source *s, struct floe_source_stats *st
 		floe_reader_stats(s->r, &rs);
 		st->blocks_read += rs.blocks_read;
 		st->blocks_skipped += rs.blocks_skipped;
+		st->blocks_probed += rs.blocks_probed;
 		st->blocks_damaged += rs.blocks_damaged;
 		st->blocks_considered += rs.blocks_read + rs.blocks_skipped + rs.blocks_damaged;
 		st->records += rs.records;

@@ -12,7 +12,10 @@
  *   2. by footer: a closed file whose footer index puts all its records
  *      outside the range is skipped after reading only its footer;
  *   3. by block: a block whose time range misses the range, or whose Bloom
- *      filter rules out every required address, is seeked over unread.
+ *      filter rules out every required address, is seeked over unread;
+ *      one that passes has its time and address columns decoded first,
+ *      and the rest only if some record is in the range with a required
+ *      address (a Bloom false positive costs a few columns, not a block).
  * Records inside a block read are returned as they are: the caller still
  * checks the range (floe_timerange_overlaps) and its filter per record.
  *
@@ -49,6 +52,7 @@ struct floe_source_stats {
 	uint64_t files_failed;          /* under -R: could not be opened, skipped with a warning */
 	uint64_t blocks_considered;     /* blocks of the files read */
 	uint64_t blocks_skipped, blocks_read, blocks_damaged;
+	uint64_t blocks_probed;         /* of blocks_skipped: after decoding time and addresses */
 	uint64_t records;               /* records in the blocks read */
 	uint64_t bytes_read;
 };

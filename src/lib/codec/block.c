@@ -919,6 +919,26 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	return FLOE_OK;
 }
 
+/* With a probe: the probe's columns first; the rest only on a hit. */
+static enum floe_err dec_probed(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
+                                struct floe_flow *out, struct floe_errbuf *eb)
+{
+	d->probe_miss = false;
+	if (!d->probe)
+		return dec_raw(d, raw, rlen, n, out, eb);
+	uint64_t full = d->colmask;
+	d->colmask = d->probemask;
+	enum floe_err err = dec_raw(d, raw, rlen, n, out, eb);
+	d->colmask = full;
+	if (err != FLOE_OK)
+		return err;
+	if (!d->probe(d->probe_ud, out, n)) {
+		d->probe_miss = true;
+		return FLOE_OK;
+	}
+	return dec_raw(d, raw, rlen, n, out, eb);
+}
+
 enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_frame *fr,
                                   const uint8_t *p, bool verify_crc, struct floe_flow *out,
                                   struct floe_errbuf *eb)
@@ -926,7 +946,7 @@ enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_fr
 	if (verify_crc && floe_crc32c(0, p, fr->comp_len) != fr->payload_crc)
 		return floe_errbuf_set(eb, FLOE_CHECKSUM, "block payload fails its checksum");
 	if (fr->codec == FLOE_CODEC_NONE)
-		return dec_raw(d, p, fr->raw_len, fr->nrec, out, eb);
+		return dec_probed(d, p, fr->raw_len, fr->nrec, out, eb);
 	if (!d->zd && !(d->zd = ZSTD_createDCtx()))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
 	if (!grow((void **)&d->raw, &d->raw_cap, fr->raw_len ? fr->raw_len : 1, 1))
@@ -937,7 +957,7 @@ enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_fr
 	if (got != fr->raw_len)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "payload inflates to %zu bytes, not %u",
 		                       got, fr->raw_len);
-	return dec_raw(d, d->raw, got, fr->nrec, out, eb);
+	return dec_probed(d, d->raw, got, fr->nrec, out, eb);
 }
 
 enum floe_err floe_block_decode_ex(struct floe_dec *d, const uint8_t *p, size_t len,

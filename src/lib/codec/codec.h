@@ -121,6 +121,15 @@ void floe_reader_set_columns(struct floe_reader *r, uint64_t mask);
  * e.g. floe_columns_of(offsetof(struct floe_flow, dport), 2). */
 uint64_t floe_columns_of(size_t off, size_t size);
 
+/* Optional, after the block filter: for a block that passed it, decode
+ * only the columns in mask (floe_columns_of) into recs[0..n) and call
+ * probe; if it returns false no record of the block is wanted and the
+ * block is skipped (counted in blocks_skipped and blocks_probed) without
+ * decoding the other columns.  This turns a Bloom filter's false positive
+ * into the cost of decoding a few columns.  NULL probe: off. */
+typedef bool (*floe_block_probe)(void *ud, const struct floe_flow *recs, size_t n);
+void floe_reader_set_probe(struct floe_reader *r, uint64_t mask, floe_block_probe probe, void *ud);
+
 /* Optional: called with each block's summary before its payload is read
  * or decompressed; returning false skips the block (counted in
  * blocks_skipped; on a seekable file the reader seeks over it). */
@@ -139,6 +148,7 @@ const char *floe_reader_error(const struct floe_reader *r);
 
 struct floe_reader_stats {
 	uint64_t blocks_read, blocks_skipped, blocks_damaged;
+	uint64_t blocks_probed;  /* of blocks_skipped: by the probe, after decoding its columns */
 	uint64_t records;
 	uint64_t bytes_read;
 };

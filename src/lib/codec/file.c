@@ -302,7 +302,16 @@ static enum floe_err fill(struct floe_reader *r, size_t need)
 		r->cap = want;
 	}
 	while (avail(r) < need) {
-		ssize_t k = read(r->fd, r->buf + r->end, r->cap - r->end);
+		/* A seekable file reads what is needed (from 4 KiB): a reader
+		 * that skips blocks by their summaries must not pull in the
+		 * blocks it skips.  A pipe reads ahead in big chunks. */
+		size_t room = r->cap - r->end;
+		if (r->seekable) {
+			size_t ask = ((need - avail(r)) + 4095) & ~(size_t)4095;
+			if (ask < room)
+				room = ask;
+		}
+		ssize_t k = read(r->fd, r->buf + r->end, room);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -601,6 +610,13 @@ bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_
 	return true;
 }
 
+void floe_reader_set_probe(struct floe_reader *r, uint64_t mask, floe_block_probe probe, void *ud)
+{
+	r->dec.probemask = mask | ((mask & 2) ? 1 : 0);
+	r->dec.probe = probe;
+	r->dec.probe_ud = ud;
+}
+
 void floe_reader_set_columns(struct floe_reader *r, uint64_t mask)
 {
 	r->dec.colmask = mask;
@@ -812,6 +828,11 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 		if (r->index)
 			r->next_index++;
 		r->blockno++;
+		if (r->dec.probe_miss) {
+			r->st.blocks_skipped++;
+			r->st.blocks_probed++;
+			continue;
+		}
 		r->st.blocks_read++;
 		r->st.records += fr.nrec;
 		*recs = r->recs;
