@@ -173,6 +173,12 @@ static uint64_t output_columns(const struct cli_opts *o)
 	return m;
 }
 
+/* The filter on partly decoded records (source.h rec_probe). */
+static bool filter_probe(void *ud, const struct floe_flow *rec)
+{
+	return floe_filter_match(ud, rec);
+}
+
 static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
 {
 	fprintf(stderr,
@@ -233,6 +239,11 @@ int cmd_read(int argc, char **argv)
 		                COLS(flags);
 		if (fc && oc)
 			so.columns = fc | oc | base;
+		if (fc && st.filter) {
+			so.rec_probe = filter_probe;
+			so.rec_probe_ud = st.filter;
+			so.rec_columns = fc | base;
+		}
 	}
 	src = floe_source_create(&so, &eb);
 	if (!src) {

@@ -201,12 +201,12 @@ static bool block_probe(void *ud, const struct floe_flow *recs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (!floe_timerange_overlaps(&s->o.range, recs[i].stime, recs[i].ltime))
 			continue;
-		if (s->o.naddrs == 0)
+		bool hit = s->o.naddrs == 0;
+		for (size_t k = 0; !hit && k < s->o.naddrs; k++)
+			hit = memcmp(recs[i].saddr, s->o.addrs[k], 16) == 0 ||
+			      memcmp(recs[i].daddr, s->o.addrs[k], 16) == 0;
+		if (hit && (!s->o.rec_probe || s->o.rec_probe(s->o.rec_probe_ud, &recs[i])))
 			return true;
-		for (size_t k = 0; k < s->o.naddrs; k++)
-			if (memcmp(recs[i].saddr, s->o.addrs[k], 16) == 0 ||
-			    memcmp(recs[i].daddr, s->o.addrs[k], 16) == 0)
-				return true;
 	}
 	return false;
 }
@@ -256,13 +256,16 @@ static bool open_next(struct floe_source *s)
 			floe_reader_close(r);
 			continue;
 		}
-		if (s->pred) {
+		if (s->pred)
 			floe_reader_set_block_filter(r, block_ok, s);
+		if (!s->o.no_index && (s->pred || s->o.rec_probe)) {
 			uint64_t pm = floe_columns_of(offsetof(struct floe_flow, stime), 8) |
 			              floe_columns_of(offsetof(struct floe_flow, ltime), 8);
 			if (s->o.naddrs)
 				pm |= floe_columns_of(offsetof(struct floe_flow, saddr), 16) |
 				      floe_columns_of(offsetof(struct floe_flow, daddr), 16);
+			if (s->o.rec_probe)
+				pm |= s->o.rec_columns;
 			floe_reader_set_probe(r, pm, block_probe, s);
 		}
 		if (s->o.columns)

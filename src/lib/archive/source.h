@@ -40,8 +40,14 @@ struct floe_source_opts {
 	const uint8_t (*addrs)[16];     /* borrowed: a record can match only if one of
 	                                   these is its saddr or daddr; NULL/0: any */
 	size_t naddrs;
-	bool no_index;                  /* skip nothing: read every block of every file */
+	bool no_index;                  /* skip nothing: read and decode every block of every file */
 	uint64_t columns;               /* floe_reader_set_columns; 0 = all */
+	/* Optional record predicate that reads only rec_columns (plus times):
+	 * a block none of whose records passes it is not decoded further
+	 * (late materialization; a filter the caller knows the columns of). */
+	bool (*rec_probe)(void *ud, const struct floe_flow *rec);
+	void *rec_probe_ud;
+	uint64_t rec_columns;
 	const struct floe_log *log;     /* warnings: damaged blocks, unreadable archive files */
 };
 
