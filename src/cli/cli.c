@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,7 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 	o->fmt.timefmt = FLOE_TIME_ISO;
 	o->fmt.prec = 6;
 	o->status_interval = -1;
+	o->trange = FLOE_TIMERANGE_ALL;
 	*help = false;
 	char *colspec = NULL;
 	bool filter_mode = false;
@@ -290,9 +292,52 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			}
 			free(text);
 		} else if (strcmp(a, "--instance") == 0) {
-			ACCEPT(OPT_METER | OPT_WRITE);
+			ACCEPT(OPT_METER | OPT_WRITE | OPT_ARCHIVE);
 			NEED_ARG(a);
 			o->instance = argv[++i];
+		/* ---- sources and archive (OPT_SOURCE, OPT_ARCHIVE) ---- */
+		} else if (strcmp(a, "-R") == 0) {
+			ACCEPT(OPT_SOURCE);
+			NEED_ARG(a);
+			/* like -r: every following word that is an existing path */
+			o->rdirs[o->nrdirs++] = argv[++i];
+			while (i + 1 < argc && argv[i + 1][0] != '-' && o->nrdirs < CLI_MAX_FILES &&
+			       access(argv[i + 1], F_OK) == 0)
+				o->rdirs[o->nrdirs++] = argv[++i];
+			if (o->nrdirs >= CLI_MAX_FILES) {
+				free(colspec);
+				return usage_err(o, "%s", "too many input directories");
+			}
+		} else if (strcmp(a, "-t") == 0) {
+			ACCEPT(OPT_SOURCE);
+			NEED_ARG(a);
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			struct floe_errbuf eb = {0};
+			if (floe_timerange_parse(argv[++i], (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec,
+			                         &o->trange, &eb) != FLOE_OK) {
+				free(colspec);
+				fprintf(stderr, "floe %s: -t '%s': %s\n", o->cmd, argv[i], eb.msg);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(a, "--no-index") == 0) {
+			ACCEPT(OPT_SOURCE);
+			o->no_index = true;
+		} else if (strcmp(a, "--archive") == 0) {
+			ACCEPT(OPT_ARCHIVE);
+			NEED_ARG(a);
+			o->archive = argv[++i];
+		} else if (strcmp(a, "--rotate") == 0) {
+			ACCEPT(OPT_ARCHIVE);
+			NEED_ARG(a);
+			if (!cli_parse_duration(next, &o->rotate) || o->rotate < 1000000000LL ||
+			    86400000000000LL % o->rotate != 0) {
+				free(colspec);
+				return usage_err(o, "bad --rotate '%s': a period that divides a day (5m, 1h, 1d)",
+				                 next);
+			}
+			i++;
+		/* ---- end of sources and archive ---- */
 		} else {
 			free(colspec);
 			return usage_err(o, "unknown option '%s'", a);

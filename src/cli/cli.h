@@ -13,6 +13,7 @@
 #include "err.h"
 #include "field.h"
 #include "util/netset.h"
+#include "util/timerange.h"
 
 /* Exit codes, the same for every subcommand (documented in the README). */
 enum {
@@ -46,6 +47,13 @@ struct cli_opts {
 	const char *instance;
 	uint32_t block_records;        /* --block-records; 0 = default */
 	struct floe_netset *local;     /* --local: the local networks; NULL if none */
+	/* sources (OPT_SOURCE) and the archive writer (OPT_ARCHIVE) */
+	const char *rdirs[CLI_MAX_FILES];  /* -R DIR... */
+	size_t nrdirs;
+	struct floe_timerange trange;  /* -t; FLOE_TIMERANGE_ALL if not given */
+	bool no_index;                 /* --no-index: read every block */
+	const char *archive;           /* --archive DIR */
+	int64_t rotate;                /* --rotate; 0 = default */
 };
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
@@ -61,6 +69,8 @@ enum {
 	OPT_WRITE = 1u << 1,   /* -w FILE */
 	OPT_PRINT = 1u << 2,   /* -s -o -n -u -p --no-header */
 	OPT_METER = 1u << 3,   /* --status --max-flows --sensor --instance */
+	OPT_SOURCE = 1u << 16, /* -R DIR... -t RANGE --no-index */
+	OPT_ARCHIVE = 1u << 17, /* --archive DIR --rotate DUR --instance */
 };
 
 /* Parses argv (after the subcommand name).  Returns EXIT_OK, or EXIT_USAGE

@@ -11,6 +11,7 @@
  * per-reason "not metered" counter, and --stats shows both.
  */
 #include "cli.h"
+#include "archive/archive.h"
 #include "codec/codec.h"
 #include "decode/decode.h"
 #include "meter/meter.h"
@@ -38,13 +39,17 @@ static const char capture_help[] =
 	"                   stays under 256 MB); when full the\n"
 	"                   least recently active flows are flushed early and counted\n"
 	"  --sensor ID      sensor id stored in every record\n"
-	"  --instance NAME  instance name stored in the file header\n"
+	"  --instance NAME  instance name stored in the file header (and of --archive)\n"
+	"  --archive DIR    write records into an archive: DIR/NAME/YYYY/MM/DD/\n"
+	"                   NAME.YYYYMMDDTHHMMSSZ.floe, one file per period\n"
+	"  --rotate DUR     archive file period, dividing a day (default 1h)\n"
 	"  --block-records N  records per block (default 65536)\n"
 	"  --stats          print packet, flow and decode counts to stderr\n";
 
 struct cap_state {
 	struct cli_opts *o;
 	struct floe_writer *w;
+	struct floe_archive *ar;
 	struct floe_output *out;
 	enum floe_err werr;
 	uint64_t records;
@@ -56,7 +61,9 @@ static void sink(void *ud, const struct floe_flow *f)
 	st->records++;
 	if (st->werr != FLOE_OK)
 		return;
-	if (st->w)
+	if (st->ar)
+		st->werr = floe_archive_add(st->ar, f);
+	else if (st->w)
 		st->werr = floe_writer_add(st->w, f);
 	else
 		st->werr = floe_output_write(st->out, f);
@@ -96,7 +103,8 @@ int cmd_capture(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "capture"};
 	bool help;
-	int rc = cli_parse(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER, argc, argv, &help);
+	int rc = cli_parse(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE, argc, argv,
+	                   &help);
 	if (rc != EXIT_OK || help) {
 		if (help)
 			fputs(capture_help, stdout);
@@ -142,7 +150,18 @@ int cmd_capture(int argc, char **argv)
 	struct floe_errbuf eb = {0};
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-	if (o.wfile) {
+	if (o.archive) {
+		struct floe_archive_opts ao = {.dir = o.archive, .instance = o.instance ? o.instance : "floe",
+		                               .rotate = o.rotate, .block_records = o.block_records,
+		                               .log = cli_log()};
+		st.ar = floe_archive_create(&ao, &eb);
+		if (!st.ar) {
+			cli_error(&o, "%s", eb.msg);
+			pcap_close(pc);
+			cli_opts_release(&o);
+			return EXIT_FAIL;
+		}
+	} else if (o.wfile) {
 		struct floe_writer_opts wo = {.instance = o.instance, .block_records = o.block_records, .log = cli_log()};
 		st.w = floe_writer_open(o.wfile, &wo, &eb);
 		if (!st.w) {
@@ -175,6 +194,7 @@ int cmd_capture(int argc, char **argv)
 	if (!m) {
 		cli_error(&o, "cannot create the flow table: %s", floe_strerror(err));
 		floe_writer_abandon(st.w);
+		floe_archive_abandon(st.ar);
 		floe_output_discard(st.out);
 		pcap_close(pc);
 		cli_opts_release(&o);
@@ -212,8 +232,19 @@ int cmd_capture(int argc, char **argv)
 	pcap_close(pc);
 
 	if (st.werr != FLOE_OK) {
-		cli_error(&o, "cannot write '%s': %s", o.wfile ? o.wfile : "output", floe_strerror(st.werr));
+		if (st.ar)
+			cli_error(&o, "%s", floe_archive_error(st.ar));
+		else
+			cli_error(&o, "cannot write '%s': %s", o.wfile ? o.wfile : "output",
+			          floe_strerror(st.werr));
 		rc = EXIT_FAIL;
+	}
+	if (st.ar) {
+		floe_errbuf_clear(&eb);
+		if (floe_archive_close(st.ar, &eb) != FLOE_OK && rc == EXIT_OK) {
+			cli_error(&o, "%s", eb.msg);
+			rc = EXIT_FAIL;
+		}
 	}
 	if (st.w) {
 		floe_errbuf_clear(&eb);

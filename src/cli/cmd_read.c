@@ -1,28 +1,39 @@
 /*
  * cmd_read.c - `floe read`: print or copy records from floe files.
  *
- *   floe read -r FILE... [-s FIELDS] [-o text|csv|json] [-n] [-u]
- *             [-w OUT] [--stats] [FILTER]
+ *   floe read -r FILE... | -R DIR... [-t RANGE] [-s FIELDS] [-o text|csv|json]
+ *             [-n] [-u] [-w OUT | --archive DIR] [--stats] [FILTER]
  *
  * Like Argus's ra: records are printed in file order; -w writes the
  * matching records as a floe file ("-" for a pipe), so reads compose.
  */
 #include "cli.h"
+#include "archive/archive.h"
+#include "archive/source.h"
 #include "codec/codec.h"
 #include "filter/filter.h"
 #include "query/output.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char read_help[] =
-	"usage: floe read -r FILE... [options] [FILTER]\n"
+	"usage: floe read -r FILE... | -R DIR... [options] [FILTER]\n"
 	"\n"
 	"Prints the records of floe files (\"-\" reads standard input).\n"
 	"\n"
 	"  -r FILE...       input files\n"
+	"  -R DIR...        every .floe (and .floe.part) file below DIR, e.g. an archive\n"
+	"  -t RANGE         records overlapping RANGE: 2025-06-13T06:00/2025-06-14T06:00,\n"
+	"                   2025-06-13, 2025-06-13T06:00/+2h, -1d (docs/archive.md);\n"
+	"                   without Z or +hh:mm times are local (TZ)\n"
+	"  --no-index       read every block (no skipping by name, footer, time, Bloom)\n"
+	"  --archive DIR    write matching records into an archive (docs/archive.md)\n"
+	"  --instance NAME  archive instance (default floe)\n"
+	"  --rotate DUR     archive file period, dividing a day (default 1h)\n"
 	"  -w FILE          write matching records as a floe file (\"-\": stdout)\n"
 	"  -s FIELDS        columns, e.g. -s stime saddr daddr bytes, or +field/-field\n"
 	"                   to change the defaults ('floe fields' lists them)\n"
@@ -42,97 +53,170 @@ struct read_state {
 	struct floe_filter *filter;
 	struct floe_output *out;
 	struct floe_writer *w;
-	uint8_t (*addrs)[16];
-	size_t naddrs;
+	struct floe_archive *ar;
 	uint64_t matched;
-	struct floe_reader_stats total;
-	uint64_t files;
 };
 
-/* Skips a block whose Bloom filter rules out every address the filter
- * requires (filter.h: floe_filter_required_addrs). */
-static bool block_may_match(void *ud, const struct floe_block_summary *s)
+/* Sends one matching record where the options say. */
+static int emit(struct read_state *st, const struct floe_flow *f)
 {
-	struct read_state *st = ud;
-	for (size_t i = 0; i < st->naddrs; i++)
-		if (floe_block_may_contain(s, st->addrs[i]))
-			return true;
-	return false;
-}
-
-static int read_one(struct read_state *st, const char *path)
-{
-	struct cli_opts *o = st->o;
-	struct floe_errbuf eb = {0};
-	struct floe_reader *r = floe_reader_open(path, cli_log(), &eb);
-	if (!r) {
-		cli_error(o, "%s", eb.msg);
+	st->matched++;
+	if (st->ar) {
+		if (floe_archive_add(st->ar, f) != FLOE_OK) {
+			cli_error(st->o, "%s", floe_archive_error(st->ar));
+			return EXIT_FAIL;
+		}
+	} else if (st->w) {
+		if (floe_writer_add(st->w, f) != FLOE_OK)
+			return EXIT_FAIL;   /* floe_writer_close reports it */
+	} else if (floe_output_write(st->out, f) != FLOE_OK) {
 		return EXIT_FAIL;
 	}
-	if (st->naddrs)
-		floe_reader_set_block_filter(r, block_may_match, st);
-	int rc = EXIT_OK;
+	return EXIT_OK;
+}
+
+/* Reads every block the source yields; returns EXIT_OK or EXIT_FAIL. */
+static int read_all(struct read_state *st, struct floe_source *src)
+{
+	const struct floe_timerange *tr = &st->o->trange;
+	bool timed = !floe_timerange_is_all(tr);
 	for (;;) {
 		const struct floe_flow *recs;
 		size_t n;
-		enum floe_err e = floe_reader_next(r, &recs, &n);
+		enum floe_err e = floe_source_next(src, &recs, &n);
 		if (e == FLOE_EOF)
-			break;
+			return EXIT_OK;
 		if (e != FLOE_OK) {
-			cli_error(o, "%s", floe_reader_error(r));
-			rc = EXIT_FAIL;
-			break;
+			cli_error(st->o, "%s", floe_source_error(src));
+			return EXIT_FAIL;
 		}
 		for (size_t i = 0; i < n; i++) {
+			if (timed && !floe_timerange_overlaps(tr, recs[i].stime, recs[i].ltime))
+				continue;
 			if (st->filter && !floe_filter_match(st->filter, &recs[i]))
 				continue;
-			st->matched++;
-			if (st->w) {
-				if (floe_writer_add(st->w, &recs[i]) != FLOE_OK) {
-					rc = EXIT_FAIL;
-					break;
-				}
-			} else if (floe_output_write(st->out, &recs[i]) != FLOE_OK) {
-				rc = EXIT_FAIL;
-				break;
-			}
+			if (emit(st, &recs[i]) != EXIT_OK)
+				return EXIT_FAIL;
 		}
-		if (rc != EXIT_OK)
-			break;
 	}
-	struct floe_reader_stats rs;
-	floe_reader_stats(r, &rs);
-	st->total.blocks_read += rs.blocks_read;
-	st->total.blocks_skipped += rs.blocks_skipped;
-	st->total.blocks_damaged += rs.blocks_damaged;
-	st->total.records += rs.records;
-	st->total.bytes_read += rs.bytes_read;
-	st->files++;
-	if (rc == EXIT_OK && rs.blocks_damaged)
-		rc = EXIT_DAMAGED;
-	floe_reader_close(r);
-	return rc;
+}
+
+/* Column pruning: the columns a filter text needs, for the words this
+ * list knows; 0 (decode everything) for any other word, so a filter
+ * feature added later is never decoded short.  Until the filter module
+ * says which fields a compiled filter reads, this stays a whitelist. */
+static uint64_t col(size_t off, size_t size)
+{
+	return floe_columns_of(off, size);
+}
+#define COLS(m) col(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+static uint64_t filter_columns(const char *text)
+{
+	uint64_t m = COLS(proto) | COLS(ipver) | COLS(etype);
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ' || *p == '\t' || *p == '(' || *p == ')')
+			p++;
+		size_t n = strcspn(p, " \t()");
+		if (n == 0)
+			break;
+		char w[64];
+		if (n >= sizeof(w))
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			w[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
+		w[n] = '\0';
+		p += n;
+		static const char *const none[] = {"and", "or", "not", "&&", "||", "!", "src", "dst",
+		                                   "tcp", "udp", "icmp", "icmp6", "sctp", "gre", "esp",
+		                                   "proto", "ip", "ip4", "ip6", "arp", "-", NULL};
+		bool known = false;
+		for (size_t i = 0; none[i]; i++)
+			known |= strcmp(w, none[i]) == 0;
+		if (known)
+			continue;
+		if (strcmp(w, "host") == 0 || strcmp(w, "net") == 0) {
+			m |= COLS(saddr) | COLS(daddr);
+		} else if (strcmp(w, "port") == 0) {
+			m |= COLS(sport) | COLS(dport);
+		} else if ((w[0] >= '0' && w[0] <= '9') || strchr(w, ':')) {
+			/* a number, an IPv4 or IPv6 address or prefix */
+		} else {
+			return 0;
+		}
+	}
+	return m;
+}
+
+/* The columns the printed fields need: stored fields by their offset; the
+ * derived ones this list knows; anything else decodes everything. */
+static uint64_t output_columns(const struct cli_opts *o)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < o->ncols; i++) {
+		const struct floe_field *fd = o->cols[i];
+		if (fd->size) {
+			m |= col(fd->off, fd->size);
+		} else if (strcmp(fd->name, "dur") == 0) {
+			m |= COLS(stime) | COLS(ltime);
+		} else if (strcmp(fd->name, "dir") == 0) {
+			m |= COLS(etype) | COLS(flags) | COLS(spkts) | COLS(dpkts) | COLS(proto);
+		} else if (strcmp(fd->name, "pkts") == 0) {
+			m |= COLS(spkts) | COLS(dpkts);
+		} else if (strcmp(fd->name, "bytes") == 0) {
+			m |= COLS(sbytes) | COLS(dbytes);
+		} else {
+			return 0;
+		}
+	}
+	return m;
+}
+
+/* The filter on partly decoded records (source.h rec_probe). */
+static bool filter_probe(void *ud, const struct floe_flow *rec)
+{
+	return floe_filter_match(ud, rec);
+}
+
+static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
+{
+	fprintf(stderr,
+	        "files considered %" PRIu64 ", skipped %" PRIu64 " (by name %" PRIu64
+	        ", by footer %" PRIu64 "), read %" PRIu64 ", failed %" PRIu64 "\n"
+	        "blocks considered %" PRIu64 ", skipped %" PRIu64 " (%" PRIu64
+	        " after decoding times and addresses), read %" PRIu64 ", damaged %" PRIu64 "\n"
+	        "records examined %" PRIu64 ", matched %" PRIu64 "\n",
+	        ss->files_considered, ss->files_skipped_name + ss->files_skipped_footer,
+	        ss->files_skipped_name, ss->files_skipped_footer, ss->files_read, ss->files_failed,
+	        ss->blocks_considered, ss->blocks_skipped, ss->blocks_probed, ss->blocks_read,
+	        ss->blocks_damaged,
+	        ss->records, matched);
 }
 
 int cmd_read(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "read"};
 	bool help;
-	int rc = cli_parse(&o, OPT_READ | OPT_WRITE | OPT_PRINT, argc, argv, &help);
+	int rc = cli_parse(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_SOURCE | OPT_ARCHIVE, argc, argv,
+	                   &help);
 	if (rc != EXIT_OK || help) {
 		if (help)
 			fputs(read_help, stdout);
 		cli_opts_release(&o);
 		return rc;
 	}
-	if (o.nrfiles == 0) {
-		cli_error(&o, "no input: give -r FILE (try 'floe read --help')");
+	if (o.nrfiles == 0 && o.nrdirs == 0) {
+		cli_error(&o, "no input: give -r FILE or -R DIR (try 'floe read --help')");
 		cli_opts_release(&o);
 		return EXIT_USAGE;
 	}
 
 	struct read_state st = {.o = &o};
 	struct floe_errbuf eb = {0};
+	struct floe_source *src = NULL;
+	uint8_t (*addrs)[16] = NULL;
+	size_t naddrs = 0;
 	if (o.filter) {
 		struct floe_filter_opts fo = {.local = o.local};
 		st.filter = floe_filter_compile_opts(o.filter, &fo, &eb);
@@ -142,14 +226,56 @@ int cmd_read(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		size_t cap = 64;
-		st.addrs = calloc(cap, sizeof(*st.addrs));
-		if (st.addrs && !floe_filter_required_addrs(st.filter, st.addrs, cap, &st.naddrs))
-			st.naddrs = 0;
+		addrs = calloc(cap, sizeof(*addrs));
+		if (addrs && !floe_filter_required_addrs(st.filter, addrs, cap, &naddrs))
+			naddrs = 0;
+	}
+	struct floe_source_opts so = {.range = o.trange, .addrs = (const uint8_t (*)[16])addrs,
+	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log()};
+	if (!o.wfile && !o.archive) {
+		uint64_t fc = o.filter ? filter_columns(o.filter) : COLS(stime);
+		uint64_t oc = output_columns(&o);
+		/* times, and what printing and matching of any field may consult */
+		uint64_t base = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) |
+		                COLS(flags);
+		if (fc && oc)
+			so.columns = fc | oc | base;
+		if (fc && st.filter) {
+			so.rec_probe = filter_probe;
+			so.rec_probe_ud = st.filter;
+			so.rec_columns = fc | base;
+		}
+	}
+	src = floe_source_create(&so, &eb);
+	if (!src) {
+		cli_error(&o, "%s", eb.msg);
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	for (size_t i = 0; i < o.nrfiles && rc == EXIT_OK; i++)
+		if (floe_source_add_file(src, o.rfiles[i], &eb) != FLOE_OK)
+			rc = EXIT_FAIL;
+	for (size_t i = 0; i < o.nrdirs && rc == EXIT_OK; i++)
+		if (floe_source_add_dir(src, o.rdirs[i], &eb) != FLOE_OK)
+			rc = EXIT_FAIL;
+	if (rc != EXIT_OK) {
+		cli_error(&o, "%s", eb.msg);
+		goto out;
 	}
 
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-	if (o.wfile) {
+	if (o.archive) {
+		struct floe_archive_opts ao = {.dir = o.archive, .instance = o.instance ? o.instance : "floe",
+		                               .rotate = o.rotate, .block_records = o.block_records,
+		                               .log = cli_log()};
+		st.ar = floe_archive_create(&ao, &eb);
+		if (!st.ar) {
+			cli_error(&o, "%s", eb.msg);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+	} else if (o.wfile) {
 		struct floe_writer_opts wo = {.block_records = o.block_records, .log = cli_log()};
 		st.w = floe_writer_open(o.wfile, &wo, &eb);
 		if (!st.w) {
@@ -167,14 +293,18 @@ int cmd_read(int argc, char **argv)
 		}
 	}
 
-	for (size_t i = 0; i < o.nrfiles; i++) {
-		int r1 = read_one(&st, o.rfiles[i]);
-		if (r1 == EXIT_FAIL) {
+	rc = read_all(&st, src);
+	struct floe_source_stats ss;
+	floe_source_stats(src, &ss);
+	if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
+		rc = EXIT_DAMAGED;
+	if (st.ar) {
+		floe_errbuf_clear(&eb);
+		if (floe_archive_close(st.ar, &eb) != FLOE_OK) {
+			cli_error(&o, "%s", eb.msg);
 			rc = EXIT_FAIL;
-			break;
 		}
-		if (r1 != EXIT_OK && rc == EXIT_OK)
-			rc = r1;
+		st.ar = NULL;
 	}
 
 	if (st.w) {
@@ -198,17 +328,15 @@ int cmd_read(int argc, char **argv)
 		st.out = NULL;
 	}
 	if (o.stats)
-		fprintf(stderr,
-		        "files %" PRIu64 ", blocks read %" PRIu64 ", skipped %" PRIu64
-		        ", damaged %" PRIu64 ", records examined %" PRIu64 ", matched %" PRIu64 "\n",
-		        st.files, st.total.blocks_read, st.total.blocks_skipped, st.total.blocks_damaged,
-		        st.total.records, st.matched);
+		print_stats(&ss, st.matched);
 out:
+	floe_archive_abandon(st.ar);
+	floe_source_destroy(src);
 	if (st.w)
 		floe_writer_abandon(st.w);
 	if (st.out)
 		floe_output_discard(st.out);
-	free(st.addrs);
+	free(addrs);
 	floe_filter_destroy(st.filter);
 	cli_opts_release(&o);
 	return rc;

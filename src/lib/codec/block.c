@@ -666,6 +666,16 @@ enum floe_err floe_summary_parse(const uint8_t *p, const struct floe_block_frame
 void floe_dec_init(struct floe_dec *d)
 {
 	memset(d, 0, sizeof(*d));
+	d->colmask = FLOE_COLUMNS_ALL;
+}
+
+uint64_t floe_columns_of(size_t off, size_t size)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < NCOLS; i++)
+		if (col_table[i].off < off + size && off < (size_t)col_table[i].off + col_table[i].width)
+			m |= 1ull << (col_table[i].id - 1);
+	return m;
 }
 
 void floe_dec_release(struct floe_dec *d)
@@ -851,7 +861,10 @@ static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t 
 static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
                              struct floe_flow *out, struct floe_errbuf *eb)
 {
-	(void)d;
+	/* ltime is stored as a delta from stime */
+	uint64_t mask = d->colmask;
+	if (mask & (1ull << 1))
+		mask |= 1ull;
 	struct floe_cursor c = floe_cursor_make(raw, rlen);
 	unsigned ncols = floe_cur_le16(&c);
 	floe_cur_skip(&c, 2);
@@ -887,8 +900,8 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	struct col_state cs[FLOE_COL_MAX];
 	size_t ncs = 0;
 	for (unsigned id = 1; id <= FLOE_COL_MAX; id++) {
-		if (!enc[id])
-			continue;
+		if (!enc[id] || !(mask & (1ull << (id - 1))))
+			continue;   /* absent, or not asked for: pruned */
 		enum floe_err err = col_start(&cs[ncs++], &col_table[id - 1], enc[id], slice[id], n, eb);
 		if (err != FLOE_OK)
 			return err;
@@ -906,6 +919,26 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	return FLOE_OK;
 }
 
+/* With a probe: the probe's columns first; the rest only on a hit. */
+static enum floe_err dec_probed(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
+                                struct floe_flow *out, struct floe_errbuf *eb)
+{
+	d->probe_miss = false;
+	if (!d->probe)
+		return dec_raw(d, raw, rlen, n, out, eb);
+	uint64_t full = d->colmask;
+	d->colmask = d->probemask;
+	enum floe_err err = dec_raw(d, raw, rlen, n, out, eb);
+	d->colmask = full;
+	if (err != FLOE_OK)
+		return err;
+	if (!d->probe(d->probe_ud, out, n)) {
+		d->probe_miss = true;
+		return FLOE_OK;
+	}
+	return dec_raw(d, raw, rlen, n, out, eb);
+}
+
 enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_frame *fr,
                                   const uint8_t *p, bool verify_crc, struct floe_flow *out,
                                   struct floe_errbuf *eb)
@@ -913,7 +946,7 @@ enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_fr
 	if (verify_crc && floe_crc32c(0, p, fr->comp_len) != fr->payload_crc)
 		return floe_errbuf_set(eb, FLOE_CHECKSUM, "block payload fails its checksum");
 	if (fr->codec == FLOE_CODEC_NONE)
-		return dec_raw(d, p, fr->raw_len, fr->nrec, out, eb);
+		return dec_probed(d, p, fr->raw_len, fr->nrec, out, eb);
 	if (!d->zd && !(d->zd = ZSTD_createDCtx()))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
 	if (!grow((void **)&d->raw, &d->raw_cap, fr->raw_len ? fr->raw_len : 1, 1))
@@ -924,7 +957,7 @@ enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_fr
 	if (got != fr->raw_len)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "payload inflates to %zu bytes, not %u",
 		                       got, fr->raw_len);
-	return dec_raw(d, d->raw, got, fr->nrec, out, eb);
+	return dec_probed(d, d->raw, got, fr->nrec, out, eb);
 }
 
 enum floe_err floe_block_decode_ex(struct floe_dec *d, const uint8_t *p, size_t len,

@@ -102,6 +102,34 @@ void floe_reader_close(struct floe_reader *r);
 
 const struct floe_file_info *floe_reader_info(const struct floe_reader *r);
 
+/* From the footer index of a closed file, without reading any block: the
+ * time range of its records (*tmin = min stime, *tmax = max ltime; a file
+ * with no records gives tmin > tmax), its block and record counts.
+ * Returns false when the file has no (valid) footer: then only reading its
+ * blocks tells. */
+bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_t *tmax,
+                              uint64_t *nblocks, uint64_t *nrec);
+
+/* Column pruning: decode only the columns in mask (bit id-1 for column
+ * id, docs/format.md; build it with floe_columns_of).  Fields of the other
+ * columns read as zero, and their bytes, though covered by the block's
+ * CRC, are not checked further.  Default FLOE_COLUMNS_ALL.  Asking for
+ * ltime brings stime along (ltime is stored relative to it). */
+#define FLOE_COLUMNS_ALL (~(uint64_t)0)
+void floe_reader_set_columns(struct floe_reader *r, uint64_t mask);
+/* The columns holding the bytes [off, off + size) of struct floe_flow,
+ * e.g. floe_columns_of(offsetof(struct floe_flow, dport), 2). */
+uint64_t floe_columns_of(size_t off, size_t size);
+
+/* Optional, after the block filter: for a block that passed it, decode
+ * only the columns in mask (floe_columns_of) into recs[0..n) and call
+ * probe; if it returns false no record of the block is wanted and the
+ * block is skipped (counted in blocks_skipped and blocks_probed) without
+ * decoding the other columns.  This turns a Bloom filter's false positive
+ * into the cost of decoding a few columns.  NULL probe: off. */
+typedef bool (*floe_block_probe)(void *ud, const struct floe_flow *recs, size_t n);
+void floe_reader_set_probe(struct floe_reader *r, uint64_t mask, floe_block_probe probe, void *ud);
+
 /* Optional: called with each block's summary before its payload is read
  * or decompressed; returning false skips the block (counted in
  * blocks_skipped; on a seekable file the reader seeks over it). */
@@ -120,6 +148,7 @@ const char *floe_reader_error(const struct floe_reader *r);
 
 struct floe_reader_stats {
 	uint64_t blocks_read, blocks_skipped, blocks_damaged;
+	uint64_t blocks_probed;  /* of blocks_skipped: by the probe, after decoding its columns */
 	uint64_t records;
 	uint64_t bytes_read;
 };

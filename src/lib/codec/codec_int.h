@@ -153,6 +153,13 @@ struct floe_dec {
 	size_t raw_cap;
 	uint64_t *tmp;
 	size_t tmp_cap;  /* in values */
+	uint64_t colmask; /* columns to decode (bit id-1); the rest are left zero */
+	/* optional probe: decode probemask first, and the rest only if probe
+	 * says some record may be wanted; otherwise probe_miss is set */
+	uint64_t probemask;
+	bool (*probe)(void *ud, const struct floe_flow *recs, size_t n);
+	void *probe_ud;
+	bool probe_miss;
 };
 void floe_dec_init(struct floe_dec *d);
 void floe_dec_release(struct floe_dec *d);

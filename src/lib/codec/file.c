@@ -302,7 +302,16 @@ static enum floe_err fill(struct floe_reader *r, size_t need)
 		r->cap = want;
 	}
 	while (avail(r) < need) {
-		ssize_t k = read(r->fd, r->buf + r->end, r->cap - r->end);
+		/* A seekable file reads what is needed (from 4 KiB): a reader
+		 * that skips blocks by their summaries must not pull in the
+		 * blocks it skips.  A pipe reads ahead in big chunks. */
+		size_t room = r->cap - r->end;
+		if (r->seekable) {
+			size_t ask = ((need - avail(r)) + 4095) & ~(size_t)4095;
+			if (ask < room)
+				room = ask;
+		}
+		ssize_t k = read(r->fd, r->buf + r->end, room);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -577,6 +586,42 @@ const struct floe_file_info *floe_reader_info(const struct floe_reader *r)
 	return &r->info;
 }
 
+bool floe_reader_footer_range(const struct floe_reader *r, int64_t *tmin, int64_t *tmax,
+                              uint64_t *nblocks, uint64_t *nrec)
+{
+	*tmin = INT64_MAX;
+	*tmax = INT64_MIN;
+	*nblocks = *nrec = 0;
+	if (!r->index)
+		return false;
+	for (uint32_t i = 0; i < r->nindex; i++) {
+		const uint8_t *e = r->index + (size_t)i * FE_LEN;
+		struct floe_cursor c = floe_cursor_make(e + FE_NREC, FE_LEN - FE_NREC);
+		uint32_t n = floe_cur_le32(&c);
+		floe_cur_skip(&c, FE_TMIN - FE_SUMLEN);
+		int64_t lo = (int64_t)floe_cur_le64(&c), hi = (int64_t)floe_cur_le64(&c);
+		if (lo < *tmin)
+			*tmin = lo;
+		if (hi > *tmax)
+			*tmax = hi;
+		*nrec += n;
+	}
+	*nblocks = r->nindex;
+	return true;
+}
+
+void floe_reader_set_probe(struct floe_reader *r, uint64_t mask, floe_block_probe probe, void *ud)
+{
+	r->dec.probemask = mask | ((mask & 2) ? 1 : 0);
+	r->dec.probe = probe;
+	r->dec.probe_ud = ud;
+}
+
+void floe_reader_set_columns(struct floe_reader *r, uint64_t mask)
+{
+	r->dec.colmask = mask;
+}
+
 void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, void *ud)
 {
 	r->pred = pred;
@@ -783,6 +828,11 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 		if (r->index)
 			r->next_index++;
 		r->blockno++;
+		if (r->dec.probe_miss) {
+			r->st.blocks_skipped++;
+			r->st.blocks_probed++;
+			continue;
+		}
 		r->st.blocks_read++;
 		r->st.records += fr.nrec;
 		*recs = r->recs;

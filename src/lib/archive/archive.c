@@ -1,0 +1,322 @@
+/*
+ * archive.c - the archive writer (archive.h): rotation by the records'
+ * clock, .part files renamed when complete, and the file naming both the
+ * writer and the source (source.c) rely on.
+ *
+ * Must not depend on: meter, decode, filter, libpcap.
+ */
+#include "archive/archive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/mem.h"
+
+#define NS 1000000000LL
+#define SEQ_MAX 9999u
+
+struct floe_archive {
+	char dir[PATH_MAX];
+	char instance[FLOE_ARCHIVE_NAME_MAX];
+	int64_t rotate;
+	struct floe_writer_opts wopts;
+	const struct floe_log *log;
+	struct floe_errbuf err;
+	/* the open file */
+	struct floe_writer *w;
+	int fd;
+	int64_t pstart, pend;        /* its period */
+	char part[PATH_MAX];         /* its path while written */
+	char final[PATH_MAX];        /* its path once closed */
+	struct floe_archive_stats st;
+};
+
+static bool instance_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= FLOE_ARCHIVE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+bool floe_archive_path(char *buf, size_t len, const char *instance, int64_t t, unsigned seq)
+{
+	time_t secs = (time_t)floor_div(t, NS);
+	struct tm tm;
+	if (!gmtime_r(&secs, &tm))
+		return false;
+	char sfx[16] = "";
+	if (seq)
+		snprintf(sfx, sizeof(sfx), "-%u", seq);
+	int k = snprintf(buf, len, "%s/%04d/%02d/%02d/%s.%04d%02d%02dT%02d%02d%02dZ%s.floe", instance,
+	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, instance, tm.tm_year + 1900,
+	                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, sfx);
+	return k > 0 && (size_t)k < len;
+}
+
+static bool digits(const char *s, size_t n, int *v)
+{
+	int x = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		x = x * 10 + (s[i] - '0');
+	}
+	*v = x;
+	return true;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+bool floe_archive_parse_name(const char *base, int64_t *t, bool *part)
+{
+	size_t n = strlen(base);
+	*part = false;
+	if (n > 5 && strcmp(base + n - 5, ".part") == 0) {
+		*part = true;
+		n -= 5;
+	}
+	if (n < 5 || memcmp(base + n - 5, ".floe", 5) != 0)
+		return false;
+	n -= 5;
+	/* optional -N */
+	size_t e = n;
+	while (e > 0 && base[e - 1] >= '0' && base[e - 1] <= '9')
+		e--;
+	if (e < n && e > 0 && base[e - 1] == '-')
+		n = e - 1;
+	/* ".YYYYMMDDTHHMMSSZ" = 17 characters */
+	if (n < 18 || base[n - 17] != '.' || base[n - 8] != 'T' || base[n - 1] != 'Z')
+		return false;
+	const char *s = base + n - 16;
+	int y, mo, d, h, mi, sec;
+	if (!digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) ||
+	    !digits(s + 9, 2, &h) || !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &sec))
+		return false;
+	if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+	    sec > 59)
+		return false;
+	*t = ((days_from_civil(y, mo, d) * 86400) + h * 3600 + mi * 60 + sec) * NS;
+	return true;
+}
+
+struct floe_archive *floe_archive_create(const struct floe_archive_opts *o,
+                                         struct floe_errbuf *eb)
+{
+	const char *inst = o->instance ? o->instance : "";
+	if (!instance_ok(inst)) {
+		floe_errbuf_set(eb, FLOE_INVALID,
+		                "bad instance name '%s': 1..63 of A-Z a-z 0-9 _ -", inst);
+		return NULL;
+	}
+	int64_t rot = o->rotate ? o->rotate : FLOE_ARCHIVE_ROTATE_DEFAULT;
+	if (rot < NS || rot > FLOE_ARCHIVE_ROTATE_MAX || FLOE_ARCHIVE_ROTATE_MAX % rot != 0) {
+		floe_errbuf_set(eb, FLOE_INVALID,
+		                "bad rotation %lld s: it must divide a day (e.g. 5m, 1h, 1d)",
+		                (long long)(rot / NS));
+		return NULL;
+	}
+	if (!o->dir || !o->dir[0] || strlen(o->dir) + 1 + strlen(inst) + 64 >= PATH_MAX) {
+		floe_errbuf_set(eb, FLOE_INVALID, "bad archive directory '%s'", o->dir ? o->dir : "");
+		return NULL;
+	}
+	struct floe_archive *a = floe_calloc(NULL, 1, sizeof(*a));
+	if (!a) {
+		floe_errbuf_set(eb, FLOE_NOMEM, "cannot write archive '%s': out of memory", o->dir);
+		return NULL;
+	}
+	snprintf(a->dir, sizeof(a->dir), "%s", o->dir);
+	snprintf(a->instance, sizeof(a->instance), "%s", inst);
+	a->rotate = rot;
+	a->log = o->log;
+	a->fd = -1;
+	a->wopts.instance = a->instance;
+	a->wopts.zstd_level = o->zstd_level;
+	a->wopts.block_records = o->block_records;
+	a->wopts.log = o->log;
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/%s", a->dir, a->instance) < 0 ||
+	    (mkdir(a->dir, 0755) != 0 && errno != EEXIST) ||
+	    (mkdir(path, 0755) != 0 && errno != EEXIST)) {
+		floe_errbuf_set(eb, FLOE_IO, "cannot create archive directory '%s': %s", path,
+		                strerror(errno));
+		floe_free(NULL, a, sizeof(*a));
+		return NULL;
+	}
+	return a;
+}
+
+/* mkdir -p for the parent directories of path (below a->dir). */
+static bool make_parents(struct floe_archive *a, char *path)
+{
+	size_t base = strlen(a->dir) + 1;
+	for (char *p = path + base; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		int rc = mkdir(path, 0755);
+		int en = errno;
+		*p = '/';
+		if (rc != 0 && en != EEXIST) {
+			*p = '\0';
+			floe_errbuf_set(&a->err, FLOE_IO, "cannot create archive directory '%s': %s", path,
+			                strerror(en));
+			*p = '/';
+			return false;
+		}
+	}
+	return true;
+}
+
+static void fsync_dir_of(const char *path)
+{
+	char d[PATH_MAX];
+	snprintf(d, sizeof(d), "%s", path);
+	char *slash = strrchr(d, '/');
+	if (!slash)
+		return;
+	*slash = '\0';
+	int fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+static enum floe_err open_period(struct floe_archive *a, int64_t t)
+{
+	int64_t ps = floor_div(t, a->rotate) * a->rotate;
+	for (unsigned seq = 0; seq <= SEQ_MAX; seq++) {
+		char rel[PATH_MAX];
+		if (!floe_archive_path(rel, sizeof(rel), a->instance, ps, seq))
+			return floe_errbuf_set(&a->err, FLOE_INVALID,
+			                       "cannot write archive '%s': time %lld out of range", a->dir,
+			                       (long long)(t / NS));
+		int k1 = snprintf(a->final, sizeof(a->final), "%s/%s", a->dir, rel);
+		int k2 = snprintf(a->part, sizeof(a->part), "%s.part", a->final);
+		if (k1 < 0 || k2 < 0 || (size_t)k2 >= sizeof(a->part))
+			return floe_errbuf_set(&a->err, FLOE_LIMIT, "cannot write archive '%s': path too long",
+			                       a->dir);
+		if (seq == 0 && !make_parents(a, a->final))
+			return a->err.code;
+		if (access(a->final, F_OK) == 0)
+			continue;
+		int fd = open(a->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return floe_errbuf_set(&a->err, FLOE_IO, "cannot create '%s': %s", a->part,
+			                       strerror(errno));
+		struct floe_errbuf eb = {0};
+		a->w = floe_writer_fdopen(fd, a->part, &a->wopts, &eb);
+		if (!a->w) {
+			close(fd);
+			unlink(a->part);
+			return floe_errbuf_set(&a->err, eb.code, "%s", eb.msg);
+		}
+		a->fd = fd;
+		a->pstart = ps;
+		a->pend = ps + a->rotate;
+		return FLOE_OK;
+	}
+	return floe_errbuf_set(&a->err, FLOE_LIMIT, "cannot write archive '%s': more than %u files "
+	                       "for period of '%s'", a->dir, SEQ_MAX, a->final);
+}
+
+/* Footer, fsync, rename, fsync of the directory. */
+static enum floe_err close_file(struct floe_archive *a)
+{
+	if (!a->w)
+		return a->err.code;
+	struct floe_errbuf eb = {0};
+	enum floe_err e = floe_writer_close(a->w, &eb);
+	a->w = NULL;
+	if (e != FLOE_OK)
+		floe_errbuf_set(&a->err, e, "%s", eb.msg);
+	else if (fsync(a->fd) != 0)
+		floe_errbuf_set(&a->err, FLOE_IO, "cannot sync '%s': %s", a->part, strerror(errno));
+	if (close(a->fd) != 0)
+		floe_errbuf_set(&a->err, FLOE_IO, "cannot close '%s': %s", a->part, strerror(errno));
+	a->fd = -1;
+	if (a->err.code != FLOE_OK)
+		return a->err.code;  /* the .part stays: readable to its last block */
+	if (rename(a->part, a->final) != 0)
+		return floe_errbuf_set(&a->err, FLOE_IO, "cannot rename '%s': %s", a->part,
+		                       strerror(errno));
+	fsync_dir_of(a->final);
+	a->st.files++;
+	return FLOE_OK;
+}
+
+enum floe_err floe_archive_add(struct floe_archive *a, const struct floe_flow *f)
+{
+	if (a->err.code != FLOE_OK)
+		return a->err.code;
+	if (a->w && f->ltime >= a->pend && close_file(a) != FLOE_OK)
+		return a->err.code;
+	if (!a->w && open_period(a, f->ltime) != FLOE_OK)
+		return a->err.code;
+	enum floe_err e = floe_writer_add(a->w, f);
+	if (e != FLOE_OK)
+		return floe_errbuf_set(&a->err, e, "cannot write '%s': %s", a->part, floe_strerror(e));
+	a->st.records++;
+	return FLOE_OK;
+}
+
+enum floe_err floe_archive_close(struct floe_archive *a, struct floe_errbuf *eb)
+{
+	if (!a)
+		return FLOE_OK;
+	close_file(a);
+	enum floe_err e = a->err.code;
+	if (e != FLOE_OK && eb)
+		floe_errbuf_set(eb, e, "%s", a->err.msg);
+	floe_free(NULL, a, sizeof(*a));
+	return e;
+}
+
+void floe_archive_abandon(struct floe_archive *a)
+{
+	if (!a)
+		return;
+	if (a->w) {
+		floe_writer_abandon(a->w);   /* records not yet in a block are lost */
+		close(a->fd);
+	}
+	floe_free(NULL, a, sizeof(*a));
+}
+
+const char *floe_archive_error(const struct floe_archive *a)
+{
+	return a->err.msg;
+}
+
+void floe_archive_stats(const struct floe_archive *a, struct floe_archive_stats *st)
+{
+	*st = a->st;
+}
