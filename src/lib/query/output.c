@@ -135,6 +135,12 @@ static void write_header(struct floe_output *o)
 
 enum floe_err floe_output_write(struct floe_output *o, const struct floe_flow *f)
 {
+	return floe_output_write_cells(o, f, NULL);
+}
+
+enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_flow *f,
+                                      const char *const *cells)
+{
 	char buf[128];
 	if (o->header_pending) {
 		write_header(o);
@@ -144,7 +150,10 @@ enum floe_err floe_output_write(struct floe_output *o, const struct floe_flow *f
 		putc('{', o->fp);
 	for (size_t i = 0; i < o->ncols; i++) {
 		const struct floe_field *fd = o->cols[i];
-		floe_field_format(fd, f, &o->opts, buf, sizeof(buf));
+		if (cells && cells[i])
+			snprintf(buf, sizeof(buf), "%s", cells[i]);
+		else
+			floe_field_format(fd, f, &o->opts, buf, sizeof(buf));
 		switch (o->fmt) {
 		case FLOE_OUT_TEXT:
 			text_cell(o, i, buf);

@@ -1,0 +1,412 @@
+/*
+ * cmd_cluster.c - `floe cluster`, and the machinery `floe sort` and
+ * `floe bins` share with it (docs/aggregate.md).
+ *
+ *   floe cluster -r FILE... [-m KEYS] [-s COLUMNS] [-b BIN] [--sort KEYS]
+ *                [--top N] [--memory SIZE] [-w OUT] [FILTER]
+ *
+ * Records are read (filtered) from the inputs, fed to an operator of
+ * libfloe (query/cluster.h, query/sort.h), and what it emits goes to the
+ * text/CSV/JSON writer, or with -w to a floe file so aggregations compose
+ * through pipes as Argus's clients do.
+ */
+#include "cli.h"
+#include "codec/codec.h"
+#include "filter/filter.h"
+#include "query/cluster.h"
+#include "query/output.h"
+#include "query/sort.h"
+#include "util/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Memory kept outside the operators' budget for readers (a decompressed
+ * block of 64 Ki records), zstd, stdio and the binary itself. */
+#define RESERVE (32ull << 20)
+
+static const char cluster_help[] =
+	"usage: floe cluster -r FILE... [-m KEYS] [-s COLUMNS] [options] [FILTER]\n"
+	"\n"
+	"Groups records by key fields and aggregates them (racluster, nfdump -A).\n"
+	"Without -m, merges the records of each flow (status intervals) into one.\n"
+	"\n"
+	"  -r FILE...       input files (\"-\": standard input)\n"
+	"  -m KEYS          key fields: saddr daddr saddr/24 daddr/64 proto sport dport\n"
+	"                   smac dmac vlan state ... ('floe fields': kind key)\n"
+	"  -s COLUMNS       output columns: fields, pct(bytes) or %bytes (percent of\n"
+	"                   the total), dcount(daddr) (distinct values; exact up to\n"
+	"                   2048, HyperLogLog beyond, error under 2 %)\n"
+	"  -b BIN           also group by time bin (5m, 1h), spreading each record\n"
+	"                   over the bins it covers\n"
+	"  --sort KEYS      order the groups: bytes (biggest first), saddr:asc, ...\n"
+	"  --top N          only the first N groups (default order: bytes, biggest first)\n"
+	"  --memory SIZE    memory target (default 256M); bigger aggregations spill\n"
+	"                   to temporary files in $TMPDIR and still finish exactly\n"
+	"  -w FILE          write the groups as a floe file (\"-\": stdout)\n"
+	"  -o FORMAT -n -u -p DIGITS --no-header   as for 'floe read'\n"
+	"  --stats          print counts (records, groups, spills) to stderr\n";
+
+int cmd_cluster(int argc, char **argv)
+{
+	return cli_agg_main(CLI_AGG_CLUSTER, cluster_help, argc, argv);
+}
+
+/* ---- reading ---- */
+
+typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
+
+static int read_all(struct cli_opts *o, const struct floe_filter *filter, add_fn add, void *ud,
+                    const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	int rc = EXIT_OK;
+	for (size_t fi = 0; fi < o->nrfiles && rc != EXIT_FAIL; fi++) {
+		struct floe_errbuf eb = {0};
+		struct floe_reader *r = floe_reader_open(o->rfiles[fi], cli_log(), &eb);
+		if (!r) {
+			cli_error(o, "%s", eb.msg);
+			return EXIT_FAIL;
+		}
+		for (;;) {
+			const struct floe_flow *recs;
+			size_t n;
+			enum floe_err e = floe_reader_next(r, &recs, &n);
+			if (e == FLOE_EOF)
+				break;
+			if (e != FLOE_OK) {
+				cli_error(o, "%s", floe_reader_error(r));
+				rc = EXIT_FAIL;
+				break;
+			}
+			for (size_t i = 0; i < n; i++) {
+				if (filter && !floe_filter_match(filter, &recs[i]))
+					continue;
+				++*nrec;
+				if ((e = add(ud, &recs[i])) != FLOE_OK) {
+					cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
+					          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
+					rc = EXIT_FAIL;
+					break;
+				}
+			}
+			if (rc == EXIT_FAIL)
+				break;
+		}
+		struct floe_reader_stats rs;
+		floe_reader_stats(r, &rs);
+		if (rc == EXIT_OK && rs.blocks_damaged)
+			rc = EXIT_DAMAGED;
+		floe_reader_close(r);
+	}
+	return rc;
+}
+
+/* ---- writing ---- */
+
+struct sink {
+	struct cli_opts *o;
+	const struct floe_aggcol *cols;
+	size_t ncols;
+	struct floe_output *out;
+	struct floe_writer *w;
+	struct floe_sort *sort;   /* when set, records go here first */
+	uint64_t written;
+};
+
+static enum floe_err sink_write(void *ud, const struct floe_flow *f, const double *extra)
+{
+	struct sink *s = ud;
+	s->written++;
+	if (s->w)
+		return floe_writer_add(s->w, f);
+	char text[CLI_MAX_COLS][32];
+	const char *cells[CLI_MAX_COLS];
+	for (size_t i = 0; i < s->ncols; i++) {
+		cells[i] = NULL;
+		switch (s->cols[i].op) {
+		case FLOE_AGG_FIELD:
+			break;
+		case FLOE_AGG_PCT:
+			snprintf(text[i], sizeof(text[i]), "%.2f", extra[i]);
+			cells[i] = text[i];
+			break;
+		case FLOE_AGG_DCOUNT:
+			snprintf(text[i], sizeof(text[i]), "%.0f", extra[i]);
+			cells[i] = text[i];
+			break;
+		}
+	}
+	return floe_output_write_cells(s->out, f, cells);
+}
+
+static enum floe_err sink_emit(void *ud, const struct floe_flow *f, const double *extra)
+{
+	struct sink *s = ud;
+	if (s->sort)
+		return floe_sort_add(s->sort, f, extra);
+	return sink_write(s, f, extra);
+}
+
+/* ---- the commands ---- */
+
+struct agg {
+	struct cli_opts o;
+	enum cli_agg_mode mode;
+	struct floe_aggcol cols[CLI_MAX_COLS];
+	size_t ncols;
+	struct floe_budget budget;
+	struct floe_cluster *cl;
+	struct sink sink;
+};
+
+static enum floe_err add_cluster(void *ud, const struct floe_flow *f)
+{
+	return floe_cluster_add(((struct agg *)ud)->cl, f);
+}
+
+static const char *cluster_err(void *ud)
+{
+	return floe_cluster_error(((struct agg *)ud)->cl);
+}
+
+static enum floe_err add_sort(void *ud, const struct floe_flow *f)
+{
+	return floe_sort_add(((struct agg *)ud)->sink.sort, f, NULL);
+}
+
+/* Appends the field names of a key list (masks dropped) to buf. */
+static void key_names(const char *keys, char *buf, size_t len)
+{
+	for (const char *p = keys; *p;) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		size_t n = strcspn(p, " ,/");
+		if (n) {
+			size_t have = strlen(buf);
+			snprintf(buf + have, len - have, " %.*s", (int)n, p);
+		}
+		p += n;
+		p += strcspn(p, " ,");
+	}
+}
+
+/* True if every column can be computed from the lean accumulator. */
+static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size_t nsk)
+{
+	static const char *const lean[] = {"stime", "ltime", "dur", "spkts", "dpkts", "pkts", "sbytes",
+	                                   "dbytes", "bytes", "trans", "load", "sload", "dload",
+	                                   "rate", "srate", "drate"};
+	const struct floe_field *need[CLI_MAX_COLS + 32];
+	size_t nn = 0;
+	for (size_t i = 0; i < g->ncols; i++)
+		if (g->cols[i].op != FLOE_AGG_DCOUNT)
+			need[nn++] = g->cols[i].arg;
+	for (size_t i = 0; i < nsk; i++)
+		if (sk[i].fd)
+			need[nn++] = sk[i].fd;
+	for (size_t i = 0; i < nn; i++) {
+		bool ok = (need[i]->kinds & FLOE_FK_KEY) != 0;
+		for (size_t j = 0; j < sizeof(lean) / sizeof(lean[0]) && !ok; j++)
+			ok = strcmp(need[i]->name, lean[j]) == 0;
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv)
+{
+	static const char *const names[] = {"cluster", "sort", "bins"};
+	struct agg *g = calloc(1, sizeof(*g));
+	if (!g) {
+		fprintf(stderr, "floe: out of memory\n");
+		return EXIT_FAIL;
+	}
+	struct cli_opts *o = &g->o;
+	o->cmd = names[mode];
+	g->mode = mode;
+	bool hflag;
+	struct floe_filter *filter = NULL;
+	struct floe_errbuf eb = {0};
+	struct floe_sortkey sk[32];
+	size_t nsk = 0;
+	int rc = cli_parse(o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_AGG, argc, argv, &hflag);
+	if (rc != EXIT_OK || hflag) {
+		if (hflag)
+			fputs(help, stdout);
+		goto out;
+	}
+	rc = EXIT_USAGE;
+	if (o->nrfiles == 0) {
+		cli_error(o, "no input: give -r FILE (try 'floe %s --help')", o->cmd);
+		goto out;
+	}
+	if (mode == CLI_AGG_SORT && !o->keys && !o->top) {
+		cli_error(o, "give the sort keys with -m, e.g. -m bytes (try 'floe sort --help')");
+		goto out;
+	}
+	if (mode == CLI_AGG_BINS && !o->bin) {
+		cli_error(o, "give the bin size with -b, e.g. -b 5m");
+		goto out;
+	}
+	if (mode == CLI_AGG_SORT && o->bin) {
+		cli_error(o, "-b is for cluster and bins");
+		goto out;
+	}
+
+	/* columns */
+	char spec[1024] = "";
+	if (o->aggcols) {
+		snprintf(spec, sizeof(spec), "%s", o->aggcols);
+	} else if (mode == CLI_AGG_SORT || (mode == CLI_AGG_CLUSTER && !o->keys)) {
+		snprintf(spec, sizeof(spec), "stime dur proto saddr sport dir daddr dport spkts dpkts "
+		         "sbytes dbytes state%s", mode == CLI_AGG_CLUSTER ? " trans" : "");
+	} else {
+		snprintf(spec, sizeof(spec), "stime%s", mode == CLI_AGG_CLUSTER && !o->bin ? " dur" : "");
+		key_names(o->keys, spec, sizeof(spec));
+		snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), " trans pkts bytes%s",
+		         mode == CLI_AGG_BINS ? " load" : "");
+	}
+	if (floe_aggcol_parse(spec, g->cols, CLI_MAX_COLS, &g->ncols, &eb) != FLOE_OK) {
+		cli_error(o, "%s", eb.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < g->ncols && mode == CLI_AGG_SORT; i++)
+		if (g->cols[i].op != FLOE_AGG_FIELD) {
+			cli_error(o, "%s is computed by 'floe cluster'", g->cols[i].name);
+			goto out;
+		}
+
+	/* order */
+	const char *order = mode == CLI_AGG_SORT ? o->keys : o->sortkeys;
+	char binorder[512] = "stime:asc";
+	if (mode == CLI_AGG_BINS && !order) {
+		key_names(o->keys ? o->keys : "", binorder, sizeof(binorder));
+		order = binorder;
+	}
+	if (!order && o->top)
+		order = "bytes";
+	if (order && floe_sortkeys_parse(order, g->cols, g->ncols, sk, 32, &nsk, &eb) != FLOE_OK) {
+		cli_error(o, "%s", eb.msg);
+		goto out;
+	}
+
+	if (o->filter && !(filter = floe_filter_compile(o->filter, &eb))) {
+		cli_error(o, "bad filter '%s': %s", o->filter, eb.msg);
+		goto out;
+	}
+	uint64_t mem = o->memory ? o->memory : CLI_DEFAULT_MEMORY;
+	floe_budget_init(&g->budget, (size_t)(mem > RESERVE + (8u << 20) ? mem - RESERVE : (8u << 20)));
+
+	rc = EXIT_FAIL;
+	if (mode != CLI_AGG_SORT) {
+		struct floe_cluster_opts co = {
+			.keys = mode == CLI_AGG_BINS && !o->keys ? "" : o->keys,
+			.bin = o->bin, .cols = g->cols, .ncols = g->ncols,
+			.lean = !o->wfile && lean_enough(g, sk, nsk),
+			.budget = &g->budget, .log = cli_log(),
+		};
+		g->cl = floe_cluster_create(&co, &eb);
+		if (!g->cl) {
+			cli_error(o, "%s", eb.msg);
+			rc = eb.code == FLOE_INVALID ? EXIT_USAGE : EXIT_FAIL;
+			goto out;
+		}
+	}
+	if (order) {
+		g->sink.sort = floe_sort_create(sk, nsk, mode == CLI_AGG_SORT ? 0 : g->ncols, o->top,
+		                                 &g->budget);
+		if (!g->sink.sort) {
+			cli_error(o, "out of memory");
+			goto out;
+		}
+	}
+	g->sink.o = o;
+	g->sink.cols = g->cols;
+	g->sink.ncols = g->ncols;
+	static char obuf[1 << 16];
+	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	if (o->wfile) {
+		struct floe_writer_opts wo = {.block_records = o->block_records, .log = cli_log()};
+		for (size_t i = 0; i < g->ncols; i++)
+			if (g->cols[i].op != FLOE_AGG_FIELD)
+				cli_warn(o, "%s is not stored in floe files; -w leaves it out", g->cols[i].name);
+		if (!(g->sink.w = floe_writer_open(o->wfile, &wo, &eb))) {
+			cli_error(o, "%s", eb.msg);
+			goto out;
+		}
+	} else {
+		const struct floe_field *fcols[CLI_MAX_COLS];
+		for (size_t i = 0; i < g->ncols; i++)
+			fcols[i] = floe_aggcol_field(&g->cols[i]);
+		memcpy(o->cols, fcols, g->ncols * sizeof(fcols[0]));
+		o->ncols = g->ncols;
+		g->sink.out = floe_output_create(stdout, (enum floe_outfmt)o->outfmt, o->cols, o->ncols,
+		                                 &o->fmt, !o->no_header);
+		if (!g->sink.out) {
+			cli_error(o, "out of memory");
+			goto out;
+		}
+	}
+
+	uint64_t nrec = 0;
+	if (mode == CLI_AGG_SORT)
+		rc = read_all(o, filter, add_sort, g, NULL, &nrec);
+	else
+		rc = read_all(o, filter, add_cluster, g, cluster_err, &nrec);
+	if (rc != EXIT_FAIL && g->cl) {
+		enum floe_err e = floe_cluster_finish(g->cl, sink_emit, &g->sink);
+		if (e != FLOE_OK) {
+			const char *m = floe_cluster_error(g->cl);
+			cli_error(o, "%s", *m ? m : e == FLOE_NOMEM ? "out of memory: the groups do not fit in "
+			          "--memory (use --top N or a larger --memory)" : floe_strerror(e));
+			rc = EXIT_FAIL;
+		}
+	}
+	if (rc != EXIT_FAIL && g->sink.sort) {
+		struct floe_sort *s = g->sink.sort;
+		g->sink.sort = NULL;  /* from now on emit writes */
+		if (floe_sort_finish(s, sink_write, &g->sink) != FLOE_OK) {
+			cli_error(o, "cannot sort: out of memory (use --top N or a larger --memory)");
+			rc = EXIT_FAIL;
+		}
+		g->sink.sort = s;
+	}
+	if (g->sink.w) {
+		floe_errbuf_clear(&eb);
+		if (floe_writer_close(g->sink.w, &eb) != FLOE_OK && rc != EXIT_FAIL) {
+			cli_error(o, "%s", eb.msg);
+			rc = EXIT_FAIL;
+		}
+		g->sink.w = NULL;
+	}
+	if (g->sink.out) {
+		if (rc == EXIT_FAIL) {
+			floe_output_discard(g->sink.out);
+		} else if (floe_output_finish(g->sink.out) != FLOE_OK) {
+			cli_error(o, "cannot write output");
+			rc = EXIT_FAIL;
+		}
+		g->sink.out = NULL;
+	}
+	if (o->stats) {
+		struct floe_cluster_stats st = {0};
+		if (g->cl)
+			floe_cluster_stats(g->cl, &st);
+		fprintf(stderr, "records %" PRIu64 ", groups %" PRIu64 ", written %" PRIu64 ", spills %" PRIu64
+		        ", spilled groups %" PRIu64 ", partition levels %u, budget peak %zu MB of %zu MB\n",
+		        nrec, g->cl ? st.groups : nrec, g->sink.written, st.spills, st.spilled_groups,
+		        st.max_level, g->budget.peak >> 20, g->budget.limit >> 20);
+	}
+out:
+	if (g->sink.w)
+		floe_writer_abandon(g->sink.w);
+	floe_sort_destroy(g->sink.sort);
+	floe_cluster_destroy(g->cl);
+	floe_filter_destroy(filter);
+	cli_opts_release(o);
+	free(g);
+	return rc;
+}
