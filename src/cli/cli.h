@@ -92,12 +92,13 @@ int cmd_fields(int argc, char **argv);
 int cmd_cluster(int argc, char **argv);
 int cmd_sort(int argc, char **argv);
 int cmd_bins(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Aggregation commands (cmd_cluster.c): the default --memory, and the
  * parse of a size such as "256M" or "1G" (binary multiples). */
 #define CLI_DEFAULT_MEMORY (256ull << 20)
 bool cli_parse_size(const char *s, uint64_t *v);
-enum cli_agg_mode { CLI_AGG_CLUSTER, CLI_AGG_SORT, CLI_AGG_BINS };
+enum cli_agg_mode { CLI_AGG_CLUSTER, CLI_AGG_SORT, CLI_AGG_BINS, CLI_AGG_MERGE };
 /* The body of cluster, sort and bins; help is printed for -h. */
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv);
 

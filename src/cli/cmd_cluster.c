@@ -14,6 +14,8 @@
 #include "codec/codec.h"
 #include "filter/filter.h"
 #include "query/cluster.h"
+#include "query/local.h"
+#include "query/merge.h"
 #include "query/output.h"
 #include "query/sort.h"
 #include "util/mem.h"
@@ -46,6 +48,9 @@ static const char cluster_help[] =
 	"  --memory SIZE    memory target (default 256M); bigger aggregations spill\n"
 	"                   to temporary files in $TMPDIR and still finish exactly\n"
 	"  -w FILE          write the groups as a floe file (\"-\": stdout)\n"
+	"  --local NETS     local networks (or @FILE): enables laddr raddr lport rport\n"
+	"                   inbytes outbytes inpkts outpkts, e.g. per local host in/out:\n"
+	"                   -m laddr -s laddr inbytes outbytes --local 10.0.0.0/8\n"
 	"  -o FORMAT -n -u -p DIGITS --no-header   as for 'floe read'\n"
 	"  --stats          print counts (records, groups, spills) to stderr\n";
 
@@ -58,11 +63,14 @@ int cmd_cluster(int argc, char **argv)
 
 typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
 
-static int read_all(struct cli_opts *o, const struct floe_filter *filter, add_fn add, void *ud,
-                    const char *(*errmsg)(void *ud), uint64_t *nrec)
+/* Feeds every record of the inputs that passes filter to add; oriented to
+ * the local networks first if orient is set. */
+static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                      const struct floe_netset *orient, add_fn add, void *ud,
+                      const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
 	int rc = EXIT_OK;
-	for (size_t fi = 0; fi < o->nrfiles && rc != EXIT_FAIL; fi++) {
+	for (size_t fi = first; fi < first + count && rc != EXIT_FAIL; fi++) {
 		struct floe_errbuf eb = {0};
 		struct floe_reader *r = floe_reader_open(o->rfiles[fi], cli_log(), &eb);
 		if (!r) {
@@ -84,7 +92,14 @@ static int read_all(struct cli_opts *o, const struct floe_filter *filter, add_fn
 				if (filter && !floe_filter_match(filter, &recs[i]))
 					continue;
 				++*nrec;
-				if ((e = add(ud, &recs[i])) != FLOE_OK) {
+				struct floe_flow tmp;
+				const struct floe_flow *f = &recs[i];
+				if (orient) {
+					tmp = recs[i];
+					floe_flow_orient_local(&tmp, orient);
+					f = &tmp;
+				}
+				if ((e = add(ud, f)) != FLOE_OK) {
 					cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
 					          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
 					rc = EXIT_FAIL;
@@ -101,6 +116,13 @@ static int read_all(struct cli_opts *o, const struct floe_filter *filter, add_fn
 		floe_reader_close(r);
 	}
 	return rc;
+}
+
+static int read_all(struct cli_opts *o, const struct floe_filter *filter,
+                    const struct floe_netset *orient, add_fn add, void *ud,
+                    const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	return read_files(o, 0, o->nrfiles, filter, orient, add, ud, errmsg, nrec);
 }
 
 /* ---- writing ---- */
@@ -158,8 +180,26 @@ struct agg {
 	size_t ncols;
 	struct floe_budget budget;
 	struct floe_cluster *cl;
+	struct floe_merge *mg;
 	struct sink sink;
 };
+
+static enum floe_err add_b(void *ud, const struct floe_flow *f)
+{
+	return floe_merge_add_b(((struct agg *)ud)->mg, f);
+}
+
+static enum floe_err add_a(void *ud, const struct floe_flow *f)
+{
+	struct agg *g = ud;
+	return floe_merge_join(g->mg, f, sink_emit, &g->sink);
+}
+
+static const char *merge_err(void *ud)
+{
+	(void)ud;
+	return "out of memory: the second capture does not fit in --memory";
+}
 
 static enum floe_err add_cluster(void *ud, const struct floe_flow *f)
 {
@@ -218,7 +258,7 @@ static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size
 
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv)
 {
-	static const char *const names[] = {"cluster", "sort", "bins"};
+	static const char *const names[] = {"cluster", "sort", "bins", "merge"};
 	struct agg *g = calloc(1, sizeof(*g));
 	if (!g) {
 		fprintf(stderr, "floe: out of memory\n");
@@ -251,8 +291,12 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		cli_error(o, "give the bin size with -b, e.g. -b 5m");
 		goto out;
 	}
-	if (mode == CLI_AGG_SORT && o->bin) {
+	if ((mode == CLI_AGG_SORT || mode == CLI_AGG_MERGE) && o->bin) {
 		cli_error(o, "-b is for cluster and bins");
+		goto out;
+	}
+	if (mode == CLI_AGG_MERGE && (o->nrfiles != 2 || o->keys)) {
+		cli_error(o, "give two captures, A and B, and no -m (try 'floe merge --help')");
 		goto out;
 	}
 
@@ -260,7 +304,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	char spec[1024] = "";
 	if (o->aggcols) {
 		snprintf(spec, sizeof(spec), "%s", o->aggcols);
-	} else if (mode == CLI_AGG_SORT || (mode == CLI_AGG_CLUSTER && !o->keys)) {
+	} else if (mode == CLI_AGG_SORT || mode == CLI_AGG_MERGE || (mode == CLI_AGG_CLUSTER && !o->keys)) {
 		snprintf(spec, sizeof(spec), "stime dur proto saddr sport dir daddr dport spkts dpkts "
 		         "sbytes dbytes state%s", mode == CLI_AGG_CLUSTER ? " trans" : "");
 	} else {
@@ -273,7 +317,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		cli_error(o, "%s", eb.msg);
 		goto out;
 	}
-	for (size_t i = 0; i < g->ncols && mode == CLI_AGG_SORT; i++)
+	for (size_t i = 0; i < g->ncols && (mode == CLI_AGG_SORT || mode == CLI_AGG_MERGE); i++)
 		if (g->cols[i].op != FLOE_AGG_FIELD) {
 			cli_error(o, "%s is computed by 'floe cluster'", g->cols[i].name);
 			goto out;
@@ -293,6 +337,30 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		goto out;
 	}
 
+	/* fields relative to --local (laddr, inbytes, ...) orient the records */
+	bool local_fields = false;
+	for (size_t i = 0; i < g->ncols; i++)
+		local_fields |= (g->cols[i].arg->kinds & FLOE_FK_LOCAL) != 0;
+	for (size_t i = 0; i < nsk; i++)
+		local_fields |= sk[i].fd && (sk[i].fd->kinds & FLOE_FK_LOCAL);
+	for (const char *p = o->keys ? o->keys : ""; *p;) {
+		char w[64];
+		p += strspn(p, " ,");
+		size_t n = strcspn(p, " ,/");
+		if (n && n < sizeof(w)) {
+			memcpy(w, p, n);
+			w[n] = '\0';
+			const struct floe_field *fd = floe_field_lookup(w);
+			local_fields |= fd && (fd->kinds & FLOE_FK_LOCAL);
+		}
+		p += n;
+		p += strcspn(p, " ,");
+	}
+	if (local_fields && !o->local) {
+		cli_error(o, "laddr, raddr, lport, rport, inbytes, outbytes, inpkts and outpkts need "
+		          "the local networks: --local NETS or --local @FILE");
+		goto out;
+	}
 	if (o->filter && !(filter = floe_filter_compile(o->filter, &eb))) {
 		cli_error(o, "bad filter '%s': %s", o->filter, eb.msg);
 		goto out;
@@ -301,7 +369,11 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	floe_budget_init(&g->budget, (size_t)(mem > RESERVE + (8u << 20) ? mem - RESERVE : (8u << 20)));
 
 	rc = EXIT_FAIL;
-	if (mode != CLI_AGG_SORT) {
+	if (mode == CLI_AGG_MERGE && !(g->mg = floe_merge_create(1000000000, &g->budget))) {
+		cli_error(o, "out of memory");
+		goto out;
+	}
+	if (mode == CLI_AGG_CLUSTER || mode == CLI_AGG_BINS) {
 		struct floe_cluster_opts co = {
 			.keys = mode == CLI_AGG_BINS && !o->keys ? "" : o->keys,
 			.bin = o->bin, .cols = g->cols, .ncols = g->ncols,
@@ -316,7 +388,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		}
 	}
 	if (order) {
-		g->sink.sort = floe_sort_create(sk, nsk, mode == CLI_AGG_SORT ? 0 : g->ncols, o->top,
+		g->sink.sort = floe_sort_create(sk, nsk, mode == CLI_AGG_SORT || mode == CLI_AGG_MERGE ? 0 : g->ncols, o->top,
 		                                 &g->budget);
 		if (!g->sink.sort) {
 			cli_error(o, "out of memory");
@@ -352,10 +424,21 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	}
 
 	uint64_t nrec = 0;
-	if (mode == CLI_AGG_SORT)
-		rc = read_all(o, filter, add_sort, g, NULL, &nrec);
+	if (mode == CLI_AGG_MERGE) {
+		/* B first, held in memory; then A streams past it */
+		rc = read_files(o, 1, 1, filter, NULL, add_b, g, merge_err, &nrec);
+		if (rc != EXIT_FAIL) {
+			int r2 = read_files(o, 0, 1, filter, NULL, add_a, g, NULL, &nrec);
+			rc = r2 != EXIT_OK ? r2 : rc;
+		}
+		if (rc != EXIT_FAIL && floe_merge_finish(g->mg, sink_emit, &g->sink) != FLOE_OK) {
+			cli_error(o, "cannot write output");
+			rc = EXIT_FAIL;
+		}
+	} else if (mode == CLI_AGG_SORT)
+		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, NULL, &nrec);
 	else
-		rc = read_all(o, filter, add_cluster, g, cluster_err, &nrec);
+		rc = read_all(o, filter, local_fields ? o->local : NULL, add_cluster, g, cluster_err, &nrec);
 	if (rc != EXIT_FAIL && g->cl) {
 		enum floe_err e = floe_cluster_finish(g->cl, sink_emit, &g->sink);
 		if (e != FLOE_OK) {
@@ -391,7 +474,12 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		}
 		g->sink.out = NULL;
 	}
-	if (o->stats) {
+	if (o->stats && g->mg) {
+		struct floe_merge_stats ms;
+		floe_merge_stats(g->mg, &ms);
+		fprintf(stderr, "records of A %" PRIu64 ", of B %" PRIu64 ", joined %" PRIu64 ", written %" PRIu64 "\n",
+		        ms.a, ms.b, ms.joined, g->sink.written);
+	} else if (o->stats) {
 		struct floe_cluster_stats st = {0};
 		if (g->cl)
 			floe_cluster_stats(g->cl, &st);
@@ -405,6 +493,7 @@ out:
 		floe_writer_abandon(g->sink.w);
 	floe_sort_destroy(g->sink.sort);
 	floe_cluster_destroy(g->cl);
+	floe_merge_destroy(g->mg);
 	floe_filter_destroy(filter);
 	cli_opts_release(o);
 	free(g);

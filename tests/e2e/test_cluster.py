@@ -269,3 +269,80 @@ def test_spill_files_cleaned_on_error(tmp_path):
                         "--stats"], env=env, capture_output=True)
     assert p.returncode == 0 and b"spills 0" not in p.stderr
     assert not list(spill.iterdir())
+
+
+def is_local(addr, nets):
+    return bool(addr) and any(ipaddress.ip_address(addr) in n for n in nets)
+
+
+def test_local_in_out(floes):
+    """Per local host in/out accounting, whoever initiated."""
+    spec = "172.16.0.0/12,192.168.0.0/16,10.0.0.0/8"
+    nets = [ipaddress.ip_network(n) for n in spec.split(",")]
+    for name, f in floes.items():
+        want = collections.defaultdict(lambda: [0, 0, 0, 0])
+        for r in csv_rows(run("read", "-r", f, "-o", "csv", "-n", "-s",
+                              "saddr,daddr,spkts,dpkts,sbytes,dbytes").stdout):
+            flip = is_local(r["daddr"], nets) and not is_local(r["saddr"], nets)
+            loc = r["daddr"] if flip else r["saddr"]
+            out_b, in_b = (int(r["dbytes"]), int(r["sbytes"])) if flip else (int(r["sbytes"]), int(r["dbytes"]))
+            out_p, in_p = (int(r["dpkts"]), int(r["spkts"])) if flip else (int(r["spkts"]), int(r["dpkts"]))
+            acc = want[loc]
+            acc[0] += in_b
+            acc[1] += out_b
+            acc[2] += in_p
+            acc[3] += out_p
+        got = {r["laddr"]: [int(r[k]) for k in ("inbytes", "outbytes", "inpkts", "outpkts")]
+               for r in csv_rows(run("cluster", "-r", f, "--local", spec, "-m", "laddr", "-o", "csv", "-n", "-s",
+                                     "laddr", "inbytes", "outbytes", "inpkts", "outpkts").stdout)}
+        assert got == dict(want), name
+    assert run("cluster", "-r", f, "-m", "laddr", check=False).returncode == 2  # needs --local
+    assert run("read", "-r", f, "inbytes > 10", check=False).returncode != 0    # not a filter field
+
+
+def split_pcap(src, a, b, src_addr):
+    """Writes the IPv4 frames from src_addr to a, all others to b (two taps)."""
+    import struct
+    data = src.read_bytes()
+    end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    prefix = ipaddress.ip_address(src_addr).packed
+    with open(a, "wb") as fa, open(b, "wb") as fb:
+        fa.write(data[:24])
+        fb.write(data[:24])
+        off = 24
+        while off + 16 <= len(data):
+            caplen = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+            pkt = data[off:off + 16 + caplen]
+            frame = pkt[16:]
+            mine = len(frame) >= 30 and frame[12:14] == b"\x08\x00" and frame[26:30] == prefix
+            (fa if mine else fb).write(pkt)
+            off += 16 + caplen
+
+
+@pytest.mark.parametrize("capture,client", [("http_espn.pcap", "172.16.0.122"), ("smb2.pcap", "10.0.0.11")])
+def test_merge_two_taps(tmp_path, capture, client):
+    """Each direction captured apart, metered apart, merged: the flows of the
+    whole capture come back."""
+    src = next((p for p in PCAPS if p.name.endswith(capture)), None)
+    if src is None:
+        pytest.skip(f"{capture} not in the shared data")
+    a, b = tmp_path / "a.pcap", tmp_path / "b.pcap"
+    split_pcap(src, a, b, client)
+    for x in (a, b):
+        run("capture", "-r", x, "-w", x.with_suffix(".floe"))
+    cols = "proto,saddr,sport,daddr,dport,spkts,dpkts,sbytes,dbytes"
+    merged = csv_rows(run("merge", a.with_suffix(".floe"), b.with_suffix(".floe"), "-o", "csv", "-n",
+                          "-s", cols).stdout)
+    metered = run("capture", "-r", src, "-w", "-").stdout
+    whole = csv_rows(run("cluster", "-r", "-", "-o", "csv", "-n", "-s", cols, stdin=metered).stdout)
+    key = lambda r: (r["proto"], r["saddr"], r["sport"], r["daddr"], r["dport"])
+    val = lambda r: tuple(int(r[k]) for k in ("spkts", "dpkts", "sbytes", "dbytes"))
+    m = collections.Counter()
+    w = collections.Counter()
+    for r in merged:
+        m[key(r)] = tuple(x + y for x, y in zip(m.get(key(r), (0, 0, 0, 0)), val(r)))
+    for r in whole:
+        w[key(r)] = tuple(x + y for x, y in zip(w.get(key(r), (0, 0, 0, 0)), val(r)))
+    same = sum(1 for k in w if m.get(k) == w[k])
+    assert same >= 0.95 * len(w), f"{same} of {len(w)} flows rebuilt"
+    assert sum(sum(v[:2]) for v in m.values()) == sum(sum(v[:2]) for v in w.values())

@@ -15,6 +15,7 @@
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -718,6 +719,7 @@ static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, vo
 		uint8_t *e = entry_at(c, i);
 		struct floe_flow out = {0};
 		bool addr_set = false;
+		uint16_t keyflags = 0;
 		for (size_t k = 0; k < c->nk; k++) {
 			const struct keypart *kp = &c->kp[k];
 			if (!kp->fd) {
@@ -725,6 +727,10 @@ static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, vo
 				continue;
 			}
 			memcpy((uint8_t *)&out + kp->fd->off, e + kp->off, kp->len);
+			if (kp->fd->type == FLOE_FT_MAC)
+				keyflags |= FLOE_F_MAC;
+			if (kp->fd->off == offsetof(struct floe_flow, vlan))
+				keyflags |= FLOE_F_VLAN;
 			if (kp->fd->type == FLOE_FT_ADDR && !addr_set && !c->merge_mode) {
 				bool v4 = floe_addr_is_v4(e + kp->off);
 				out.ipver = v4 ? 4 : 6;
@@ -780,6 +786,7 @@ static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, vo
 				out.flags &= (uint16_t) ~(FLOE_F_MAC | FLOE_F_VLAN);
 			}
 		}
+		out.flags |= keyflags;
 		for (size_t j = 0; j < c->ncols && j < 256; j++) {
 			const struct floe_aggcol *col = &c->cols[j];
 			extra[j] = 0;

@@ -88,7 +88,7 @@ enum floe_err floe_sortkeys_parse(const char *spec, const struct floe_aggcol *co
 			sk->fd = floe_field_lookup(word);
 			if (!sk->fd)
 				return floe_errbuf_set(eb, FLOE_INVALID, "unknown sort key '%s' (see 'floe fields')", word);
-			if (!(sk->fd->kinds & (FLOE_FK_KEY | FLOE_FK_NUMERIC)) && sk->fd->type != FLOE_FT_ADDR)
+			if (!(sk->fd->kinds & (FLOE_FK_KEY | FLOE_FK_NUMERIC | FLOE_FK_VALUE)))
 				return floe_errbuf_set(eb, FLOE_INVALID, "cannot sort by '%s'", sk->fd->name);
 			sk->desc = dir < 0 ? desc_default(sk->fd) : dir == 1;
 		}
