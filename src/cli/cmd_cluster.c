@@ -21,6 +21,7 @@
 #include "util/mem.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,21 +64,68 @@ int cmd_cluster(int argc, char **argv)
 
 typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
 
-/* Feeds every record of the inputs that passes filter to add; oriented to
- * the local networks first if orient is set. */
-static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
-                      const struct floe_netset *orient, add_fn add, void *ud,
-                      const char *(*errmsg)(void *ud), uint64_t *nrec)
+/*
+ * Reading runs in a thread of its own: it decodes blocks, filters, orients
+ * and copies the records into one of two slots of FEED_RECS records while
+ * the main thread aggregates the other, so decompression and aggregation
+ * overlap.  Only the main thread touches the operators and their budget.
+ */
+#define FEED_RECS 8192
+
+struct feed {
+	/* set before the thread starts */
+	struct cli_opts *o;
+	size_t first, count;
+	const struct floe_filter *filter;
+	const struct floe_netset *orient;
+	/* shared, under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct floe_flow *slot[2];
+	size_t len[2];
+	bool full[2];
+	bool done, stop;
+	/* the reader's own */
+	int rc;
+	uint64_t nrec;
+};
+
+static void feed_publish(struct feed *fd, int w, size_t k)
 {
-	int rc = EXIT_OK;
-	for (size_t fi = first; fi < first + count && rc != EXIT_FAIL; fi++) {
+	pthread_mutex_lock(&fd->mu);
+	fd->len[w] = k;
+	fd->full[w] = true;
+	pthread_cond_broadcast(&fd->cv);
+	pthread_mutex_unlock(&fd->mu);
+}
+
+/* Waits until slot w is free; false if the consumer gave up. */
+static bool feed_wait_free(struct feed *fd, int w)
+{
+	pthread_mutex_lock(&fd->mu);
+	while (fd->full[w] && !fd->stop)
+		pthread_cond_wait(&fd->cv, &fd->mu);
+	bool ok = !fd->stop;
+	pthread_mutex_unlock(&fd->mu);
+	return ok;
+}
+
+static void *feed_main(void *arg)
+{
+	struct feed *fd = arg;
+	struct cli_opts *o = fd->o;
+	int w = 0;
+	size_t k = 0;
+	bool go = true;
+	for (size_t fi = fd->first; fi < fd->first + fd->count && go; fi++) {
 		struct floe_errbuf eb = {0};
 		struct floe_reader *r = floe_reader_open(o->rfiles[fi], cli_log(), &eb);
 		if (!r) {
 			cli_error(o, "%s", eb.msg);
-			return EXIT_FAIL;
+			fd->rc = EXIT_FAIL;
+			break;
 		}
-		for (;;) {
+		while (go) {
 			const struct floe_flow *recs;
 			size_t n;
 			enum floe_err e = floe_reader_next(r, &recs, &n);
@@ -85,36 +133,99 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
 				break;
 			if (e != FLOE_OK) {
 				cli_error(o, "%s", floe_reader_error(r));
-				rc = EXIT_FAIL;
+				fd->rc = EXIT_FAIL;
+				go = false;
 				break;
 			}
-			for (size_t i = 0; i < n; i++) {
-				if (filter && !floe_filter_match(filter, &recs[i]))
+			for (size_t i = 0; i < n && go; i++) {
+				if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
 					continue;
-				++*nrec;
-				struct floe_flow tmp;
-				const struct floe_flow *f = &recs[i];
-				if (orient) {
-					tmp = recs[i];
-					floe_flow_orient_local(&tmp, orient);
-					f = &tmp;
-				}
-				if ((e = add(ud, f)) != FLOE_OK) {
-					cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
-					          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
-					rc = EXIT_FAIL;
-					break;
+				fd->nrec++;
+				struct floe_flow *f = &fd->slot[w][k++];
+				*f = recs[i];
+				if (fd->orient)
+					floe_flow_orient_local(f, fd->orient);
+				if (k == FEED_RECS) {
+					feed_publish(fd, w, k);
+					w ^= 1;
+					k = 0;
+					go = feed_wait_free(fd, w);
 				}
 			}
-			if (rc == EXIT_FAIL)
-				break;
 		}
 		struct floe_reader_stats rs;
 		floe_reader_stats(r, &rs);
-		if (rc == EXIT_OK && rs.blocks_damaged)
-			rc = EXIT_DAMAGED;
+		if (fd->rc == EXIT_OK && rs.blocks_damaged)
+			fd->rc = EXIT_DAMAGED;
 		floe_reader_close(r);
+		if (fd->rc == EXIT_FAIL)
+			break;
 	}
+	if (k && go)
+		feed_publish(fd, w, k);
+	pthread_mutex_lock(&fd->mu);
+	fd->done = true;
+	pthread_cond_broadcast(&fd->cv);
+	pthread_mutex_unlock(&fd->mu);
+	return NULL;
+}
+
+/* Feeds every record of the inputs that passes filter to add; oriented to
+ * the local networks first if orient is set. */
+static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                      const struct floe_netset *orient, add_fn add, void *ud,
+                      const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	struct feed fd = {.o = o, .first = first, .count = count, .filter = filter, .orient = orient};
+	fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow));
+	if (!fd.slot[0]) {
+		cli_error(o, "out of memory");
+		return EXIT_FAIL;
+	}
+	fd.slot[1] = fd.slot[0] + FEED_RECS;
+	pthread_mutex_init(&fd.mu, NULL);
+	pthread_cond_init(&fd.cv, NULL);
+	pthread_t th;
+	int rc = EXIT_OK;
+	if (pthread_create(&th, NULL, feed_main, &fd) != 0) {
+		cli_error(o, "cannot start the reading thread");
+		pthread_cond_destroy(&fd.cv);
+		pthread_mutex_destroy(&fd.mu);
+		free(fd.slot[0]);
+		return EXIT_FAIL;
+	}
+	for (int r = 0;; r ^= 1) {
+		pthread_mutex_lock(&fd.mu);
+		while (!fd.full[r] && !fd.done)
+			pthread_cond_wait(&fd.cv, &fd.mu);
+		bool have = fd.full[r];
+		pthread_mutex_unlock(&fd.mu);
+		if (!have)
+			break;
+		for (size_t i = 0; i < fd.len[r] && rc == EXIT_OK; i++) {
+			enum floe_err e = add(ud, &fd.slot[r][i]);
+			if (e != FLOE_OK) {
+				cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
+				          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
+				rc = EXIT_FAIL;
+			}
+		}
+		pthread_mutex_lock(&fd.mu);
+		fd.full[r] = false;
+		if (rc != EXIT_OK)
+			fd.stop = true;
+		pthread_cond_broadcast(&fd.cv);
+		pthread_mutex_unlock(&fd.mu);
+		if (rc != EXIT_OK)
+			break;
+	}
+	pthread_join(th, NULL);
+	pthread_cond_destroy(&fd.cv);
+	pthread_mutex_destroy(&fd.mu);
+	free(fd.slot[0]);
+	*nrec += fd.nrec;
+	if (rc == EXIT_OK || fd.rc == EXIT_FAIL)
+		rc = fd.rc == EXIT_OK ? rc : fd.rc;
 	return rc;
 }
 
