@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#ifdef __GLIBC__
+#include <stdio_ext.h>
+#endif
 
 struct floe_output {
 	FILE *fp;
@@ -50,13 +53,21 @@ struct floe_output *floe_output_create(FILE *fp, enum floe_outfmt fmt,
 	if (fmt == FLOE_OUT_JSON)
 		o->opts.timefmt = FLOE_TIME_RFC3339;
 	o->header_pending = header && fmt != FLOE_OUT_JSON;
+#ifdef __GLIBC__
+	/* one writer per stream: no lock per character */
+	__fsetlocking(fp, FSETLOCKING_BYCALLER);
+#endif
 	return o;
 }
 
 static void pad(FILE *fp, int n)
 {
-	while (n-- > 0)
-		putc(' ', fp);
+	static const char spaces[] = "                                ";
+	while (n > 0) {
+		int k = n < (int)sizeof(spaces) - 1 ? n : (int)sizeof(spaces) - 1;
+		fwrite(spaces, 1, (size_t)k, fp);
+		n -= k;
+	}
 }
 
 static void text_cell(struct floe_output *o, size_t i, const char *s)
