@@ -31,30 +31,33 @@ res=$out/aggregate.txt
 say() { echo "$@" | tee -a "$res"; }
 
 # measure NAME CMD...: runs CMD (a shell pipeline) under /usr/bin/time;
-# sets SECS, RSS_MB (the largest process of the pipeline) and LINES
+# sets SECS (elapsed), CPU (user + system), RSS_MB (the largest process of
+# the pipeline) and LINES
 measure() {
   local name=$1; shift
-  /usr/bin/time -f '%e %M' -o "$out/agg-time.$name" bash -c "$*" > "$out/agg-stdout.$name" 2> "$out/agg-stderr.$name" || {
+  /usr/bin/time -f '%e %M %U %S' -o "$out/agg-time.$name" bash -c "$*" > "$out/agg-stdout.$name" 2> "$out/agg-stderr.$name" || {
     echo "$name failed: $(tail -3 "$out/agg-stderr.$name")" >&2; return 1; }
-  read -r SECS RSS_KB < "$out/agg-time.$name"
+  local u s
+  read -r SECS RSS_KB u s < "$out/agg-time.$name"
+  CPU=$(python3 -c "print(f'{$u + $s:.2f}')")
   RSS_MB=$((RSS_KB / 1024))
   LINES=$(wc -l < "$out/agg-stdout.$name")
 }
 
 ratio() { python3 -c "a,b=float('$1'),float('$2'); print(f'{b/a:.1f}x' if a>0 else 'n/a')"; }
-row() { say "$(printf '%-34s %8s %8s %10s' "$1" "$2" "$3" "$4")"; }
-head_row() { row tool seconds peakMB lines; }
+row() { say "$(printf '%-36s %8s %8s %8s %10s' "$1" "$2" "$3" "$4" "$5")"; }
+head_row() { row tool seconds cpu-s peakMB lines; }
 
 say "== top 10 sources by bytes, big ($in/big.*)"
 head_row
 measure f-top "'$floe' cluster -r '$in/big.floe' -m saddr --top 10 -s saddr trans pkts bytes"
-row "floe cluster --top 10 (256M)" "$SECS" "$RSS_MB" "$LINES"; f1=$SECS
+row "floe cluster --top 10 (256M)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f1=$SECS
 measure f-top1g "'$floe' cluster -r '$in/big.floe' -m saddr --top 10 -s saddr trans pkts bytes --memory 1G"
-row "floe cluster --top 10 (1G)" "$SECS" "$RSS_MB" "$LINES"; f1g=$SECS
+row "floe cluster --top 10 (1G)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f1g=$SECS
 measure r-top "racluster -r '$in/big.argus' -m saddr -w - | rasort -r - -m bytes -s saddr trans pkts bytes | head -11"
-row "racluster -m saddr | rasort -m bytes" "$SECS" "$RSS_MB" "$LINES"; r1=$SECS
+row "racluster -m saddr | rasort -m bytes" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r1=$SECS
 measure n-top "nfdump -R '$in/big.nf' -s srcip/bytes -n 10 -q"
-row "nfdump -s srcip/bytes -n 10" "$SECS" "$RSS_MB" "$LINES"; n1=$SECS
+row "nfdump -s srcip/bytes -n 10" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n1=$SECS
 say "floe (256M) vs racluster|rasort: $(ratio "$f1" "$r1")  vs nfdump: $(ratio "$f1" "$n1")   (>1: floe faster)"
 say "floe (1G)   vs racluster|rasort: $(ratio "$f1g" "$r1")  vs nfdump: $(ratio "$f1g" "$n1")"
 
@@ -62,13 +65,13 @@ say ""
 say "== every source (-m saddr), big"
 head_row
 measure f-all "'$floe' cluster -r '$in/big.floe' -m saddr -s saddr trans pkts bytes -n --no-header"
-row "floe cluster -m saddr (256M)" "$SECS" "$RSS_MB" "$LINES"; f2=$SECS
+row "floe cluster -m saddr (256M)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f2=$SECS
 measure f-all1g "'$floe' cluster -r '$in/big.floe' -m saddr -s saddr trans pkts bytes -n --no-header --memory 1G"
-row "floe cluster -m saddr (1G)" "$SECS" "$RSS_MB" "$LINES"; f2g=$SECS
+row "floe cluster -m saddr (1G)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f2g=$SECS
 measure r-all "racluster -r '$in/big.argus' -m saddr -n -s saddr trans pkts bytes"
-row "racluster -m saddr" "$SECS" "$RSS_MB" "$LINES"; r2=$SECS
+row "racluster -m saddr" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r2=$SECS
 measure n-all "nfdump -R '$in/big.nf' -A srcip -q -o 'fmt:%sa %fl %pkt %byt'"
-row "nfdump -A srcip" "$SECS" "$RSS_MB" "$LINES"; n2=$SECS
+row "nfdump -A srcip" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n2=$SECS
 say "floe (256M) vs racluster: $(ratio "$f2" "$r2")  vs nfdump: $(ratio "$f2" "$n2")"
 say "floe (1G)   vs racluster: $(ratio "$f2g" "$r2")  vs nfdump: $(ratio "$f2g" "$n2")"
 
@@ -76,11 +79,11 @@ say ""
 say "== -m saddr daddr on the scan flood (2M groups)"
 head_row
 measure f-scan "'$floe' cluster -r '$in/scan.floe' -m saddr daddr -s saddr daddr trans pkts bytes -n --no-header --memory 256M --stats"
-row "floe cluster (--memory 256M)" "$SECS" "$RSS_MB" "$LINES"; f3=$SECS; f3m=$RSS_MB
+row "floe cluster (--memory 256M)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f3=$SECS; f3m=$RSS_MB
 measure r-scan "racluster -r '$in/scan.argus' -m saddr daddr -n -s saddr daddr trans pkts bytes"
-row "racluster -m saddr daddr" "$SECS" "$RSS_MB" "$LINES"; r3=$SECS
+row "racluster -m saddr daddr" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r3=$SECS
 measure n-scan "nfdump -R '$in/scan.nf' -A srcip,dstip -q -o 'fmt:%sa %da %fl %pkt %byt'"
-row "nfdump -A srcip,dstip" "$SECS" "$RSS_MB" "$LINES"; n3=$SECS
+row "nfdump -A srcip,dstip" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n3=$SECS
 say "floe vs racluster: $(ratio "$f3" "$r3")  vs nfdump: $(ratio "$f3" "$n3");  floe peak RSS ${f3m} MB (budget 256 MB)"
 say "floe: $(cat "$out/agg-stderr.f-scan")"
 say ""
