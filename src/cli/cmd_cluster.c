@@ -420,7 +420,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		         "sbytes dbytes state%s", mode == CLI_AGG_CLUSTER ? " trans" : "");
 	} else {
 		snprintf(spec, sizeof(spec), "stime%s", mode == CLI_AGG_CLUSTER && !o->bin ? " dur" : "");
-		key_names(o->keys, spec, sizeof(spec));
+		key_names(o->keys ? o->keys : "", spec, sizeof(spec));
 		snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), " trans pkts bytes%s",
 		         mode == CLI_AGG_BINS ? " load" : "");
 	}

@@ -213,6 +213,22 @@ def test_bins_preserve_totals(floes):
             assert times == sorted(times) and len(set(times)) == len(times)
 
 
+def test_default_columns(floes):
+    """Every command prints something sensible with no -s."""
+    f = next(iter(floes.values()))
+    heads = {
+        ("cluster",): "StartTime Dur Proto SrcAddr Sport Dir DstAddr Dport SrcPkts DstPkts SrcBytes DstBytes State Trans",
+        ("cluster", "-m", "saddr/24", "dport"): "StartTime Dur SrcAddr Dport Trans TotPkts TotBytes",
+        ("bins", "-b", "10s"): "StartTime Trans TotPkts TotBytes Load",
+        ("bins", "-b", "1m", "-m", "proto"): "StartTime Proto Trans TotPkts TotBytes Load",
+        ("sort", "-m", "bytes"): "StartTime Dur Proto SrcAddr Sport Dir DstAddr Dport SrcPkts DstPkts SrcBytes DstBytes State",
+    }
+    for args, head in heads.items():
+        out = run(args[0], "-r", f, *args[1:]).stdout.decode().splitlines()
+        assert out and out[0].split() == head.split(), args
+        assert len(out) > 1, args
+
+
 def test_bad_usage():
     assert run("cluster", "-r", "/dev/null", "-m", "nosuch", check=False).returncode == 2
     assert run("cluster", "-r", "/dev/null", "-m", "saddr/200", check=False).returncode == 2
