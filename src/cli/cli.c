@@ -136,7 +136,6 @@ static bool is_field_word(const char *w)
 	return floe_field_lookup(name) != NULL;
 }
 
-static int usage_err(struct cli_opts *o, const char *fmt, const char *arg);
 static int parse_agg_opt(struct cli_opts *o, int argc, char **argv, int *i);
 static bool is_agg_word(const char *w);
 
