@@ -137,6 +137,9 @@ static bool is_field_word(const char *w)
 	return floe_field_lookup(name) != NULL;
 }
 
+static int parse_agg_opt(struct cli_opts *o, int argc, char **argv, int *i);
+static bool is_agg_word(const char *w);
+
 static int usage_err(struct cli_opts *o, const char *fmt, const char *arg)
 {
 	fprintf(stderr, "floe %s: ", o->cmd);
@@ -198,7 +201,8 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			ACCEPT(OPT_PRINT);
 			NEED_ARG(a);
 			append_word(&colspec, argv[++i]);
-			while (i + 1 < argc && is_field_word(argv[i + 1]))
+			while (i + 1 < argc && (is_field_word(argv[i + 1]) ||
+			                        ((accept & OPT_AGG) && is_agg_word(argv[i + 1]))))
 				append_word(&colspec, argv[++i]);
 		} else if (strcmp(a, "-o") == 0) {
 			ACCEPT(OPT_PRINT);
@@ -338,6 +342,11 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			}
 			i++;
 		/* ---- end of sources and archive ---- */
+		} else if ((accept & OPT_AGG) && parse_agg_opt(o, argc, argv, &i) >= 0) {
+			if (o->memory == UINT64_MAX) {  /* parse_agg_opt reported an error */
+				free(colspec);
+				return EXIT_USAGE;
+			}
 		} else {
 			free(colspec);
 			return usage_err(o, "unknown option '%s'", a);
@@ -346,6 +355,10 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 #undef ACCEPT
 	}
 
+	if (colspec && (accept & OPT_AGG)) {
+		o->aggcols = colspec;  /* the command parses pct(), dcount() */
+		colspec = NULL;
+	}
 	if (colspec) {
 		struct floe_errbuf eb = {0};
 		if (floe_output_parse_cols(colspec, o->cols, CLI_MAX_COLS, &o->ncols, &eb) != FLOE_OK) {
@@ -369,6 +382,10 @@ void cli_opts_release(struct cli_opts *o)
 	o->filter = NULL;
 	floe_netset_destroy(o->local);
 	o->local = NULL;
+	free(o->keys);
+	free(o->aggcols);
+	free(o->sortkeys);
+	o->keys = o->aggcols = o->sortkeys = NULL;
 }
 
 char *cli_slurp(const struct cli_opts *o, const char *path)
@@ -406,4 +423,92 @@ char *cli_slurp(const struct cli_opts *o, const char *path)
 	}
 	buf[n] = '\0';
 	return buf;
+}
+
+/* ---- aggregation options (OPT_AGG): -m KEYS, -b BIN, --top N, --sort,
+ * --memory ---- */
+
+bool cli_parse_size(const char *s, uint64_t *v)
+{
+	char *end;
+	errno = 0;
+	if (*s == '-')
+		return false;
+	double x = strtod(s, &end);
+	if (end == s || errno || x < 0)
+		return false;
+	double mult = 1;
+	switch (*end) {
+	case '\0': break;
+	case 'k': case 'K': mult = 1024.0; end++; break;
+	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	default: return false;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || x * mult >= 1.8e19)
+		return false;
+	*v = (uint64_t)(x * mult);
+	return true;
+}
+
+/* A word of -m / --sort / -s: a field name, maybe with /MASK or :DIR, or
+ * an aggregate column (pct(F), %F, dcount(F)). */
+static bool is_agg_word(const char *w)
+{
+	char buf[64];
+	if (w[0] == '-')
+		return false;
+	if (w[0] == '%')
+		w++;
+	const char *open = strchr(w, '(');
+	if (open && (strncmp(w, "pct(", 4) == 0 || strncmp(w, "dcount(", 7) == 0))
+		w = open + 1;
+	size_t n = strcspn(w, "/:),");
+	if (n == 0 || n >= sizeof(buf))
+		return false;
+	memcpy(buf, w, n);
+	buf[n] = '\0';
+	return floe_field_lookup(buf) != NULL;
+}
+
+/* Returns -1 if argv[*i] is not an aggregation option, else 0 (with
+ * o->memory set to UINT64_MAX after printing a usage error). */
+static int parse_agg_opt(struct cli_opts *o, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	const char *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+	bool words = strcmp(a, "-m") == 0 || strcmp(a, "--sort") == 0;
+	if (!words && strcmp(a, "-b") && strcmp(a, "--top") && strcmp(a, "--memory"))
+		return -1;
+	if (!next) {
+		usage_err(o, "%s needs an argument", a);
+		o->memory = UINT64_MAX;
+		return 0;
+	}
+	if (words) {
+		char **dst = a[1] == 'm' ? &o->keys : &o->sortkeys;
+		/* -m "" (one group) is allowed: the word list may be empty */
+		if (!*dst)
+			append_word(dst, "");
+		append_word(dst, argv[++*i]);
+		while (*i + 1 < argc && is_agg_word(argv[*i + 1]))
+			append_word(dst, argv[++*i]);
+		return 0;
+	}
+	bool ok;
+	if (strcmp(a, "-b") == 0)
+		ok = cli_parse_duration(next, &o->bin) && o->bin > 0;
+	else if (strcmp(a, "--top") == 0)
+		ok = cli_parse_count(next, &o->top) && o->top > 0;
+	else
+		ok = cli_parse_size(next, &o->memory) && o->memory >= (16u << 20);
+	if (!ok) {
+		usage_err(o, a[2] == 'm' ? "bad --memory '%s' (at least 16M)" : "bad value '%s'", next);
+		o->memory = UINT64_MAX;
+		return 0;
+	}
+	++*i;
+	return 0;
 }

@@ -54,6 +54,13 @@ struct cli_opts {
 	bool no_index;                 /* --no-index: read every block */
 	const char *archive;           /* --archive DIR */
 	int64_t rotate;                /* --rotate; 0 = default */
+	/* aggregation (cluster, sort, bins, merge): OPT_AGG */
+	char *keys;                    /* -m words joined; NULL if no -m */
+	char *aggcols;                 /* -s words joined, unparsed; NULL if no -s */
+	char *sortkeys;                /* --sort words joined; NULL if none */
+	int64_t bin;                   /* -b; 0 = none */
+	uint64_t top;                  /* --top N; 0 = all */
+	uint64_t memory;               /* --memory bytes; 0 = default */
 };
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
@@ -71,6 +78,7 @@ enum {
 	OPT_METER = 1u << 3,   /* --status --max-flows --sensor --instance */
 	OPT_SOURCE = 1u << 16, /* -R DIR... -t RANGE --no-index */
 	OPT_ARCHIVE = 1u << 17, /* --archive DIR --rotate DUR --instance */
+	OPT_AGG = 1u << 4,     /* -m -b --top --sort --memory; -s kept unparsed */
 };
 
 /* Parses argv (after the subcommand name).  Returns EXIT_OK, or EXIT_USAGE
@@ -91,5 +99,17 @@ bool cli_parse_count(const char *s, uint64_t *v);
 int cmd_capture(int argc, char **argv);
 int cmd_read(int argc, char **argv);
 int cmd_fields(int argc, char **argv);
+int cmd_cluster(int argc, char **argv);
+int cmd_sort(int argc, char **argv);
+int cmd_bins(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+
+/* Aggregation commands (cmd_cluster.c): the default --memory, and the
+ * parse of a size such as "256M" or "1G" (binary multiples). */
+#define CLI_DEFAULT_MEMORY (256ull << 20)
+bool cli_parse_size(const char *s, uint64_t *v);
+enum cli_agg_mode { CLI_AGG_CLUSTER, CLI_AGG_SORT, CLI_AGG_BINS, CLI_AGG_MERGE };
+/* The body of cluster, sort and bins; help is printed for -h. */
+int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv);
 
 #endif

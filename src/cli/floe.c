@@ -21,6 +21,10 @@ static const struct command {
 } commands[] = {
 	{"capture", cmd_capture, "packets (pcap, pcapng) -> flow records"},
 	{"read", cmd_read, "print, filter or copy records from floe files"},
+	{"cluster", cmd_cluster, "group and aggregate records (racluster, nfdump -A)"},
+	{"sort", cmd_sort, "order records by keys, or the top N (rasort)"},
+	{"bins", cmd_bins, "time series per bin (rabins, rwcount)"},
+	{"merge", cmd_merge, "join two one-direction captures into two-way flows"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
 	{"version", cmd_version, "print the version"},
 };

@@ -41,6 +41,7 @@ static double d_drate(const struct floe_flow *f) { return per_sec((double)f->dpk
 
 enum {
 	K = FLOE_FK_KEY, V = FLOE_FK_VALUE, N = FLOE_FK_NUMERIC, D = FLOE_FK_DEFAULT,
+	L = FLOE_FK_LOCAL,
 };
 
 /* The catalog.  Order is the order of `floe fields` and of JSON output. */
@@ -99,6 +100,16 @@ static const struct floe_field fields[] = {
 	{"sas", "srcas", "SrcAS", FLOE_FT_UINT, K | N, 8, M(sas), "BIGINT", "source AS (router exports)", NULL},
 	{"das", "dstas", "DstAS", FLOE_FT_UINT, K | N, 8, M(das), "BIGINT", "destination AS (router exports)", NULL},
 	{"sampling", "samp", "Sampling", FLOE_FT_UINT, K | N, 6, M(sampling), "BIGINT", "1-in-N sampling rate, 0 if counted", NULL},
+	/* Relative to --local (query/local.h orients the record so the local
+	 * side is the source; these rows then read the source or destination). */
+	{"laddr", "localaddr", "LocAddr", FLOE_FT_ADDR, K | L, 18, M(saddr), "INET", "with --local: the address in the local networks (the initiator if both or neither are)", NULL},
+	{"raddr", "remoteaddr", "RemAddr", FLOE_FT_ADDR, K | L, 18, M(daddr), "INET", "with --local: the other side's address", NULL},
+	{"lport", "localport", "LocPort", FLOE_FT_PORT, K | L, 6, M(sport), "INTEGER", "with --local: the local side's port", NULL},
+	{"rport", "remoteport", "RemPort", FLOE_FT_PORT, K | L, 6, M(dport), "INTEGER", "with --local: the other side's port", NULL},
+	{"outpkts", NULL, "OutPkts", FLOE_FT_UINT, V | L, 8, M(spkts), "BIGINT", "with --local: packets sent by the local side", NULL},
+	{"inpkts", NULL, "InPkts", FLOE_FT_UINT, V | L, 8, M(dpkts), "BIGINT", "with --local: packets received by the local side", NULL},
+	{"outbytes", NULL, "OutBytes", FLOE_FT_UINT, V | L, 10, M(sbytes), "BIGINT", "with --local: bytes sent by the local side", NULL},
+	{"inbytes", NULL, "InBytes", FLOE_FT_UINT, V | L, 10, M(dbytes), "BIGINT", "with --local: bytes received by the local side", NULL},
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

@@ -40,6 +40,9 @@ enum floe_fkind {
 	FLOE_FK_VALUE   = 1u << 1,  /* summed/merged value */
 	FLOE_FK_NUMERIC = 1u << 2,  /* has a numeric value for comparisons */
 	FLOE_FK_DEFAULT = 1u << 3,  /* in the default output */
+	FLOE_FK_LOCAL   = 1u << 4,  /* relative to the local networks: valid only
+	                             * on records oriented by --local
+	                             * (query/local.h); not usable in filters */
 };
 
 struct floe_field {

@@ -28,6 +28,11 @@ struct floe_output *floe_output_create(FILE *fp, enum floe_outfmt fmt,
                                        const struct floe_fmtopts *opts, bool header);
 /* Writes one record.  Returns IO if the stream failed. */
 FLOE_WUR enum floe_err floe_output_write(struct floe_output *o, const struct floe_flow *f);
+/* Writes one record where cells[i], if not NULL, is the text of column i
+ * (values computed outside the catalog: pct(), dcount()); cells may be
+ * NULL.  JSON prints a cell as a number if its column's type is numeric. */
+FLOE_WUR enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_flow *f,
+                                               const char *const *cells);
 /* Flushes; returns IO if anything failed.  Frees.  NULL: OK. */
 FLOE_WUR enum floe_err floe_output_finish(struct floe_output *o);
 /* Frees without caring for errors (the caller is already failing). */

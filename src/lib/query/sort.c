@@ -1,0 +1,279 @@
+/*
+ * sort.c - multi-key sort and top-N heap (sort.h).
+ *
+ * Items are stored inline in one array (record, sequence number, extras);
+ * the full sort is a merge sort over item indices, stable by construction;
+ * top N keeps a heap whose root is the item that would go first, i.e. the
+ * worst of the N kept, compared with the sequence number as last key so the
+ * result equals the first N of a stable full sort.
+ */
+#include "query/sort.h"
+#include "util/mem.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_KEYS 32
+
+struct item {
+	struct floe_flow f;
+	uint64_t seq;
+	double extra[];
+};
+
+struct floe_sort {
+	struct floe_sortkey keys[MAX_KEYS];
+	size_t nkeys, nextra, isize;
+	uint64_t top, seq;
+	struct floe_budget *budget;
+	uint8_t *items;
+	size_t n, cap;
+};
+
+static bool desc_default(const struct floe_field *fd)
+{
+	return (fd->kinds & FLOE_FK_VALUE) || fd->type == FLOE_FT_RATE || fd->type == FLOE_FT_DUR;
+}
+
+enum floe_err floe_sortkeys_parse(const char *spec, const struct floe_aggcol *cols, size_t ncols,
+                                  struct floe_sortkey *keys, size_t cap, size_t *n,
+                                  struct floe_errbuf *eb)
+{
+	size_t k = 0;
+	const char *p = spec;
+	for (;;) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		const char *w = p;
+		while (*p && *p != ' ' && *p != ',' && *p != '\t')
+			p++;
+		char word[64];
+		size_t len = (size_t)(p - w);
+		if (len >= sizeof(word))
+			return floe_errbuf_set(eb, FLOE_INVALID, "sort key too long: '%.*s'", (int)len, w);
+		memcpy(word, w, len);
+		word[len] = '\0';
+		int dir = -1;
+		char *colon = strrchr(word, ':');
+		if (colon) {
+			if (strcasecmp(colon + 1, "asc") == 0 || strcasecmp(colon + 1, "a") == 0)
+				dir = 0;
+			else if (strcasecmp(colon + 1, "desc") == 0 || strcasecmp(colon + 1, "d") == 0)
+				dir = 1;
+			else
+				return floe_errbuf_set(eb, FLOE_INVALID, "bad sort direction in '%s' (asc or desc)", word);
+			*colon = '\0';
+		}
+		if (k == cap)
+			return floe_errbuf_set(eb, FLOE_LIMIT, "too many sort keys (at most %zu)", cap);
+		struct floe_sortkey *sk = &keys[k];
+		sk->fd = NULL;
+		sk->extra = -1;
+		if (strchr(word, '(') || word[0] == '%') {
+			struct floe_aggcol want;
+			size_t one;
+			enum floe_err e = floe_aggcol_parse(word, &want, 1, &one, eb);
+			if (e != FLOE_OK)
+				return e;
+			for (size_t i = 0; i < ncols; i++)
+				if (cols[i].op == want.op && cols[i].arg == want.arg)
+					sk->extra = (int)i;
+			if (sk->extra < 0)
+				return floe_errbuf_set(eb, FLOE_INVALID, "sort key '%s' must also be an output column", word);
+			sk->desc = dir < 0 ? true : dir == 1;
+		} else {
+			sk->fd = floe_field_lookup(word);
+			if (!sk->fd)
+				return floe_errbuf_set(eb, FLOE_INVALID, "unknown sort key '%s' (see 'floe fields')", word);
+			if (!(sk->fd->kinds & (FLOE_FK_KEY | FLOE_FK_NUMERIC | FLOE_FK_VALUE)))
+				return floe_errbuf_set(eb, FLOE_INVALID, "cannot sort by '%s'", sk->fd->name);
+			sk->desc = dir < 0 ? desc_default(sk->fd) : dir == 1;
+		}
+		k++;
+	}
+	*n = k;
+	return FLOE_OK;
+}
+
+struct floe_sort *floe_sort_create(const struct floe_sortkey *keys, size_t nkeys, size_t nextra,
+                                   uint64_t top, struct floe_budget *budget)
+{
+	if (nkeys > MAX_KEYS)
+		return NULL;
+	struct floe_sort *s = floe_calloc(budget, 1, sizeof(*s));
+	if (!s)
+		return NULL;
+	memcpy(s->keys, keys, nkeys * sizeof(*keys));
+	s->nkeys = nkeys;
+	s->nextra = nextra;
+	s->isize = (sizeof(struct item) + nextra * sizeof(double) + 7) & ~(size_t)7;
+	s->top = top;
+	s->budget = budget;
+	return s;
+}
+
+static struct item *item_at(const struct floe_sort *s, size_t i)
+{
+	return (struct item *)(void *)(s->items + i * s->isize);
+}
+
+static int cmp_field(const struct floe_field *fd, const struct floe_flow *a, const struct floe_flow *b)
+{
+	if (fd->size && (fd->type == FLOE_FT_ADDR || fd->type == FLOE_FT_MAC))
+		return memcmp((const uint8_t *)a + fd->off, (const uint8_t *)b + fd->off, fd->size);
+	if (fd->size && fd->type == FLOE_FT_TIME) {
+		int64_t x, y;
+		memcpy(&x, (const uint8_t *)a + fd->off, 8);
+		memcpy(&y, (const uint8_t *)b + fd->off, 8);
+		return (x > y) - (x < y);
+	}
+	if (fd->size) {
+		uint64_t x = floe_field_u64(fd, a), y = floe_field_u64(fd, b);
+		return (x > y) - (x < y);
+	}
+	double x = floe_field_num(fd, a), y = floe_field_num(fd, b);
+	return (x > y) - (x < y);
+}
+
+/* < 0 if a goes before b. */
+static int cmp_items(const struct floe_sort *s, const struct item *a, const struct item *b)
+{
+	for (size_t i = 0; i < s->nkeys; i++) {
+		const struct floe_sortkey *k = &s->keys[i];
+		int r;
+		if (k->fd) {
+			r = cmp_field(k->fd, &a->f, &b->f);
+		} else {
+			double x = a->extra[k->extra], y = b->extra[k->extra];
+			r = (x > y) - (x < y);
+		}
+		if (r)
+			return k->desc ? -r : r;
+	}
+	return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static void put_item(struct floe_sort *s, struct item *it, const struct floe_flow *f, const double *extra)
+{
+	it->f = *f;
+	it->seq = s->seq++;
+	if (s->nextra)
+		memcpy(it->extra, extra, s->nextra * sizeof(double));
+}
+
+static void sift_down(struct floe_sort *s, size_t i)
+{
+	/* max-heap on cmp_items: the root is the last in output order */
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->n && cmp_items(s, item_at(s, l), item_at(s, m)) > 0)
+			m = l;
+		if (r < s->n && cmp_items(s, item_at(s, r), item_at(s, m)) > 0)
+			m = r;
+		if (m == i)
+			return;
+		uint8_t tmp[s->isize];
+		memcpy(tmp, item_at(s, i), s->isize);
+		memcpy(item_at(s, i), item_at(s, m), s->isize);
+		memcpy(item_at(s, m), tmp, s->isize);
+		i = m;
+	}
+}
+
+static void sift_up(struct floe_sort *s, size_t i)
+{
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (cmp_items(s, item_at(s, i), item_at(s, p)) <= 0)
+			return;
+		uint8_t tmp[s->isize];
+		memcpy(tmp, item_at(s, i), s->isize);
+		memcpy(item_at(s, i), item_at(s, p), s->isize);
+		memcpy(item_at(s, p), tmp, s->isize);
+		i = p;
+	}
+}
+
+enum floe_err floe_sort_add(struct floe_sort *s, const struct floe_flow *f, const double *extra)
+{
+	if (s->top && s->n == s->top) {
+		/* full heap: replace the root if the new record goes before it */
+		struct item *root = item_at(s, 0);
+		uint8_t buf[s->isize];
+		struct item *it = (struct item *)(void *)buf;
+		put_item(s, it, f, extra);
+		if (cmp_items(s, it, root) < 0) {
+			memcpy(root, it, s->isize);
+			sift_down(s, 0);
+		}
+		return FLOE_OK;
+	}
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 256;
+		if (s->top && nc > s->top)
+			nc = (size_t)s->top;
+		uint8_t *ni = floe_realloc(s->budget, s->items, s->cap * s->isize, nc * s->isize);
+		if (!ni)
+			return FLOE_NOMEM;
+		s->items = ni;
+		s->cap = nc;
+	}
+	put_item(s, item_at(s, s->n), f, extra);
+	s->n++;
+	if (s->top)
+		sift_up(s, s->n - 1);
+	return FLOE_OK;
+}
+
+static void merge_sort(const struct floe_sort *s, uint32_t *a, uint32_t *tmp, size_t n)
+{
+	if (n < 2)
+		return;
+	size_t h = n / 2;
+	merge_sort(s, a, tmp, h);
+	merge_sort(s, a + h, tmp, n - h);
+	size_t i = 0, j = h, k = 0;
+	while (i < h && j < n)
+		tmp[k++] = cmp_items(s, item_at(s, a[j]), item_at(s, a[i])) < 0 ? a[j++] : a[i++];
+	while (i < h)
+		tmp[k++] = a[i++];
+	while (j < n)
+		tmp[k++] = a[j++];
+	memcpy(a, tmp, n * sizeof(*a));
+}
+
+enum floe_err floe_sort_finish(struct floe_sort *s, floe_cluster_emit emit, void *ud)
+{
+	if (s->n > UINT32_MAX)
+		return FLOE_LIMIT;
+	size_t bytes = s->n * sizeof(uint32_t);
+	uint32_t *idx = floe_malloc(s->budget, bytes);
+	uint32_t *tmp = floe_malloc(s->budget, bytes);
+	enum floe_err err = FLOE_OK;
+	if (!idx || !tmp) {
+		err = FLOE_NOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		idx[i] = (uint32_t)i;
+	merge_sort(s, idx, tmp, s->n);
+	for (size_t i = 0; i < s->n && err == FLOE_OK; i++) {
+		struct item *it = item_at(s, idx[i]);
+		err = emit(ud, &it->f, it->extra);
+	}
+out:
+	floe_free(s->budget, idx, idx ? bytes : 0);
+	floe_free(s->budget, tmp, tmp ? bytes : 0);
+	return err;
+}
+
+void floe_sort_destroy(struct floe_sort *s)
+{
+	if (!s)
+		return;
+	floe_free(s->budget, s->items, s->cap * s->isize);
+	floe_free(s->budget, s, sizeof(*s));
+}
