@@ -442,12 +442,21 @@ static void test_multiblock(void)
 			_exit(write_file("-", recs, 3000, 1000, true) == FLOE_OK ? 0 : 1);
 		}
 		close(pw[1]);
-		int saved = dup(STDIN_FILENO);
-		dup2(pw[0], STDIN_FILENO);
-		close(pw[0]);
+		/* The harness may start the test with no standard input, and
+		 * then pipe() hands out fd 0 itself: only move the read end
+		 * onto fd 0 when it is not there already. */
+		int saved = pw[0] == STDIN_FILENO ? -1 : dup(STDIN_FILENO);
+		if (pw[0] != STDIN_FILENO) {
+			dup2(pw[0], STDIN_FILENO);
+			close(pw[0]);
+		}
 		read_path("-", &rr, NULL, NULL);
-		dup2(saved, STDIN_FILENO);
-		close(saved);
+		if (saved >= 0) {
+			dup2(saved, STDIN_FILENO);
+			close(saved);
+		} else {
+			close(STDIN_FILENO);
+		}
 		int status = 0;
 		waitpid(pid, &status, 0);
 		fflush(stdout);
