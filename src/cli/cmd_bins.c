@@ -13,6 +13,7 @@ static const char bins_help[] =
 	"floor(X * t_end / dur) - floor(X * t_start / dur), so per-record totals, and\n"
 	"so the totals of the series, are exact.\n"
 	"\n"
+	"  -r FILE... -R DIR... -t RANGE   inputs, as for 'floe read'\n"
 	"  -b BIN           bin width: 60s, 5m, 1h, 1d\n"
 	"  -m KEYS          one series per key group (as for cluster)\n"
 	"  -s COLUMNS       default: stime KEYS trans pkts bytes load\n"

@@ -11,6 +11,7 @@
  * through pipes as Argus's clients do.
  */
 #include "cli.h"
+#include "archive/source.h"
 #include "codec/codec.h"
 #include "filter/filter.h"
 #include "query/cluster.h"
@@ -37,6 +38,8 @@ static const char cluster_help[] =
 	"Without -m, merges the records of each flow (status intervals) into one.\n"
 	"\n"
 	"  -r FILE...       input files (\"-\": standard input)\n"
+	"  -R DIR...        every floe file below DIR, e.g. an archive\n"
+	"  -t RANGE         records overlapping RANGE (as for 'floe read')\n"
 	"  -m KEYS          key fields: saddr daddr saddr/24 daddr/64 proto sport dport\n"
 	"                   smac dmac vlan state ... ('floe fields': kind key)\n"
 	"  -s COLUMNS       output columns: fields, pct(bytes) or %bytes (percent of\n"
@@ -76,6 +79,7 @@ struct feed {
 	/* set before the thread starts */
 	struct cli_opts *o;
 	size_t first, count;
+	bool dirs;                     /* also read -R directories */
 	const struct floe_filter *filter;
 	const struct floe_netset *orient;
 	/* shared, under mu */
@@ -110,6 +114,32 @@ static bool feed_wait_free(struct feed *fd, int w)
 	return ok;
 }
 
+/* Opens the inputs of this feed as one source: files and -R directories,
+ * skipped by -t and by the filter's required addresses (archive/source.h). */
+static struct floe_source *feed_source(struct feed *fd)
+{
+	struct cli_opts *o = fd->o;
+	struct floe_errbuf eb = {0};
+	uint8_t addrs[64][16];
+	size_t naddrs = 0;
+	if (fd->filter && !floe_filter_required_addrs(fd->filter, addrs, 64, &naddrs))
+		naddrs = 0;
+	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
+	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log()};
+	struct floe_source *src = floe_source_create(&so, &eb);
+	bool ok = src != NULL;
+	for (size_t i = fd->first; ok && i < fd->first + fd->count; i++)
+		ok = floe_source_add_file(src, o->rfiles[i], &eb) == FLOE_OK;
+	for (size_t i = 0; ok && fd->dirs && i < o->nrdirs; i++)
+		ok = floe_source_add_dir(src, o->rdirs[i], &eb) == FLOE_OK;
+	if (!ok) {
+		cli_error(o, "%s", eb.msg);
+		floe_source_destroy(src);
+		return NULL;
+	}
+	return src;
+}
+
 static void *feed_main(void *arg)
 {
 	struct feed *fd = arg;
@@ -117,49 +147,47 @@ static void *feed_main(void *arg)
 	int w = 0;
 	size_t k = 0;
 	bool go = true;
-	for (size_t fi = fd->first; fi < fd->first + fd->count && go; fi++) {
-		struct floe_errbuf eb = {0};
-		struct floe_reader *r = floe_reader_open(o->rfiles[fi], cli_log(), &eb);
-		if (!r) {
-			cli_error(o, "%s", eb.msg);
+	bool timed = !floe_timerange_is_all(&o->trange);
+	struct floe_source *src = feed_source(fd);
+	if (!src) {
+		fd->rc = EXIT_FAIL;
+		go = false;
+	}
+	while (go) {
+		const struct floe_flow *recs;
+		size_t n;
+		enum floe_err e = floe_source_next(src, &recs, &n);
+		if (e == FLOE_EOF)
+			break;
+		if (e != FLOE_OK) {
+			cli_error(o, "%s", floe_source_error(src));
 			fd->rc = EXIT_FAIL;
 			break;
 		}
-		while (go) {
-			const struct floe_flow *recs;
-			size_t n;
-			enum floe_err e = floe_reader_next(r, &recs, &n);
-			if (e == FLOE_EOF)
-				break;
-			if (e != FLOE_OK) {
-				cli_error(o, "%s", floe_reader_error(r));
-				fd->rc = EXIT_FAIL;
-				go = false;
-				break;
-			}
-			for (size_t i = 0; i < n && go; i++) {
-				if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
-					continue;
-				fd->nrec++;
-				struct floe_flow *f = &fd->slot[w][k++];
-				*f = recs[i];
-				if (fd->orient)
-					floe_flow_orient_local(f, fd->orient);
-				if (k == FEED_RECS) {
-					feed_publish(fd, w, k);
-					w ^= 1;
-					k = 0;
-					go = feed_wait_free(fd, w);
-				}
+		for (size_t i = 0; i < n && go; i++) {
+			if (timed && !floe_timerange_overlaps(&o->trange, recs[i].stime, recs[i].ltime))
+				continue;
+			if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
+				continue;
+			fd->nrec++;
+			struct floe_flow *f = &fd->slot[w][k++];
+			*f = recs[i];
+			if (fd->orient)
+				floe_flow_orient_local(f, fd->orient);
+			if (k == FEED_RECS) {
+				feed_publish(fd, w, k);
+				w ^= 1;
+				k = 0;
+				go = feed_wait_free(fd, w);
 			}
 		}
-		struct floe_reader_stats rs;
-		floe_reader_stats(r, &rs);
-		if (fd->rc == EXIT_OK && rs.blocks_damaged)
+	}
+	if (src) {
+		struct floe_source_stats ss;
+		floe_source_stats(src, &ss);
+		if (fd->rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
 			fd->rc = EXIT_DAMAGED;
-		floe_reader_close(r);
-		if (fd->rc == EXIT_FAIL)
-			break;
+		floe_source_destroy(src);
 	}
 	if (k && go)
 		feed_publish(fd, w, k);
@@ -176,7 +204,8 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
                       const struct floe_netset *orient, add_fn add, void *ud,
                       const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
-	struct feed fd = {.o = o, .first = first, .count = count, .filter = filter, .orient = orient};
+	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
+	                  .filter = filter, .orient = orient};
 	fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow));
 	if (!fd.slot[0]) {
 		cli_error(o, "out of memory");
@@ -383,15 +412,16 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	struct floe_errbuf eb = {0};
 	struct floe_sortkey sk[32];
 	size_t nsk = 0;
-	int rc = cli_parse(o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_AGG, argc, argv, &hflag);
+	int rc = cli_parse(o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_AGG | (mode == CLI_AGG_MERGE ? 0 : OPT_SOURCE),
+	                   argc, argv, &hflag);
 	if (rc != EXIT_OK || hflag) {
 		if (hflag)
 			fputs(help, stdout);
 		goto out;
 	}
 	rc = EXIT_USAGE;
-	if (o->nrfiles == 0) {
-		cli_error(o, "no input: give -r FILE (try 'floe %s --help')", o->cmd);
+	if (o->nrfiles == 0 && o->nrdirs == 0) {
+		cli_error(o, "no input: give -r FILE or -R DIR (try 'floe %s --help')", o->cmd);
 		goto out;
 	}
 	if (mode == CLI_AGG_SORT && !o->keys && !o->top) {

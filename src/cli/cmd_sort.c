@@ -13,6 +13,7 @@ static const char sort_help[] =
 	"  floe sort -r x.floe -m saddr dport:desc\n"
 	"\n"
 	"  -r FILE...       input files (\"-\": standard input, e.g. from floe cluster -w -)\n"
+	"  -R DIR... -t RANGE  archives and time ranges, as for 'floe read'\n"
 	"  -m KEYS          sort keys\n"
 	"  --top N          only the first N records (a heap of N, not a full sort)\n"
 	"  --memory SIZE    memory target (default 256M); a full sort must fit in it\n"

@@ -199,3 +199,23 @@ def test_bad_archive_options(archive, tmp_path):
     assert p.returncode == 2 and "--rotate" in p.stderr
     p = run("read", "-R", tmp_path / "missing", check=False)
     assert p.returncode != 0 and "missing" in p.stderr
+
+
+def test_cluster_reads_archives_and_time_ranges(floe_bin, tmp_path):
+    """floe cluster -R ARCHIVE -t RANGE aggregates exactly the records that
+    floe read -R ARCHIVE -t RANGE returns."""
+    pcap = SHARED / "pcaps" / "chrissanders_packets__http_espn.pcap"
+    arch = tmp_path / "arch"
+    run("capture", "-r", pcap, "--status", "1s", "--archive", arch, "--instance", "t", "--rotate", "1m")
+    rng = "2010-04-07T17:29:30Z/+2s"
+    rows = read_csv_args(["read", "-R", arch, "-t", rng], ["saddr", "bytes"])
+    want = {}
+    for r in rows:
+        want[r["saddr"]] = want.get(r["saddr"], 0) + int(r["bytes"])
+    got = read_csv_args(["cluster", "-R", arch, "-t", rng, "-m", "saddr"], ["saddr", "bytes"])
+    assert want and {r["saddr"]: int(r["bytes"]) for r in got} == want
+
+
+def read_csv_args(args, fields):
+    out = run(*args, "-o", "csv", "-s", ",".join(fields)).stdout.decode()
+    return list(csv.DictReader(io.StringIO(out)))
