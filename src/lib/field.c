@@ -6,6 +6,7 @@
  */
 #include "field.h"
 #include "util/addr.h"
+#include "util/numfmt.h"
 #include "util/timefmt.h"
 
 #include <inttypes.h>
@@ -290,17 +291,17 @@ size_t floe_field_format(const struct floe_field *fd, const struct floe_flow *f,
 	case FLOE_FT_PORT:
 		if (f->etype == FLOE_ETH_ARP)
 			return put(buf, len, "");
-		snprintf(tmp, sizeof(tmp), "%" PRIu64, load_uint(fd, f));
+		floe_fmt_u64(tmp, load_uint(fd, f));
 		return put(buf, len, tmp);
 	case FLOE_FT_PROTO: {
 		const char *nm = f->etype == FLOE_ETH_ARP ? "arp" : o->numeric ? NULL : floe_proto_name(f->proto);
 		if (nm)
 			return put(buf, len, nm);
-		snprintf(tmp, sizeof(tmp), "%u", f->proto);
+		floe_fmt_u64(tmp, f->proto);
 		return put(buf, len, tmp);
 	}
 	case FLOE_FT_UINT:
-		snprintf(tmp, sizeof(tmp), "%" PRIu64, floe_field_u64(fd, f));
+		floe_fmt_u64(tmp, floe_field_u64(fd, f));
 		return put(buf, len, tmp);
 	case FLOE_FT_HEX:
 		snprintf(tmp, sizeof(tmp), "0x%04" PRIx64, floe_field_u64(fd, f));

@@ -1,6 +1,7 @@
 /* addr.c - address, prefix and MAC text. */
 #include "addr.h"
 #include "flow.h"
+#include "util/numfmt.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -10,8 +11,20 @@
 void floe_addr_format(const uint8_t a[16], char *buf, size_t len)
 {
 	if (floe_addr_is_v4(a)) {
-		if (!inet_ntop(AF_INET, a + 12, buf, (socklen_t)len) && len)
-			buf[0] = '\0';
+		/* dotted quad by hand: listings print millions of them */
+		char t[16];
+		size_t n = 0;
+		for (int i = 12; i < 16; i++) {
+			n += floe_fmt_u64(t + n, a[i]);
+			t[n++] = '.';
+		}
+		n--;
+		if (len) {
+			if (n >= len)
+				n = len - 1;
+			memcpy(buf, t, n);
+			buf[n] = '\0';
+		}
 	} else if (!inet_ntop(AF_INET6, a, buf, (socklen_t)len) && len) {
 		buf[0] = '\0';
 	}
