@@ -13,6 +13,7 @@
 #include "query/hll.h"
 #include "util/hash.h"
 #include "util/mem.h"
+#include "util/words.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -99,17 +100,12 @@ enum floe_err floe_aggcol_parse(const char *spec, struct floe_aggcol *cols, size
 {
 	size_t k = 0;
 	const char *p = spec;
-	for (;;) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (!*p)
-			break;
-		const char *w = p;
-		while (*p && *p != ' ' && *p != ',' && *p != '\t')
-			p++;
+	const char *w;
+	size_t wlen;
+	while (floe_next_word(&p, &w, &wlen)) {
 		if (k == cap)
 			return floe_errbuf_set(eb, FLOE_LIMIT, "too many columns (at most %zu)", cap);
-		enum floe_err e = parse_one_col(w, (size_t)(p - w), &cols[k], eb);
+		enum floe_err e = parse_one_col(w, wlen, &cols[k], eb);
 		if (e != FLOE_OK)
 			return e;
 		k++;
@@ -238,15 +234,10 @@ static enum floe_err add_keypart(struct floe_cluster *c, const struct floe_field
 static enum floe_err parse_keys(struct floe_cluster *c, const char *spec, struct floe_errbuf *eb)
 {
 	const char *p = spec;
-	for (;;) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (!*p)
-			break;
-		const char *w = p;
-		while (*p && *p != ' ' && *p != ',' && *p != '\t')
-			p++;
-		size_t len = (size_t)(p - w);
+	const char *w;
+	size_t wlen;
+	while (floe_next_word(&p, &w, &wlen)) {
+		size_t len = wlen;
 		const char *slash = memchr(w, '/', len);
 		size_t nlen = slash ? (size_t)(slash - w) : len;
 		const struct floe_field *fd = lookup_word(w, nlen);

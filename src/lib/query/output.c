@@ -8,6 +8,7 @@
 #include "query/output.h"
 #include "util/mem.h"
 #include "util/timefmt.h"
+#include "util/words.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -217,16 +218,10 @@ enum floe_err floe_output_parse_cols(const char *spec, const struct floe_field *
 	size_t k = 0;
 	bool first = true;
 	const char *p = spec;
-	while (*p) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (!*p)
-			break;
-		const char *start = p;
-		while (*p && *p != ' ' && *p != ',' && *p != '\t')
-			p++;
+	const char *start;
+	size_t len;
+	while (floe_next_word(&p, &start, &len)) {
 		char word[64];
-		size_t len = (size_t)(p - start);
 		if (len >= sizeof(word))
 			return floe_errbuf_set(eb, FLOE_INVALID, "field name too long: '%.*s'", (int)len, start);
 		memcpy(word, start, len);

@@ -9,6 +9,7 @@
  */
 #include "query/sort.h"
 #include "util/mem.h"
+#include "util/words.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,16 +43,11 @@ enum floe_err floe_sortkeys_parse(const char *spec, const struct floe_aggcol *co
 {
 	size_t k = 0;
 	const char *p = spec;
-	for (;;) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (!*p)
-			break;
-		const char *w = p;
-		while (*p && *p != ' ' && *p != ',' && *p != '\t')
-			p++;
+	const char *w;
+	size_t wlen;
+	while (floe_next_word(&p, &w, &wlen)) {
 		char word[64];
-		size_t len = (size_t)(p - w);
+		size_t len = wlen;
 		if (len >= sizeof(word))
 			return floe_errbuf_set(eb, FLOE_INVALID, "sort key too long: '%.*s'", (int)len, w);
 		memcpy(word, w, len);
