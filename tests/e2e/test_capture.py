@@ -110,3 +110,11 @@ def test_max_flows_bounds_the_table(floe_bin):
     assert re.search(r"flow table: limit (\d+)", p.stderr).group(1) == "1000"
     s = STATS.search(p.stderr)
     assert int(s.group(2)) + int(s.group(3)) == int(s.group(1))
+
+
+def test_shell_pipeline_exits_cleanly(floe_bin):
+    """capture -w - | read -r -: the reader drains the trailer, so the writer
+    never dies of SIGPIPE on its last write (checked 20 times, pipefail)."""
+    import subprocess
+    cmd = f"set -o pipefail; for i in $(seq 20); do '{floe_bin}' capture -r '{SAMPLE}' -w - | '{floe_bin}' read -r - -s saddr > /dev/null || exit 1; done"
+    assert subprocess.run(["bash", "-c", cmd]).returncode == 0

@@ -742,6 +742,16 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 				return r->err.code;
 			if (ok) {
 				r->info.has_footer = true;
+				/* On a pipe, read the trailer (and anything after
+				 * it) too: the writer upstream must not die of
+				 * SIGPIPE on its last write because its reader
+				 * stopped at the footer. */
+				while (!r->seekable && !r->eof && r->err.code == FLOE_OK) {
+					consume(r, avail(r));
+					if (fill(r, 1) != FLOE_OK)
+						return r->err.code;
+				}
+				consume(r, avail(r));
 				break;
 			}
 			if (damaged(r, off, "footer fails its checks", 0) != FLOE_OK)
