@@ -22,7 +22,7 @@ def count(builddir):
         t = json.loads(line)
         out = t.get("stdout") or ""
         ok = t.get("result") == "OK"
-        if t.get("name", "").startswith("e2e-"):
+        if "e2e-" in t.get("name", ""):
             found = {k: int(n) for n, k in PYTEST.findall(out.splitlines()[-1] if out else "")}
             p = found.get("passed", 0)
             f = found.get("failed", 0) + found.get("error", 0) + found.get("errors", 0)
