@@ -388,6 +388,19 @@ void cli_opts_release(struct cli_opts *o)
 	o->keys = o->aggcols = o->sortkeys = NULL;
 }
 
+bool cli_begin(struct cli_opts *o, unsigned accept, int argc, char **argv, const char *help,
+               int *rc)
+{
+	bool want_help;
+	*rc = cli_parse(o, accept, argc, argv, &want_help);
+	if (*rc == EXIT_OK && !want_help)
+		return true;
+	if (want_help)
+		fputs(help, stdout);
+	cli_opts_release(o);
+	return false;
+}
+
 char *cli_slurp(const struct cli_opts *o, const char *path)
 {
 	FILE *f = fopen(path, "rb");

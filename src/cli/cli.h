@@ -86,6 +86,12 @@ enum {
 int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *help);
 void cli_opts_release(struct cli_opts *o);
 
+/* The start of every subcommand: parses argv with cli_parse and prints help
+ * when asked.  Returns true when the command goes on; otherwise the options
+ * are released and *rc is the command's exit code. */
+bool cli_begin(struct cli_opts *o, unsigned accept, int argc, char **argv, const char *help,
+               int *rc);
+
 /* Reads a small text file whole (for @file arguments); NULL with a message
  * printed on failure.  Caller frees. */
 char *cli_slurp(const struct cli_opts *o, const char *path);

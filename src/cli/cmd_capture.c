@@ -102,15 +102,9 @@ static void print_stats(const struct cli_opts *o, uint64_t total, const uint64_t
 int cmd_capture(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "capture"};
-	bool help;
-	int rc = cli_parse(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE, argc, argv,
-	                   &help);
-	if (rc != EXIT_OK || help) {
-		if (help)
-			fputs(capture_help, stdout);
-		cli_opts_release(&o);
+	int rc;
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE, argc, argv, capture_help, &rc))
 		return rc;
-	}
 	if (o.nrfiles != 1) {
 		cli_error(&o, o.nrfiles ? "give one capture with -r" :
 		          "no input: give -r FILE (try 'floe capture --help')");

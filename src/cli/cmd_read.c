@@ -197,15 +197,9 @@ static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
 int cmd_read(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "read"};
-	bool help;
-	int rc = cli_parse(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_SOURCE | OPT_ARCHIVE, argc, argv,
-	                   &help);
-	if (rc != EXIT_OK || help) {
-		if (help)
-			fputs(read_help, stdout);
-		cli_opts_release(&o);
+	int rc;
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_SOURCE | OPT_ARCHIVE, argc, argv, read_help, &rc))
 		return rc;
-	}
 	if (o.nrfiles == 0 && o.nrdirs == 0) {
 		cli_error(&o, "no input: give -r FILE or -R DIR (try 'floe read --help')");
 		cli_opts_release(&o);

@@ -145,41 +145,22 @@ static inline bool in_set(const struct test *t, const uint8_t a[16])
 	return in != (bool)t->neg;
 }
 
-static inline bool cmp_u(unsigned cmp, uint64_t a, uint64_t b)
-{
-	switch (cmp) {
-	case CMP_EQ: return a == b;
-	case CMP_NE: return a != b;
-	case CMP_LT: return a < b;
-	case CMP_LE: return a <= b;
-	case CMP_GT: return a > b;
-	default: return a >= b;
+/* One comparison, for each value type a test compares. */
+#define DEFINE_CMP(name, type)                              \
+	static inline bool name(unsigned cmp, type a, type b) \
+	{                                                     \
+		switch (cmp) {                                \
+		case CMP_EQ: return a == b;                   \
+		case CMP_NE: return a != b;                   \
+		case CMP_LT: return a < b;                    \
+		case CMP_LE: return a <= b;                   \
+		case CMP_GT: return a > b;                    \
+		default: return a >= b;                       \
+		}                                             \
 	}
-}
-
-static inline bool cmp_s(unsigned cmp, int64_t a, int64_t b)
-{
-	switch (cmp) {
-	case CMP_EQ: return a == b;
-	case CMP_NE: return a != b;
-	case CMP_LT: return a < b;
-	case CMP_LE: return a <= b;
-	case CMP_GT: return a > b;
-	default: return a >= b;
-	}
-}
-
-static inline bool cmp_d(unsigned cmp, double a, double b)
-{
-	switch (cmp) {
-	case CMP_EQ: return a == b;
-	case CMP_NE: return a != b;
-	case CMP_LT: return a < b;
-	case CMP_LE: return a <= b;
-	case CMP_GT: return a > b;
-	default: return a >= b;
-	}
-}
+DEFINE_CMP(cmp_u, uint64_t)
+DEFINE_CMP(cmp_s, int64_t)
+DEFINE_CMP(cmp_d, double)
 
 static inline uint64_t load(const struct floe_flow *r, unsigned off, unsigned size)
 {
