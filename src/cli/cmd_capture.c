@@ -16,6 +16,7 @@
 #include "decode/decode.h"
 #include "meter/meter.h"
 #include "query/output.h"
+#include "sink.h"
 
 #include <inttypes.h>
 #include <pcap/pcap.h>
@@ -47,11 +48,7 @@ static const char capture_help[] =
 	"  --stats          print packet, flow and decode counts to stderr\n";
 
 struct cap_state {
-	struct cli_opts *o;
-	struct floe_writer *w;
-	struct floe_archive *ar;
-	struct floe_output *out;
-	enum floe_err werr;
+	struct cli_sink sink;
 	uint64_t records;
 };
 
@@ -59,14 +56,7 @@ static void sink(void *ud, const struct floe_flow *f)
 {
 	struct cap_state *st = ud;
 	st->records++;
-	if (st->werr != FLOE_OK)
-		return;
-	if (st->ar)
-		st->werr = floe_archive_add(st->ar, f);
-	else if (st->w)
-		st->werr = floe_writer_add(st->w, f);
-	else
-		st->werr = floe_output_write(st->out, f);
+	(void)!cli_sink_add(&st->sink, f);   /* sticky; reported when closed */
 }
 
 static double now_s(void)
@@ -140,39 +130,11 @@ int cmd_capture(int argc, char **argv)
 		pcap_freecode(&prog);
 	}
 
-	struct cap_state st = {.o = &o};
-	struct floe_errbuf eb = {0};
-	static char obuf[1 << 16];
-	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-	if (o.archive) {
-		struct floe_archive_opts ao = {.dir = o.archive, .instance = o.instance ? o.instance : "floe",
-		                               .rotate = o.rotate, .block_records = o.block_records,
-		                               .log = cli_log()};
-		st.ar = floe_archive_create(&ao, &eb);
-		if (!st.ar) {
-			cli_error(&o, "%s", eb.msg);
-			pcap_close(pc);
-			cli_opts_release(&o);
-			return EXIT_FAIL;
-		}
-	} else if (o.wfile) {
-		struct floe_writer_opts wo = {.instance = o.instance, .block_records = o.block_records, .log = cli_log()};
-		st.w = floe_writer_open(o.wfile, &wo, &eb);
-		if (!st.w) {
-			cli_error(&o, "%s", eb.msg);
-			pcap_close(pc);
-			cli_opts_release(&o);
-			return EXIT_FAIL;
-		}
-	} else {
-		st.out = floe_output_create(stdout, (enum floe_outfmt)o.outfmt, o.cols, o.ncols, &o.fmt,
-		                            !o.no_header);
-		if (!st.out) {
-			cli_error(&o, "out of memory");
-			pcap_close(pc);
-			cli_opts_release(&o);
-			return EXIT_FAIL;
-		}
+	struct cap_state st = {0};
+	if (cli_sink_open(&st.sink, &o) != EXIT_OK) {
+		pcap_close(pc);
+		cli_opts_release(&o);
+		return EXIT_FAIL;
 	}
 
 	struct floe_meter_config mc;
@@ -187,9 +149,7 @@ int cmd_capture(int argc, char **argv)
 	struct floe_meter *m = floe_meter_create(&mc, sink, &st, &err);
 	if (!m) {
 		cli_error(&o, "cannot create the flow table: %s", floe_strerror(err));
-		floe_writer_abandon(st.w);
-		floe_archive_abandon(st.ar);
-		floe_output_discard(st.out);
+		cli_sink_abandon(&st.sink);
 		pcap_close(pc);
 		cli_opts_release(&o);
 		return EXIT_FAIL;
@@ -210,7 +170,7 @@ int cmd_capture(int argc, char **argv)
 			continue;
 		}
 		floe_meter_add(m, &pkt);
-		if (st.werr != FLOE_OK)
+		if (st.sink.err != FLOE_OK)
 			break;
 	}
 	if (prc == PCAP_ERROR) {
@@ -225,32 +185,8 @@ int cmd_capture(int argc, char **argv)
 	floe_meter_destroy(m);
 	pcap_close(pc);
 
-	if (st.werr != FLOE_OK) {
-		if (st.ar)
-			cli_error(&o, "%s", floe_archive_error(st.ar));
-		else
-			cli_error(&o, "cannot write '%s': %s", o.wfile ? o.wfile : "output",
-			          floe_strerror(st.werr));
+	if (cli_sink_close(&st.sink, &o, false) != EXIT_OK)
 		rc = EXIT_FAIL;
-	}
-	if (st.ar) {
-		floe_errbuf_clear(&eb);
-		if (floe_archive_close(st.ar, &eb) != FLOE_OK && rc == EXIT_OK) {
-			cli_error(&o, "%s", eb.msg);
-			rc = EXIT_FAIL;
-		}
-	}
-	if (st.w) {
-		floe_errbuf_clear(&eb);
-		if (floe_writer_close(st.w, &eb) != FLOE_OK && rc == EXIT_OK) {
-			cli_error(&o, "%s", eb.msg);
-			rc = EXIT_FAIL;
-		}
-	}
-	if (st.out && floe_output_finish(st.out) != FLOE_OK && rc == EXIT_OK) {
-		cli_error(&o, "cannot write output");
-		rc = EXIT_FAIL;
-	}
 	if (o.stats)
 		print_stats(&o, total, reasons, &ms, st.records, now_s() - t0);
 	cli_opts_release(&o);

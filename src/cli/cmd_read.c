@@ -13,6 +13,7 @@
 #include "codec/codec.h"
 #include "filter/filter.h"
 #include "query/output.h"
+#include "sink.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -51,9 +52,7 @@ static const char read_help[] =
 struct read_state {
 	struct cli_opts *o;
 	struct floe_filter *filter;
-	struct floe_output *out;
-	struct floe_writer *w;
-	struct floe_archive *ar;
+	struct cli_sink sink;
 	uint64_t matched;
 };
 
@@ -61,18 +60,8 @@ struct read_state {
 static int emit(struct read_state *st, const struct floe_flow *f)
 {
 	st->matched++;
-	if (st->ar) {
-		if (floe_archive_add(st->ar, f) != FLOE_OK) {
-			cli_error(st->o, "%s", floe_archive_error(st->ar));
-			return EXIT_FAIL;
-		}
-	} else if (st->w) {
-		if (floe_writer_add(st->w, f) != FLOE_OK)
-			return EXIT_FAIL;   /* floe_writer_close reports it */
-	} else if (floe_output_write(st->out, f) != FLOE_OK) {
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	/* errors are sticky; cli_sink_close reports them */
+	return cli_sink_add(&st->sink, f) == FLOE_OK ? EXIT_OK : EXIT_FAIL;
 }
 
 /* Reads every block the source yields; returns EXIT_OK or EXIT_FAIL. */
@@ -257,34 +246,9 @@ int cmd_read(int argc, char **argv)
 		goto out;
 	}
 
-	static char obuf[1 << 16];
-	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
-	if (o.archive) {
-		struct floe_archive_opts ao = {.dir = o.archive, .instance = o.instance ? o.instance : "floe",
-		                               .rotate = o.rotate, .block_records = o.block_records,
-		                               .log = cli_log()};
-		st.ar = floe_archive_create(&ao, &eb);
-		if (!st.ar) {
-			cli_error(&o, "%s", eb.msg);
-			rc = EXIT_FAIL;
-			goto out;
-		}
-	} else if (o.wfile) {
-		struct floe_writer_opts wo = {.block_records = o.block_records, .log = cli_log()};
-		st.w = floe_writer_open(o.wfile, &wo, &eb);
-		if (!st.w) {
-			cli_error(&o, "%s", eb.msg);
-			rc = EXIT_FAIL;
-			goto out;
-		}
-	} else {
-		st.out = floe_output_create(stdout, (enum floe_outfmt)o.outfmt, o.cols, o.ncols, &o.fmt,
-		                            !o.no_header);
-		if (!st.out) {
-			cli_error(&o, "out of memory");
-			rc = EXIT_FAIL;
-			goto out;
-		}
+	if (cli_sink_open(&st.sink, &o) != EXIT_OK) {
+		rc = EXIT_FAIL;
+		goto out;
 	}
 
 	rc = read_all(&st, src);
@@ -292,44 +256,13 @@ int cmd_read(int argc, char **argv)
 	floe_source_stats(src, &ss);
 	if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
 		rc = EXIT_DAMAGED;
-	if (st.ar) {
-		floe_errbuf_clear(&eb);
-		if (floe_archive_close(st.ar, &eb) != FLOE_OK) {
-			cli_error(&o, "%s", eb.msg);
-			rc = EXIT_FAIL;
-		}
-		st.ar = NULL;
-	}
-
-	if (st.w) {
-		floe_errbuf_clear(&eb);
-		if (floe_writer_close(st.w, &eb) != FLOE_OK) {
-			cli_error(&o, "%s", eb.msg);
-			rc = EXIT_FAIL;
-		}
-		st.w = NULL;
-	}
-	if (st.out && rc == EXIT_FAIL) {
-		/* nothing half-done on stdout, not even a header */
-		floe_output_discard(st.out);
-		st.out = NULL;
-	}
-	if (st.out) {
-		if (floe_output_finish(st.out) != FLOE_OK) {
-			cli_error(&o, "cannot write output");
-			rc = EXIT_FAIL;
-		}
-		st.out = NULL;
-	}
+	if (cli_sink_close(&st.sink, &o, rc == EXIT_FAIL) != EXIT_OK)
+		rc = EXIT_FAIL;
 	if (o.stats)
 		print_stats(&ss, st.matched);
 out:
-	floe_archive_abandon(st.ar);
+	cli_sink_abandon(&st.sink);
 	floe_source_destroy(src);
-	if (st.w)
-		floe_writer_abandon(st.w);
-	if (st.out)
-		floe_output_discard(st.out);
 	free(addrs);
 	floe_filter_destroy(st.filter);
 	cli_opts_release(&o);

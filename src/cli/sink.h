@@ -1,0 +1,33 @@
+/*
+ * sink.h - where a command's records go: an archive (--archive), a floe
+ * file (-w, "-" for stdout), or printed (-s, -o).  Shared by the commands
+ * that produce records (capture, read).
+ */
+#ifndef FLOE_CLI_SINK_H
+#define FLOE_CLI_SINK_H
+
+#include "archive/archive.h"
+#include "cli.h"
+#include "codec/codec.h"
+#include "query/output.h"
+
+struct cli_sink {
+	struct floe_archive *ar;
+	struct floe_writer *w;
+	struct floe_output *out;
+	enum floe_err err;       /* first failure of cli_sink_add */
+};
+
+/* Opens the sink the options ask for; prints why and returns EXIT_FAIL if
+ * it cannot. */
+int cli_sink_open(struct cli_sink *s, const struct cli_opts *o);
+/* Adds one record; errors are sticky and reported by cli_sink_close. */
+enum floe_err cli_sink_add(struct cli_sink *s, const struct floe_flow *f);
+/* Closes (footer, rename, flush) and prints the first error the sink met,
+ * once.  discard: the command failed, print nothing more on stdout (not
+ * even a header).  Returns EXIT_OK or EXIT_FAIL. */
+int cli_sink_close(struct cli_sink *s, const struct cli_opts *o, bool discard);
+/* Frees without finishing anything (the command is failing). */
+void cli_sink_abandon(struct cli_sink *s);
+
+#endif
