@@ -98,6 +98,8 @@ static const struct floe_field fields[] = {
 	{"sid", "srcid sensor", "SrcId", FLOE_FT_UINT, K | N, 8, M(sensor), "BIGINT", "sensor or exporter id", NULL},
 	{"inif", "input", "InIf", FLOE_FT_UINT, K | N, 6, M(inif), "BIGINT", "input interface (router exports)", NULL},
 	{"outif", "output", "OutIf", FLOE_FT_UINT, K | N, 6, M(outif), "BIGINT", "output interface (router exports)", NULL},
+	{"exporter", "ra router exaddr", "Exporter", FLOE_FT_ADDR, K, 18, M(exporter), "INET", "exporting router or sFlow agent (router exports)", NULL},
+	{"nexthop", "nh nhop", "NextHop", FLOE_FT_ADDR, K, 18, M(nexthop), "INET", "next-hop router (router exports)", NULL},
 	{"sas", "srcas", "SrcAS", FLOE_FT_UINT, K | N, 8, M(sas), "BIGINT", "source AS (router exports)", NULL},
 	{"das", "dstas", "DstAS", FLOE_FT_UINT, K | N, 8, M(das), "BIGINT", "destination AS (router exports)", NULL},
 	{"sampling", "samp", "Sampling", FLOE_FT_UINT, K | N, 6, M(sampling), "BIGINT", "1-in-N sampling rate, 0 if counted", NULL},

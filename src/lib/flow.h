@@ -92,6 +92,8 @@ struct floe_flow {
 	int64_t ltime;          /* last packet, ns since the epoch, UTC */
 	uint8_t saddr[16];      /* IPv4 stored v4-mapped (::ffff:a.b.c.d) */
 	uint8_t daddr[16];
+	uint8_t exporter[16];   /* exporting router or agent (exports); :: if none */
+	uint8_t nexthop[16];    /* next-hop router (exports); :: if none */
 	uint64_t spkts, dpkts;
 	uint64_t sbytes, dbytes;       /* bytes on the wire (see docs/records.md) */
 	uint64_t sappbytes, dappbytes; /* L4 payload, retransmissions excluded */
