@@ -193,22 +193,19 @@ static bool block_ok(void *ud, const struct floe_block_summary *b)
 }
 
 /* Step 3b: a block whose summary admits the addresses may still hold none
- * of them (a Bloom false positive): decode the address and time columns
- * and look before decoding the rest. */
-static bool block_probe(void *ud, const struct floe_flow *recs, size_t n)
+ * of them (a Bloom false positive), and most of its records may not be
+ * wanted: decode the address, time and filter columns and keep only the
+ * records that can match before decoding the rest. */
+static bool rec_probe(void *ud, const struct floe_flow *rec)
 {
 	const struct floe_source *s = ud;
-	for (size_t i = 0; i < n; i++) {
-		if (!floe_timerange_overlaps(&s->o.range, recs[i].stime, recs[i].ltime))
-			continue;
-		bool hit = s->o.naddrs == 0;
-		for (size_t k = 0; !hit && k < s->o.naddrs; k++)
-			hit = memcmp(recs[i].saddr, s->o.addrs[k], 16) == 0 ||
-			      memcmp(recs[i].daddr, s->o.addrs[k], 16) == 0;
-		if (hit && (!s->o.rec_probe || s->o.rec_probe(s->o.rec_probe_ud, &recs[i])))
-			return true;
-	}
-	return false;
+	if (!floe_timerange_overlaps(&s->o.range, rec->stime, rec->ltime))
+		return false;
+	bool hit = s->o.naddrs == 0;
+	for (size_t k = 0; !hit && k < s->o.naddrs; k++)
+		hit = memcmp(rec->saddr, s->o.addrs[k], 16) == 0 ||
+		      memcmp(rec->daddr, s->o.addrs[k], 16) == 0;
+	return hit && (!s->o.rec_probe || s->o.rec_probe(s->o.rec_probe_ud, rec));
 }
 
 /* Step 1: a file the archive named for period T has ltime < T + slack. */
@@ -256,6 +253,12 @@ static bool open_next(struct floe_source *s)
 			floe_reader_close(r);
 			continue;
 		}
+		if (!s->o.no_index && s->o.naddrs &&
+		    !floe_reader_may_contain(r, s->o.addrs, s->o.naddrs)) {
+			s->st.files_skipped_addr++;
+			floe_reader_close(r);
+			continue;
+		}
 		if (s->pred)
 			floe_reader_set_block_filter(r, block_ok, s);
 		if (!s->o.no_index && (s->pred || s->o.rec_probe)) {
@@ -266,7 +269,7 @@ static bool open_next(struct floe_source *s)
 				      floe_columns_of(offsetof(struct floe_flow, daddr), 16);
 			if (s->o.rec_probe)
 				pm |= s->o.rec_columns;
-			floe_reader_set_probe(r, pm, block_probe, s);
+			floe_reader_set_probe(r, pm, rec_probe, s);
 		}
 		if (s->o.columns)
 			floe_reader_set_columns(r, s->o.columns);

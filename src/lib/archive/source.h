@@ -54,6 +54,7 @@ struct floe_source_opts {
 struct floe_source_stats {
 	uint64_t files_considered;
 	uint64_t files_skipped_name, files_skipped_footer;
+	uint64_t files_skipped_addr;    /* the file's address filter has none of addrs */
 	uint64_t files_read;            /* opened and their blocks looked at */
 	uint64_t files_failed;          /* under -R: could not be opened, skipped with a warning */
 	uint64_t blocks_considered;     /* blocks of the files read */
