@@ -202,7 +202,7 @@ int cmd_read(int argc, char **argv)
 		if (fc && st.filter) {
 			so.rec_probe = filter_probe;
 			so.rec_probe_ud = st.filter;
-			so.rec_columns = fc | base;
+			so.rec_columns = fc;  /* the filter names what it reads */
 		}
 	}
 	src = floe_source_create(&so, &eb);

@@ -262,8 +262,10 @@ static bool open_next(struct floe_source *s)
 		if (s->pred)
 			floe_reader_set_block_filter(r, block_ok, s);
 		if (!s->o.no_index && (s->pred || s->o.rec_probe)) {
-			uint64_t pm = floe_columns_of(offsetof(struct floe_flow, stime), 8) |
-			              floe_columns_of(offsetof(struct floe_flow, ltime), 8);
+			uint64_t pm = 0;
+			if (!floe_timerange_is_all(&s->o.range))
+				pm |= floe_columns_of(offsetof(struct floe_flow, stime), 8) |
+				      floe_columns_of(offsetof(struct floe_flow, ltime), 8);
 			if (s->o.naddrs)
 				pm |= floe_columns_of(offsetof(struct floe_flow, saddr), 16) |
 				      floe_columns_of(offsetof(struct floe_flow, daddr), 16);

@@ -175,6 +175,16 @@ static inline uint64_t cur_varint(struct floe_cursor *c)
 	return 0;
 }
 
+/* Portable popcount (the baseline x86-64 has no popcnt instruction, and
+ * the compiler's fallback is a call). */
+static inline size_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (size_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 static uint64_t get_le(const uint8_t *p, unsigned w)
 {
 	uint64_t v = 0;
@@ -796,8 +806,11 @@ static enum floe_err col_start(struct col_state *cs, const struct col_desc *c, u
 		cs->bm = floe_cur_take(&cs->cur, bml);
 		if (!cs->bm)
 			break;
-		for (size_t i = 0; i < bml; i++)
-			cs->n4 += (size_t)__builtin_popcount(cs->bm[i]);
+		size_t i = 0;
+		for (; i + 8 <= bml; i += 8)
+			cs->n4 += popcount64(get_le(cs->bm + i, 8));
+		for (; i < bml; i++)
+			cs->n4 += popcount64(cs->bm[i]);
 		if (n % 8 && (cs->bm[bml - 1] >> (n % 8)))
 			cs->cur.bad = true;  /* bits past the last record must be clear */
 		cs->n6 = n - cs->n4;
@@ -983,18 +996,44 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	return FLOE_OK;
 }
 
-/* Skips one LEB128 value (its bytes are not checked for overlong forms:
- * the value is not used). */
-static inline void cur_skip_varint(struct floe_cursor *c)
+/* Skips cnt LEB128 values (their bytes are not checked for overlong
+ * forms: the values are not used).  Eight bytes at a time: a value ends
+ * at each byte whose top bit is clear. */
+static inline void cur_skip_varints(struct floe_cursor *c, size_t cnt)
 {
-	size_t left = floe_cur_left(c);
-	const uint8_t *q = c->p + c->off;
-	for (size_t i = 0; i < left && i < 10; i++)
-		if (q[i] < 0x80) {
-			c->off += i + 1;
-			return;
-		}
-	c->bad = true;
+	const uint8_t *q = c->p + c->off, *end = c->p + c->len;
+	while (cnt >= 8 && end - q >= 8) {
+		uint64_t w;
+		memcpy(&w, q, 8);
+		/* bytes with the top bit clear: gather the top bits into one byte sum */
+		size_t ends = (size_t)((((~w & 0x8080808080808080ull) >> 7) * 0x0101010101010101ull) >> 56);
+		if (ends > cnt)
+			break;
+		cnt -= ends;
+		q += 8;
+	}
+	while (cnt && q < end)
+		cnt -= *q++ < 0x80;
+	/* a value cut off at the end of the column: malformed; the fast path
+	 * may stop inside a value, which the byte loop finishes */
+	c->off = (size_t)(q - c->p);
+	if (cnt)
+		c->bad = true;
+}
+
+/* Set bits of bitmap bm in [from, to). */
+static size_t bm_count(const uint8_t *bm, size_t from, size_t to)
+{
+	size_t n = 0;
+	for (; from < to && (from & 7); from++)
+		n += (bm[from >> 3] >> (from & 7)) & 1;
+	for (; from + 64 <= to; from += 64)
+		n += popcount64(get_le(bm + (from >> 3), 8));
+	for (; from + 8 <= to; from += 8)
+		n += popcount64(bm[from >> 3]);
+	for (; from < to; from++)
+		n += (bm[from >> 3] >> (from & 7)) & 1;
+	return n;
 }
 
 /* Like col_tile for the records sel[0..ns) (ascending, relative to i0)
@@ -1017,25 +1056,28 @@ static enum floe_err col_tile_sel(struct col_state *cs, size_t i0, size_t k, siz
 					base[t * st + b] = cs->q[b * n + i0 + sel[t]];
 		} else {
 			static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-			size_t t = 0;
-			for (size_t i = 0; i < k; i++) {
-				size_t r = i0 + i;
-				bool v4 = cs->bm[r >> 3] & (1u << (r & 7));
-				if (t < ns && sel[t] == i) {
-					uint8_t *a = base + t * st;
-					if (v4) {
-						memcpy(a, v4pfx, 12);
-						for (unsigned b = 0; b < 4; b++)
-							a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
-					} else {
-						for (unsigned b = 0; b < 16; b++)
-							a[b] = cs->p6[b * cs->n6 + cs->i6];
-					}
-					t++;
+			size_t pos = i0;  /* cs->i4 and i6 count the records before pos */
+			for (size_t t = 0; t < ns; t++) {
+				size_t r = i0 + sel[t];
+				size_t v4s = bm_count(cs->bm, pos, r);
+				cs->i4 += v4s;
+				cs->i6 += r - pos - v4s;
+				uint8_t *a = base + t * st;
+				if (cs->bm[r >> 3] & (1u << (r & 7))) {
+					memcpy(a, v4pfx, 12);
+					for (unsigned b = 0; b < 4; b++)
+						a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
+					cs->i4++;
+				} else {
+					for (unsigned b = 0; b < 16; b++)
+						a[b] = cs->p6[b * cs->n6 + cs->i6];
+					cs->i6++;
 				}
-				cs->i4 += v4;
-				cs->i6 += !v4;
+				pos = r + 1;
 			}
+			size_t v4s = bm_count(cs->bm, pos, i0 + k);
+			cs->i4 += v4s;
+			cs->i6 += i0 + k - pos - v4s;
 		}
 		return FLOE_OK;
 	}
@@ -1065,19 +1107,18 @@ static enum floe_err col_tile_sel(struct col_state *cs, size_t i0, size_t k, siz
 		break;
 	}
 	default: { /* VARINT, ZIGZAG, DELTA_STIME */
-		size_t t = 0;
-		for (size_t i = 0; i < k; i++) {
-			if (t < ns && sel[t] == i) {
-				uint64_t x = cur_varint(cur);
-				if (cs->enc == FLOE_ENC_ZIGZAG)
-					x = zz_dec(x);
-				else if (cs->enc == FLOE_ENC_DELTA_STIME)
-					x = (uint64_t)out[t].stime + zz_dec(x);
-				v[t++] = x;
-			} else {
-				cur_skip_varint(cur);
-			}
+		size_t pos = 0;
+		for (size_t t = 0; t < ns; t++) {
+			cur_skip_varints(cur, sel[t] - pos);
+			uint64_t x = cur_varint(cur);
+			if (cs->enc == FLOE_ENC_ZIGZAG)
+				x = zz_dec(x);
+			else if (cs->enc == FLOE_ENC_DELTA_STIME)
+				x = (uint64_t)out[t].stime + zz_dec(x);
+			v[t] = x;
+			pos = sel[t] + 1u;
 		}
+		cur_skip_varints(cur, k - pos);
 		break;
 	}
 	}
