@@ -190,7 +190,8 @@ int cmd_read(int argc, char **argv)
 			naddrs = 0;
 	}
 	struct floe_source_opts so = {.range = o.trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log()};
+	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log(),
+	                              .threads = cli_read_threads()};
 	if (!o.wfile && !o.archive) {
 		uint64_t fc = st.filter ? filter_columns(st.filter) : COLS(stime);
 		uint64_t oc = output_columns(&o);

@@ -48,7 +48,13 @@ struct floe_source_opts {
 	bool (*rec_probe)(void *ud, const struct floe_flow *rec);
 	void *rec_probe_ud;
 	uint64_t rec_columns;
-	const struct floe_log *log;     /* warnings: damaged blocks, unreadable archive files */
+	const struct floe_log *log;     /* warnings: damaged blocks, unreadable archive files
+	                                   (called from reading threads when threads > 0) */
+	/* Reading threads: 0 reads in the caller's thread; n > 0 reads up to n
+	 * files at once, each in its own thread, and returns their records in
+	 * the same order (the callbacks above must then be thread-safe; a
+	 * compiled filter is).  Memory: up to 4 decoded blocks per thread. */
+	unsigned threads;
 };
 
 struct floe_source_stats {

@@ -233,29 +233,43 @@ static inline bool test(const struct test *t, const struct floe_flow *r)
 bool floe_filter_fields(const struct floe_filter *f,
                         void (*fn)(void *ud, size_t off, size_t size), void *ud)
 {
-	/* what test() and its helpers read, besides ipver, etype, proto and
-	 * flags, which every record test may consult */
-	FIELD(fn, ud, ipver);
-	FIELD(fn, ud, etype);
-	FIELD(fn, ud, proto);
-	FIELD(fn, ud, flags);
+	/* what test() and its helpers (has_ports, has_addrs) read */
 	for (uint32_t i = 0; i < f->ninsn; i++) {
 		const struct test *t = &f->prog[i].t;
 		switch (t->op) {
 		case OP_ADDR: case OP_NET: case OP_SET:
 			FIELD(fn, ud, saddr);
 			FIELD(fn, ud, daddr);
+			FIELD(fn, ud, ipver);
+			FIELD(fn, ud, etype);
 			break;
 		case OP_PORT:
 			FIELD(fn, ud, sport);
 			FIELD(fn, ud, dport);
+			FIELD(fn, ud, proto);
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_PROTO:
+			FIELD(fn, ud, proto);
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_IPVER:
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_ETYPE:
+			FIELD(fn, ud, etype);
 			break;
 		case OP_MAC:
 			FIELD(fn, ud, smac);
 			FIELD(fn, ud, dmac);
+			FIELD(fn, ud, flags);
 			break;
 		case OP_VLAN:
 			FIELD(fn, ud, vlan);
+			FIELD(fn, ud, flags);
+			break;
+		case OP_FLAG:
+			FIELD(fn, ud, flags);
 			break;
 		case OP_STATE:
 			FIELD(fn, ud, state);
@@ -263,6 +277,8 @@ bool floe_filter_fields(const struct floe_filter *f,
 		case OP_TCPF:
 			FIELD(fn, ud, stcpflags);
 			FIELD(fn, ud, dtcpflags);
+			FIELD(fn, ud, proto);
+			FIELD(fn, ud, ipver);
 			break;
 		case OP_NUM_U:
 			fn(ud, t->off, t->size);
@@ -272,8 +288,8 @@ bool floe_filter_fields(const struct floe_filter *f,
 				return false;  /* derived: reads what its function reads */
 			fn(ud, t->x.num.fd->off, t->x.num.fd->size);
 			break;
-		default: /* OP_PROTO, OP_IPVER, OP_ETYPE, OP_FLAG: above */
-			break;
+		default:
+			return false;  /* a test this list does not know yet */
 		}
 	}
 	return true;
