@@ -525,3 +525,9 @@ static int parse_agg_opt(struct cli_opts *o, int argc, char **argv, int *i)
 	++*i;
 	return 0;
 }
+
+unsigned cli_read_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n <= 1 ? 0 : n > 4 ? 4 : (unsigned)n;
+}

@@ -90,52 +90,25 @@ static int read_all(struct read_state *st, struct floe_source *src)
 	}
 }
 
-/* Column pruning: the columns a filter text needs, for the words this
- * list knows; 0 (decode everything) for any other word, so a filter
- * feature added later is never decoded short.  Until the filter module
- * says which fields a compiled filter reads, this stays a whitelist. */
+/* Column pruning: the columns the filter and the printed fields read
+ * (late materialization: the filter's columns first, the others only for
+ * records it matches). */
 static uint64_t col(size_t off, size_t size)
 {
 	return floe_columns_of(off, size);
 }
 #define COLS(m) col(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
 
-static uint64_t filter_columns(const char *text)
+static void add_cols(void *ud, size_t off, size_t size)
 {
-	uint64_t m = COLS(proto) | COLS(ipver) | COLS(etype);
-	const char *p = text;
-	while (*p) {
-		while (*p == ' ' || *p == '\t' || *p == '(' || *p == ')')
-			p++;
-		size_t n = strcspn(p, " \t()");
-		if (n == 0)
-			break;
-		char w[64];
-		if (n >= sizeof(w))
-			return 0;
-		for (size_t i = 0; i < n; i++)
-			w[i] = (char)((p[i] >= 'A' && p[i] <= 'Z') ? p[i] + 32 : p[i]);
-		w[n] = '\0';
-		p += n;
-		static const char *const none[] = {"and", "or", "not", "&&", "||", "!", "src", "dst",
-		                                   "tcp", "udp", "icmp", "icmp6", "sctp", "gre", "esp",
-		                                   "proto", "ip", "ip4", "ip6", "arp", "-", NULL};
-		bool known = false;
-		for (size_t i = 0; none[i]; i++)
-			known |= strcmp(w, none[i]) == 0;
-		if (known)
-			continue;
-		if (strcmp(w, "host") == 0 || strcmp(w, "net") == 0) {
-			m |= COLS(saddr) | COLS(daddr);
-		} else if (strcmp(w, "port") == 0) {
-			m |= COLS(sport) | COLS(dport);
-		} else if ((w[0] >= '0' && w[0] <= '9') || strchr(w, ':')) {
-			/* a number, an IPv4 or IPv6 address or prefix */
-		} else {
-			return 0;
-		}
-	}
-	return m;
+	*(uint64_t *)ud |= col(off, size);
+}
+
+/* The columns the filter reads; 0 = all. */
+static uint64_t filter_columns(const struct floe_filter *f)
+{
+	uint64_t m = 0;
+	return floe_filter_fields(f, add_cols, &m) ? m : 0;
 }
 
 /* The columns the printed fields need: stored fields by their offset; the
@@ -172,12 +145,15 @@ static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
 {
 	fprintf(stderr,
 	        "files considered %" PRIu64 ", skipped %" PRIu64 " (by name %" PRIu64
-	        ", by footer %" PRIu64 "), read %" PRIu64 ", failed %" PRIu64 "\n"
+	        ", by footer %" PRIu64 ", by address filter %" PRIu64 "), read %" PRIu64
+	        ", failed %" PRIu64 "\n"
 	        "blocks considered %" PRIu64 ", skipped %" PRIu64 " (%" PRIu64
 	        " after decoding times and addresses), read %" PRIu64 ", damaged %" PRIu64 "\n"
 	        "records examined %" PRIu64 ", matched %" PRIu64 "\n",
-	        ss->files_considered, ss->files_skipped_name + ss->files_skipped_footer,
-	        ss->files_skipped_name, ss->files_skipped_footer, ss->files_read, ss->files_failed,
+	        ss->files_considered,
+	        ss->files_skipped_name + ss->files_skipped_footer + ss->files_skipped_addr,
+	        ss->files_skipped_name, ss->files_skipped_footer, ss->files_skipped_addr,
+	        ss->files_read, ss->files_failed,
 	        ss->blocks_considered, ss->blocks_skipped, ss->blocks_probed, ss->blocks_read,
 	        ss->blocks_damaged,
 	        ss->records, matched);
@@ -214,9 +190,10 @@ int cmd_read(int argc, char **argv)
 			naddrs = 0;
 	}
 	struct floe_source_opts so = {.range = o.trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log()};
+	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log(),
+	                              .threads = cli_read_threads()};
 	if (!o.wfile && !o.archive) {
-		uint64_t fc = o.filter ? filter_columns(o.filter) : COLS(stime);
+		uint64_t fc = st.filter ? filter_columns(st.filter) : COLS(stime);
 		uint64_t oc = output_columns(&o);
 		/* times, and what printing and matching of any field may consult */
 		uint64_t base = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) |
@@ -226,7 +203,7 @@ int cmd_read(int argc, char **argv)
 		if (fc && st.filter) {
 			so.rec_probe = filter_probe;
 			so.rec_probe_ud = st.filter;
-			so.rec_columns = fc | base;
+			so.rec_columns = fc;  /* the filter names what it reads */
 		}
 	}
 	src = floe_source_create(&so, &eb);

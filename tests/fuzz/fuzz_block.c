@@ -36,8 +36,12 @@ static void read_fd(int fd, bool verify, bool filter)
 	if (!r)
 		return;
 	floe_reader_set_verify(r, verify);
-	if (filter)
+	if (filter) {
+		static const uint8_t a[2][16] = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1},
+		                                 {0x20, 0x01, 0x0d, 0xb8}};
+		(void)floe_reader_may_contain(r, a, 2);  /* the file's address filter */
 		floe_reader_set_block_filter(r, all_blocks, NULL);
+	}
 	const struct floe_flow *recs;
 	size_t n;
 	uint64_t sum = 0;

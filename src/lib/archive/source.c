@@ -1,6 +1,7 @@
 /*
  * source.c - files, archives and time ranges as one stream of blocks
- * (source.h): enumeration, the three skipping steps, and their counts.
+ * (source.h): enumeration, the skipping steps and their counts, and
+ * reading threads (lanes) that keep the records in file order.
  *
  * Must not depend on: meter, decode, filter, libpcap.
  */
@@ -9,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -27,6 +29,32 @@ struct src_file {
 	bool from_dir;
 };
 
+/*
+ * With opts.threads > 0, files are read by that many lanes, each a thread
+ * with its own reader: lane k reads files k, k + n, k + 2n, ... and queues
+ * copies of the blocks it decodes (at most RING) followed by an end-of-file
+ * item for each file.  The caller takes the queues in file order, so the
+ * records come out exactly as one thread would produce them.
+ */
+#define RING 4
+
+struct item {
+	struct floe_flow *recs;
+	size_t n, cap;
+	bool eof;                       /* the end of the lane's current file */
+};
+
+struct lane {
+	struct floe_source *s;
+	pthread_t thread;
+	size_t first;                   /* this lane's first file */
+	struct item ring[RING];
+	size_t head, count;             /* queued items: ring[head], ... */
+	bool failed;                    /* after the queued items: err */
+	struct floe_errbuf err;
+	struct floe_source_stats st;    /* of the files this lane finished */
+};
+
 struct floe_source {
 	struct floe_source_opts o;
 	struct floe_errbuf err;
@@ -36,6 +64,13 @@ struct floe_source {
 	size_t cur;                     /* index of r's file */
 	bool pred;                      /* a block predicate is needed */
 	struct floe_source_stats st;
+	/* lanes (opts.threads > 0) */
+	struct lane *lanes;
+	size_t nlanes;
+	bool started, stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;              /* any queue changed, or stop */
+	struct lane *borrowed;          /* holds the block last returned */
 };
 
 struct floe_source *floe_source_create(const struct floe_source_opts *opts,
@@ -50,30 +85,87 @@ struct floe_source *floe_source_create(const struct floe_source_opts *opts,
 	if (!s->o.addrs)
 		s->o.naddrs = 0;
 	s->pred = !s->o.no_index && (s->o.naddrs > 0 || !floe_timerange_is_all(&s->o.range));
+	if (s->o.threads > 0) {
+		bool mu = pthread_mutex_init(&s->mu, NULL) == 0;
+		if (!mu || pthread_cond_init(&s->cv, NULL) != 0) {
+			if (mu)
+				pthread_mutex_destroy(&s->mu);
+			floe_free(NULL, s, sizeof(*s));
+			floe_errbuf_set(eb, FLOE_NOMEM, "cannot create a source: out of resources");
+			return NULL;
+		}
+	}
 	return s;
+}
+
+/* dst += src, count by count. */
+static void stats_add(struct floe_source_stats *dst, const struct floe_source_stats *src)
+{
+	dst->files_considered += src->files_considered;
+	dst->files_skipped_name += src->files_skipped_name;
+	dst->files_skipped_footer += src->files_skipped_footer;
+	dst->files_skipped_addr += src->files_skipped_addr;
+	dst->files_read += src->files_read;
+	dst->files_failed += src->files_failed;
+	dst->blocks_considered += src->blocks_considered;
+	dst->blocks_skipped += src->blocks_skipped;
+	dst->blocks_read += src->blocks_read;
+	dst->blocks_damaged += src->blocks_damaged;
+	dst->blocks_probed += src->blocks_probed;
+	dst->records += src->records;
+	dst->bytes_read += src->bytes_read;
+}
+
+/* Adds a reader's counts to st and closes it. */
+static void reader_done(struct floe_reader *r, struct floe_source_stats *st)
+{
+	struct floe_reader_stats rs;
+	floe_reader_stats(r, &rs);
+	st->blocks_read += rs.blocks_read;
+	st->blocks_skipped += rs.blocks_skipped;
+	st->blocks_probed += rs.blocks_probed;
+	st->blocks_damaged += rs.blocks_damaged;
+	st->blocks_considered += rs.blocks_read + rs.blocks_skipped + rs.blocks_damaged;
+	st->records += rs.records;
+	st->bytes_read += rs.bytes_read;
+	floe_reader_close(r);
 }
 
 static void close_reader(struct floe_source *s)
 {
 	if (!s->r)
 		return;
-	struct floe_reader_stats rs;
-	floe_reader_stats(s->r, &rs);
-	s->st.blocks_read += rs.blocks_read;
-	s->st.blocks_skipped += rs.blocks_skipped;
-	s->st.blocks_probed += rs.blocks_probed;
-	s->st.blocks_damaged += rs.blocks_damaged;
-	s->st.blocks_considered += rs.blocks_read + rs.blocks_skipped + rs.blocks_damaged;
-	s->st.records += rs.records;
-	s->st.bytes_read += rs.bytes_read;
-	floe_reader_close(s->r);
+	reader_done(s->r, &s->st);
 	s->r = NULL;
+}
+
+static void stop_lanes(struct floe_source *s)
+{
+	if (!s->lanes)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	for (size_t k = 0; k < s->nlanes; k++) {
+		struct lane *l = &s->lanes[k];
+		pthread_join(l->thread, NULL);
+		for (size_t j = 0; j < RING; j++)
+			floe_free(NULL, l->ring[j].recs, l->ring[j].cap * sizeof(struct floe_flow));
+	}
+	floe_free(NULL, s->lanes, s->nlanes * sizeof(*s->lanes));
+	s->lanes = NULL;
 }
 
 void floe_source_destroy(struct floe_source *s)
 {
 	if (!s)
 		return;
+	stop_lanes(s);
+	if (s->o.threads > 0) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+	}
 	close_reader(s);
 	for (size_t i = 0; i < s->nfiles; i++)
 		floe_free(NULL, s->files[i].path, s->files[i].len + 1);
@@ -193,22 +285,19 @@ static bool block_ok(void *ud, const struct floe_block_summary *b)
 }
 
 /* Step 3b: a block whose summary admits the addresses may still hold none
- * of them (a Bloom false positive): decode the address and time columns
- * and look before decoding the rest. */
-static bool block_probe(void *ud, const struct floe_flow *recs, size_t n)
+ * of them (a Bloom false positive), and most of its records may not be
+ * wanted: decode the address, time and filter columns and keep only the
+ * records that can match before decoding the rest. */
+static bool rec_probe(void *ud, const struct floe_flow *rec)
 {
 	const struct floe_source *s = ud;
-	for (size_t i = 0; i < n; i++) {
-		if (!floe_timerange_overlaps(&s->o.range, recs[i].stime, recs[i].ltime))
-			continue;
-		bool hit = s->o.naddrs == 0;
-		for (size_t k = 0; !hit && k < s->o.naddrs; k++)
-			hit = memcmp(recs[i].saddr, s->o.addrs[k], 16) == 0 ||
-			      memcmp(recs[i].daddr, s->o.addrs[k], 16) == 0;
-		if (hit && (!s->o.rec_probe || s->o.rec_probe(s->o.rec_probe_ud, &recs[i])))
-			return true;
-	}
-	return false;
+	if (!floe_timerange_overlaps(&s->o.range, rec->stime, rec->ltime))
+		return false;
+	bool hit = s->o.naddrs == 0;
+	for (size_t k = 0; !hit && k < s->o.naddrs; k++)
+		hit = memcmp(rec->saddr, s->o.addrs[k], 16) == 0 ||
+		      memcmp(rec->daddr, s->o.addrs[k], 16) == 0;
+	return hit && (!s->o.rec_probe || s->o.rec_probe(s->o.rec_probe_ud, rec));
 }
 
 /* Step 1: a file the archive named for period T has ltime < T + slack. */
@@ -225,63 +314,255 @@ static bool skip_by_name(const struct floe_source *s, const struct src_file *f)
 	return t + FLOE_SOURCE_SLACK <= s->o.range.start;
 }
 
+/* Opens file i if it is worth reading: *rp is its reader, or NULL if the
+ * file is skipped (counted in st).  False on a fatal error, in err. */
+static bool open_file(struct floe_source *s, size_t i, struct floe_source_stats *st,
+                      struct floe_reader **rp, struct floe_errbuf *err)
+{
+	const struct src_file *f = &s->files[i];
+	*rp = NULL;
+	st->files_considered++;
+	if (skip_by_name(s, f)) {
+		st->files_skipped_name++;
+		return true;
+	}
+	struct floe_errbuf eb = {0};
+	struct floe_reader *r = floe_reader_open(f->path, s->o.log, &eb);
+	if (!r) {
+		if (!f->from_dir || eb.code == FLOE_NOMEM) {
+			floe_errbuf_set(err, eb.code, "%s", eb.msg);
+			return false;
+		}
+		floe_logf(s->o.log, FLOE_LOG_WARN, "%s; skipped", eb.msg);
+		st->files_failed++;
+		return true;
+	}
+	int64_t tmin, tmax;
+	uint64_t nb, nrec;
+	if (!s->o.no_index && floe_reader_footer_range(r, &tmin, &tmax, &nb, &nrec) &&
+	    (nrec == 0 || tmin >= s->o.range.end || tmax < s->o.range.start)) {
+		st->files_skipped_footer++;
+		floe_reader_close(r);
+		return true;
+	}
+	if (!s->o.no_index && s->o.naddrs && !floe_reader_may_contain(r, s->o.addrs, s->o.naddrs)) {
+		st->files_skipped_addr++;
+		floe_reader_close(r);
+		return true;
+	}
+	if (s->pred)
+		floe_reader_set_block_filter(r, block_ok, s);
+	if (!s->o.no_index && (s->pred || s->o.rec_probe)) {
+		uint64_t pm = 0;
+		if (!floe_timerange_is_all(&s->o.range))
+			pm |= floe_columns_of(offsetof(struct floe_flow, stime), 8) |
+			      floe_columns_of(offsetof(struct floe_flow, ltime), 8);
+		if (s->o.naddrs)
+			pm |= floe_columns_of(offsetof(struct floe_flow, saddr), 16) |
+			      floe_columns_of(offsetof(struct floe_flow, daddr), 16);
+		if (s->o.rec_probe)
+			pm |= s->o.rec_columns;
+		floe_reader_set_probe(r, pm, rec_probe, s);
+	}
+	if (s->o.columns)
+		floe_reader_set_columns(r, s->o.columns);
+	st->files_read++;
+	*rp = r;
+	return true;
+}
+
 /* Opens the next file worth reading; false when there is none (or on a
  * fatal error, left in s->err). */
 static bool open_next(struct floe_source *s)
 {
 	while (s->next < s->nfiles) {
 		size_t i = s->next++;
-		const struct src_file *f = &s->files[i];
-		s->st.files_considered++;
-		if (skip_by_name(s, f)) {
-			s->st.files_skipped_name++;
-			continue;
+		struct floe_reader *r;
+		if (!open_file(s, i, &s->st, &r, &s->err))
+			return false;
+		if (r) {
+			s->r = r;
+			s->cur = i;
+			return true;
 		}
-		struct floe_errbuf eb = {0};
-		struct floe_reader *r = floe_reader_open(f->path, s->o.log, &eb);
-		if (!r) {
-			if (!f->from_dir || eb.code == FLOE_NOMEM) {
-				floe_errbuf_set(&s->err, eb.code, "%s", eb.msg);
-				return false;
-			}
-			floe_logf(s->o.log, FLOE_LOG_WARN, "%s; skipped", eb.msg);
-			s->st.files_failed++;
-			continue;
-		}
-		int64_t tmin, tmax;
-		uint64_t nb, nrec;
-		if (!s->o.no_index && floe_reader_footer_range(r, &tmin, &tmax, &nb, &nrec) &&
-		    (nrec == 0 || tmin >= s->o.range.end || tmax < s->o.range.start)) {
-			s->st.files_skipped_footer++;
-			floe_reader_close(r);
-			continue;
-		}
-		if (s->pred)
-			floe_reader_set_block_filter(r, block_ok, s);
-		if (!s->o.no_index && (s->pred || s->o.rec_probe)) {
-			uint64_t pm = floe_columns_of(offsetof(struct floe_flow, stime), 8) |
-			              floe_columns_of(offsetof(struct floe_flow, ltime), 8);
-			if (s->o.naddrs)
-				pm |= floe_columns_of(offsetof(struct floe_flow, saddr), 16) |
-				      floe_columns_of(offsetof(struct floe_flow, daddr), 16);
-			if (s->o.rec_probe)
-				pm |= s->o.rec_columns;
-			floe_reader_set_probe(r, pm, block_probe, s);
-		}
-		if (s->o.columns)
-			floe_reader_set_columns(r, s->o.columns);
-		s->r = r;
-		s->cur = i;
-		s->st.files_read++;
-		return true;
 	}
 	return false;
+}
+
+/* ---- lanes ---- */
+
+/* The lane's next free item, once there is room; NULL when stopping. */
+static struct item *lane_slot(struct lane *l)
+{
+	struct floe_source *s = l->s;
+	pthread_mutex_lock(&s->mu);
+	while (l->count == RING && !s->stop)
+		pthread_cond_wait(&s->cv, &s->mu);
+	struct item *it = s->stop ? NULL : &l->ring[(l->head + l->count) % RING];
+	pthread_mutex_unlock(&s->mu);
+	return it;
+}
+
+static void lane_push(struct lane *l)
+{
+	pthread_mutex_lock(&l->s->mu);
+	l->count++;
+	pthread_cond_broadcast(&l->s->cv);
+	pthread_mutex_unlock(&l->s->mu);
+}
+
+/* Reads one file into the lane's queue; false on a fatal error (in err)
+ * or when stopping. */
+static bool lane_file(struct lane *l, size_t i, struct floe_errbuf *err)
+{
+	struct floe_source *s = l->s;
+	struct floe_source_stats st = {0};
+	struct floe_reader *r;
+	bool ok = open_file(s, i, &st, &r, err);
+	while (ok && r) {
+		const struct floe_flow *recs;
+		size_t n;
+		enum floe_err e = floe_reader_next(r, &recs, &n);
+		if (e == FLOE_EOF)
+			break;
+		struct item *it = e == FLOE_OK ? lane_slot(l) : NULL;
+		if (e != FLOE_OK) {
+			floe_errbuf_set(err, e, "%s", floe_reader_error(r));
+			ok = false;
+		} else if (!it) {
+			ok = false;
+		} else if (it->cap < n) {
+			struct floe_flow *nr = floe_realloc(NULL, it->recs, it->cap * sizeof(*nr),
+			                                     n * sizeof(*nr));
+			if (!nr) {
+				floe_errbuf_set(err, FLOE_NOMEM, "cannot read '%s': out of memory",
+				                s->files[i].path);
+				ok = false;
+			} else {
+				it->recs = nr;
+				it->cap = n;
+			}
+		}
+		if (!ok)
+			break;
+		memcpy(it->recs, recs, n * sizeof(*recs));
+		it->n = n;
+		it->eof = false;
+		lane_push(l);
+	}
+	if (r)
+		reader_done(r, &st);
+	pthread_mutex_lock(&s->mu);
+	stats_add(&l->st, &st);
+	pthread_mutex_unlock(&s->mu);
+	if (!ok)
+		return false;
+	struct item *it = lane_slot(l);
+	if (!it)
+		return false;
+	it->n = 0;
+	it->eof = true;
+	lane_push(l);
+	return true;
+}
+
+static void *lane_main(void *arg)
+{
+	struct lane *l = arg;
+	struct floe_source *s = l->s;
+	for (size_t i = l->first; i < s->nfiles; i += s->nlanes) {
+		struct floe_errbuf err = {0};
+		if (!lane_file(l, i, &err)) {
+			pthread_mutex_lock(&s->mu);
+			if (err.code != FLOE_OK) {
+				l->err = err;
+				l->failed = true;
+			}
+			pthread_cond_broadcast(&s->cv);
+			pthread_mutex_unlock(&s->mu);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static enum floe_err start_lanes(struct floe_source *s)
+{
+	s->started = true;
+	size_t n = s->o.threads < s->nfiles ? s->o.threads : s->nfiles;
+	if (n == 0)
+		return FLOE_OK;
+	s->lanes = floe_calloc(NULL, n, sizeof(*s->lanes));
+	if (!s->lanes)
+		return floe_errbuf_set(&s->err, FLOE_NOMEM, "cannot read: out of memory");
+	s->nlanes = n;
+	for (size_t k = 0; k < n; k++) {
+		s->lanes[k].s = s;
+		s->lanes[k].first = k;
+		if (pthread_create(&s->lanes[k].thread, NULL, lane_main, &s->lanes[k]) != 0) {
+			s->nlanes = k;   /* join those started; fail */
+			stop_lanes(s);
+			return floe_errbuf_set(&s->err, FLOE_NOMEM, "cannot start a reading thread");
+		}
+	}
+	return FLOE_OK;
+}
+
+static enum floe_err next_from_lanes(struct floe_source *s, const struct floe_flow **recs,
+                                     size_t *n)
+{
+	if (!s->started && start_lanes(s) != FLOE_OK)
+		return s->err.code;
+	if (s->err.code != FLOE_OK)
+		return s->err.code;
+	if (!s->lanes)
+		return FLOE_EOF;
+	pthread_mutex_lock(&s->mu);
+	if (s->borrowed) {
+		struct lane *l = s->borrowed;
+		l->head = (l->head + 1) % RING;
+		l->count--;
+		s->borrowed = NULL;
+		pthread_cond_broadcast(&s->cv);
+	}
+	enum floe_err e = FLOE_OK;
+	for (;;) {
+		if (s->next >= s->nfiles) {
+			e = FLOE_EOF;
+			break;
+		}
+		struct lane *l = &s->lanes[s->next % s->nlanes];
+		while (l->count == 0 && !l->failed)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (l->count == 0) {
+			s->err = l->err;
+			e = s->err.code;
+			break;
+		}
+		struct item *it = &l->ring[l->head];
+		if (it->eof) {
+			l->head = (l->head + 1) % RING;
+			l->count--;
+			s->next++;
+			pthread_cond_broadcast(&s->cv);
+			continue;
+		}
+		s->borrowed = l;
+		s->cur = s->next;
+		*recs = it->recs;
+		*n = it->n;
+		break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return e;
 }
 
 enum floe_err floe_source_next(struct floe_source *s, const struct floe_flow **recs, size_t *n)
 {
 	*recs = NULL;
 	*n = 0;
+	if (s->o.threads > 0)
+		return next_from_lanes(s, recs, n);
 	for (;;) {
 		if (s->err.code != FLOE_OK)
 			return s->err.code;
@@ -312,6 +593,13 @@ const char *floe_source_path(const struct floe_source *s)
 void floe_source_stats(const struct floe_source *s, struct floe_source_stats *st)
 {
 	*st = s->st;
+	if (s->lanes) {
+		pthread_mutex_lock((pthread_mutex_t *)&s->mu);
+		for (size_t k = 0; k < s->nlanes; k++) {
+			stats_add(st, &s->lanes[k].st);
+		}
+		pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
+	}
 	if (s->r) {
 		struct floe_reader_stats rs;
 		floe_reader_stats(s->r, &rs);

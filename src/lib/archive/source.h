@@ -48,12 +48,19 @@ struct floe_source_opts {
 	bool (*rec_probe)(void *ud, const struct floe_flow *rec);
 	void *rec_probe_ud;
 	uint64_t rec_columns;
-	const struct floe_log *log;     /* warnings: damaged blocks, unreadable archive files */
+	const struct floe_log *log;     /* warnings: damaged blocks, unreadable archive files
+	                                   (called from reading threads when threads > 0) */
+	/* Reading threads: 0 reads in the caller's thread; n > 0 reads up to n
+	 * files at once, each in its own thread, and returns their records in
+	 * the same order (the callbacks above must then be thread-safe; a
+	 * compiled filter is).  Memory: up to 4 decoded blocks per thread. */
+	unsigned threads;
 };
 
 struct floe_source_stats {
 	uint64_t files_considered;
 	uint64_t files_skipped_name, files_skipped_footer;
+	uint64_t files_skipped_addr;    /* the file's address filter has none of addrs */
 	uint64_t files_read;            /* opened and their blocks looked at */
 	uint64_t files_failed;          /* under -R: could not be opened, skipped with a warning */
 	uint64_t blocks_considered;     /* blocks of the files read */

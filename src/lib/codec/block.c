@@ -175,6 +175,16 @@ static inline uint64_t cur_varint(struct floe_cursor *c)
 	return 0;
 }
 
+/* Portable popcount (the baseline x86-64 has no popcnt instruction, and
+ * the compiler's fallback is a call). */
+static inline size_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (size_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 static uint64_t get_le(const uint8_t *p, unsigned w)
 {
 	uint64_t v = 0;
@@ -203,6 +213,9 @@ static bool grow(void **buf, size_t *cap, size_t need, size_t elem)
 	*cap = ncap;
 	return true;
 }
+
+/* Records per decoding tile (see col_tile). */
+#define TILE 512
 
 /* ---- Bloom filter (format.md "Bloom filter") ---- */
 
@@ -236,6 +249,39 @@ bool floe_block_may_contain(const struct floe_block_summary *s, const uint8_t ad
 	for (unsigned i = 0; i < s->bloom_k; i++) {
 		uint64_t b = bloom_pos(h, i, s->bloom_bits);
 		if (!(s->bloom[b >> 3] & (1u << (b & 7))))
+			return false;
+	}
+	return true;
+}
+
+/* ---- address filter (format.md "Address filter") ---- */
+
+uint32_t floe_af_key(const uint8_t addr[16])
+{
+	uint64_t h = floe_bloom_hash(addr);
+	return (uint32_t)h ^ (uint32_t)(h >> 32);
+}
+
+uint32_t floe_af_page(uint32_t key, uint32_t pages)
+{
+	return (uint32_t)(mix64(mix64(key)) % pages);
+}
+
+void floe_af_set(uint8_t *page, uint32_t page_bytes, unsigned k, uint32_t key)
+{
+	uint64_t g = mix64(key);
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t b = bloom_pos(g, i, 8ull * page_bytes);
+		page[b >> 3] |= (uint8_t)(1u << (b & 7));
+	}
+}
+
+bool floe_af_test(const uint8_t *page, uint32_t page_bytes, unsigned k, uint32_t key)
+{
+	uint64_t g = mix64(key);
+	for (unsigned i = 0; i < k; i++) {
+		uint64_t b = bloom_pos(g, i, 8ull * page_bytes);
+		if (!(page[b >> 3] & (1u << (b & 7))))
 			return false;
 	}
 	return true;
@@ -391,6 +437,8 @@ static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col
 			distinct++;
 		}
 	}
+	e->hset_used = cap;
+	e->hset_zero = zero;
 	uint64_t m = (distinct * FLOE_BLOOM_BITS_PER_ADDR + 63) / 64 * 64;
 	if (m < 64)
 		m = 64;
@@ -685,6 +733,7 @@ void floe_dec_release(struct floe_dec *d)
 	ZSTD_freeDCtx(d->zd);
 	floe_free(NULL, d->raw, d->raw_cap);
 	floe_free(NULL, d->tmp, d->tmp_cap * sizeof(uint64_t));
+	floe_free(NULL, d->tile, TILE * sizeof(*d->tile));
 	memset(d, 0, sizeof(*d));
 }
 
@@ -724,7 +773,6 @@ static void store_ints(struct floe_flow *out, size_t n, const struct col_desc *c
  * ran at a fifth of the speed).  Each column keeps its place in a
  * struct col_state between tiles.
  */
-#define TILE 512
 
 struct col_state {
 	const struct col_desc *cd;
@@ -758,8 +806,11 @@ static enum floe_err col_start(struct col_state *cs, const struct col_desc *c, u
 		cs->bm = floe_cur_take(&cs->cur, bml);
 		if (!cs->bm)
 			break;
-		for (size_t i = 0; i < bml; i++)
-			cs->n4 += (size_t)__builtin_popcount(cs->bm[i]);
+		size_t i = 0;
+		for (; i + 8 <= bml; i += 8)
+			cs->n4 += popcount64(get_le(cs->bm + i, 8));
+		for (; i < bml; i++)
+			cs->n4 += popcount64(cs->bm[i]);
 		if (n % 8 && (cs->bm[bml - 1] >> (n % 8)))
 			cs->cur.bad = true;  /* bits past the last record must be clear */
 		cs->n6 = n - cs->n4;
@@ -859,24 +910,18 @@ static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t 
 	return FLOE_OK;
 }
 
-/* Decodes a raw (decompressed) payload. */
-static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
-                             struct floe_flow *out, struct floe_errbuf *eb)
+/* The column directory of a raw payload: each known column's slice and
+ * encoding by id (enc[id] = 0: absent, reads as zero). */
+static enum floe_err parse_dir(const uint8_t *raw, size_t rlen, struct floe_cursor *slice,
+                               uint8_t *enc, struct floe_errbuf *eb)
 {
-	/* ltime is stored as a delta from stime */
-	uint64_t mask = d->colmask;
-	if (mask & (1ull << 1))
-		mask |= 1ull;
 	struct floe_cursor c = floe_cursor_make(raw, rlen);
 	unsigned ncols = floe_cur_le16(&c);
 	floe_cur_skip(&c, 2);
 	const uint8_t *dir = floe_cur_take(&c, (size_t)ncols * DIR_ENT);
 	if (!dir)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "column directory cut short");
-	/* the slices of known columns, by id; decoded in table order so ltime
-	 * finds stime already decoded */
-	struct floe_cursor slice[FLOE_COL_MAX + 1];
-	uint8_t enc[FLOE_COL_MAX + 1] = {0};
+	memset(enc, 0, FLOE_COL_MAX + 1);
 	for (unsigned i = 0; i < ncols; i++) {
 		struct floe_cursor de = floe_cursor_make(dir + (size_t)i * DIR_ENT, DIR_ENT);
 		unsigned id = floe_cur_le16(&de);
@@ -899,21 +944,51 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	if (floe_cur_left(&c) != 0)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "%zu bytes after the last column",
 		                       floe_cur_left(&c));
-	struct col_state cs[FLOE_COL_MAX];
-	size_t ncs = 0;
+	return FLOE_OK;
+}
+
+/* ltime is stored as a delta from stime: asking for it asks for both. */
+static uint64_t with_stime(uint64_t mask)
+{
+	return mask & (1ull << 1) ? mask | 1ull : mask;
+}
+
+/* Sets up the states of the columns in mask that the block has, in table
+ * order (so ltime finds stime decoded). */
+static enum floe_err start_cols(struct col_state *cs, size_t *ncs, uint64_t mask,
+                                const struct floe_cursor *slice, const uint8_t *enc, size_t n,
+                                struct floe_errbuf *eb)
+{
+	*ncs = 0;
 	for (unsigned id = 1; id <= FLOE_COL_MAX; id++) {
 		if (!enc[id] || !(mask & (1ull << (id - 1))))
 			continue;   /* absent, or not asked for: pruned */
-		enum floe_err err = col_start(&cs[ncs++], &col_table[id - 1], enc[id], slice[id], n, eb);
+		enum floe_err err = col_start(&cs[(*ncs)++], &col_table[id - 1], enc[id], slice[id], n, eb);
 		if (err != FLOE_OK)
 			return err;
 	}
+	return FLOE_OK;
+}
+
+/* Decodes a raw (decompressed) payload: every record, d->colmask's columns. */
+static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
+                             struct floe_flow *out, struct floe_errbuf *eb)
+{
+	struct floe_cursor slice[FLOE_COL_MAX + 1];
+	uint8_t enc[FLOE_COL_MAX + 1];
+	struct col_state cs[FLOE_COL_MAX];
+	size_t ncs;
+	enum floe_err err = parse_dir(raw, rlen, slice, enc, eb);
+	if (err == FLOE_OK)
+		err = start_cols(cs, &ncs, with_stime(d->colmask), slice, enc, n, eb);
+	if (err != FLOE_OK)
+		return err;
 	uint64_t v[TILE];
 	for (size_t i0 = 0; i0 < n; i0 += TILE) {
 		size_t k = n - i0 < TILE ? n - i0 : TILE;
 		memset(out + i0, 0, k * sizeof(*out));
 		for (size_t j = 0; j < ncs; j++) {
-			enum floe_err err = col_tile(&cs[j], i0, k, n, v, out + i0, eb);
+			err = col_tile(&cs[j], i0, k, n, v, out + i0, eb);
 			if (err != FLOE_OK)
 				return err;
 		}
@@ -921,34 +996,222 @@ static enum floe_err dec_raw(struct floe_dec *d, const uint8_t *raw, size_t rlen
 	return FLOE_OK;
 }
 
-/* With a probe: the probe's columns first; the rest only on a hit. */
-static enum floe_err dec_probed(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
-                                struct floe_flow *out, struct floe_errbuf *eb)
+/* Skips cnt LEB128 values (their bytes are not checked for overlong
+ * forms: the values are not used).  Eight bytes at a time: a value ends
+ * at each byte whose top bit is clear. */
+static inline void cur_skip_varints(struct floe_cursor *c, size_t cnt)
 {
-	d->probe_miss = false;
-	if (!d->probe)
-		return dec_raw(d, raw, rlen, n, out, eb);
-	uint64_t full = d->colmask;
-	d->colmask = d->probemask;
-	enum floe_err err = dec_raw(d, raw, rlen, n, out, eb);
-	d->colmask = full;
-	if (err != FLOE_OK)
-		return err;
-	if (!d->probe(d->probe_ud, out, n)) {
-		d->probe_miss = true;
+	const uint8_t *q = c->p + c->off, *end = c->p + c->len;
+	while (cnt >= 8 && end - q >= 8) {
+		uint64_t w;
+		memcpy(&w, q, 8);
+		/* bytes with the top bit clear: gather the top bits into one byte sum */
+		size_t ends = (size_t)((((~w & 0x8080808080808080ull) >> 7) * 0x0101010101010101ull) >> 56);
+		if (ends > cnt)
+			break;
+		cnt -= ends;
+		q += 8;
+	}
+	while (cnt && q < end)
+		cnt -= *q++ < 0x80;
+	/* a value cut off at the end of the column: malformed; the fast path
+	 * may stop inside a value, which the byte loop finishes */
+	c->off = (size_t)(q - c->p);
+	if (cnt)
+		c->bad = true;
+}
+
+/* Set bits of bitmap bm in [from, to). */
+static size_t bm_count(const uint8_t *bm, size_t from, size_t to)
+{
+	size_t n = 0;
+	for (; from < to && (from & 7); from++)
+		n += (bm[from >> 3] >> (from & 7)) & 1;
+	for (; from + 64 <= to; from += 64)
+		n += popcount64(get_le(bm + (from >> 3), 8));
+	for (; from + 8 <= to; from += 8)
+		n += popcount64(bm[from >> 3]);
+	for (; from < to; from++)
+		n += (bm[from >> 3] >> (from & 7)) & 1;
+	return n;
+}
+
+/* Like col_tile for the records sel[0..ns) (ascending, relative to i0)
+ * of the tile [i0, i0 + k): their values go to out[0..ns); the other
+ * records' values are skipped. */
+static enum floe_err col_tile_sel(struct col_state *cs, size_t i0, size_t k, size_t n,
+                                  const uint16_t *sel, size_t ns, struct floe_flow *out,
+                                  struct floe_errbuf *eb)
+{
+	const struct col_desc *c = cs->cd;
+	uint8_t *base = (uint8_t *)out + c->off;
+	const size_t st = sizeof(struct floe_flow);
+	if (c->kind == KIND_BYTES) {
+		if (cs->enc == FLOE_ENC_CONST) {
+			for (size_t t = 0; t < ns; t++)
+				memcpy(base + t * st, cs->q, c->width);
+		} else if (cs->enc == FLOE_ENC_FIXED) {
+			for (size_t t = 0; t < ns; t++)
+				for (unsigned b = 0; b < c->width; b++)
+					base[t * st + b] = cs->q[b * n + i0 + sel[t]];
+		} else {
+			static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+			size_t pos = i0;  /* cs->i4 and i6 count the records before pos */
+			for (size_t t = 0; t < ns; t++) {
+				size_t r = i0 + sel[t];
+				size_t v4s = bm_count(cs->bm, pos, r);
+				cs->i4 += v4s;
+				cs->i6 += r - pos - v4s;
+				uint8_t *a = base + t * st;
+				if (cs->bm[r >> 3] & (1u << (r & 7))) {
+					memcpy(a, v4pfx, 12);
+					for (unsigned b = 0; b < 4; b++)
+						a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
+					cs->i4++;
+				} else {
+					for (unsigned b = 0; b < 16; b++)
+						a[b] = cs->p6[b * cs->n6 + cs->i6];
+					cs->i6++;
+				}
+				pos = r + 1;
+			}
+			size_t v4s = bm_count(cs->bm, pos, i0 + k);
+			cs->i4 += v4s;
+			cs->i6 += i0 + k - pos - v4s;
+		}
 		return FLOE_OK;
 	}
-	return dec_raw(d, raw, rlen, n, out, eb);
+	struct floe_cursor *cur = &cs->cur;
+	uint64_t v[TILE];
+	switch (cs->enc) {
+	case FLOE_ENC_CONST:
+		for (size_t t = 0; t < ns; t++)
+			v[t] = cs->cval;
+		break;
+	case FLOE_ENC_FIXED:
+		for (size_t t = 0; t < ns; t++) {
+			v[t] = 0;
+			for (unsigned b = 0; b < c->width; b++)
+				v[t] |= (uint64_t)cs->q[b * n + i0 + sel[t]] << (8 * b);
+		}
+		break;
+	case FLOE_ENC_DELTA: {
+		uint64_t prev = cs->prev;
+		size_t t = 0;
+		for (size_t i = 0; i < k; i++) {
+			prev += zz_dec(cur_varint(cur));
+			if (t < ns && sel[t] == i)
+				v[t++] = prev;
+		}
+		cs->prev = prev;
+		break;
+	}
+	default: { /* VARINT, ZIGZAG, DELTA_STIME */
+		size_t pos = 0;
+		for (size_t t = 0; t < ns; t++) {
+			cur_skip_varints(cur, sel[t] - pos);
+			uint64_t x = cur_varint(cur);
+			if (cs->enc == FLOE_ENC_ZIGZAG)
+				x = zz_dec(x);
+			else if (cs->enc == FLOE_ENC_DELTA_STIME)
+				x = (uint64_t)out[t].stime + zz_dec(x);
+			v[t] = x;
+			pos = sel[t] + 1u;
+		}
+		cur_skip_varints(cur, k - pos);
+		break;
+	}
+	}
+	if (cur->bad || (i0 + k == n && floe_cur_left(cur) != 0))
+		return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
+		                       c->id);
+	if (c->width < 8) {
+		uint64_t lim = (1ull << (8 * c->width)) - 1, any = 0;
+		for (size_t t = 0; t < ns; t++)
+			any |= v[t] > lim;
+		if (any)
+			return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: value wider than %u bytes",
+			                       c->id, c->width);
+	}
+	store_ints(out, ns, c, v);
+	return FLOE_OK;
+}
+
+/*
+ * With a probe (late materialization): tile by tile, the probe's columns
+ * are decoded into a scratch tile and the probe asked about each record;
+ * the other columns are decoded only for the records it keeps, straight
+ * into out, and skipped for the rest.  out receives the kept records,
+ * *nout of them, in block order.
+ */
+static enum floe_err dec_probed(struct floe_dec *d, const uint8_t *raw, size_t rlen, size_t n,
+                                struct floe_flow *out, size_t *nout, struct floe_errbuf *eb)
+{
+	d->probe_miss = false;
+	*nout = 0;
+	if (!d->probe) {
+		*nout = n;
+		return dec_raw(d, raw, rlen, n, out, eb);
+	}
+	if (!d->tile && !(d->tile = floe_malloc(NULL, TILE * sizeof(*d->tile))))
+		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
+	struct floe_cursor slice[FLOE_COL_MAX + 1];
+	uint8_t enc[FLOE_COL_MAX + 1];
+	struct col_state pcs[FLOE_COL_MAX], rcs[FLOE_COL_MAX];
+	size_t np, nr;
+	uint64_t pmask = with_stime(d->probemask);
+	uint64_t rmask = d->colmask & ~pmask;
+	if (rmask & (1ull << 1))
+		rmask |= 1ull & ~pmask;
+	enum floe_err err = parse_dir(raw, rlen, slice, enc, eb);
+	if (err == FLOE_OK)
+		err = start_cols(pcs, &np, pmask, slice, enc, n, eb);
+	if (err == FLOE_OK)
+		err = start_cols(rcs, &nr, rmask, slice, enc, n, eb);
+	if (err != FLOE_OK)
+		return err;
+	/* only probe columns are ever written to the tile: the rest of its
+	 * fields stay zero, and a kept record starts as a copy of its row */
+	memset(d->tile, 0, TILE * sizeof(*d->tile));
+	uint64_t v[TILE];
+	uint16_t sel[TILE];
+	size_t m = 0;
+	for (size_t i0 = 0; i0 < n; i0 += TILE) {
+		size_t k = n - i0 < TILE ? n - i0 : TILE;
+		for (size_t j = 0; j < np; j++)
+			if ((err = col_tile(&pcs[j], i0, k, n, v, d->tile, eb)) != FLOE_OK)
+				return err;
+		size_t ns = 0;
+		for (size_t i = 0; i < k; i++)
+			if (d->probe(d->probe_ud, &d->tile[i])) {
+				sel[ns++] = (uint16_t)i;
+				out[m + ns - 1] = d->tile[i];
+			}
+		for (size_t j = 0; j < nr; j++)
+			if ((err = col_tile_sel(&rcs[j], i0, k, n, sel, ns, out + m, eb)) != FLOE_OK)
+				return err;
+		m += ns;
+	}
+	/* probe columns the caller did not ask for read as zero, as always */
+	uint64_t extra = pmask & ~with_stime(d->colmask);
+	for (unsigned id = 1; extra && id <= FLOE_COL_MAX; id++)
+		if (extra & (1ull << (id - 1)))
+			for (size_t i = 0; i < m; i++)
+				memset((uint8_t *)&out[i] + col_table[id - 1].off, 0, col_table[id - 1].width);
+	*nout = m;
+	d->probe_miss = m == 0;
+	return FLOE_OK;
 }
 
 enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_frame *fr,
                                   const uint8_t *p, bool verify_crc, struct floe_flow *out,
-                                  struct floe_errbuf *eb)
+                                  size_t *nout, struct floe_errbuf *eb)
 {
+	*nout = 0;
 	if (verify_crc && floe_crc32c(0, p, fr->comp_len) != fr->payload_crc)
 		return floe_errbuf_set(eb, FLOE_CHECKSUM, "block payload fails its checksum");
 	if (fr->codec == FLOE_CODEC_NONE)
-		return dec_probed(d, p, fr->raw_len, fr->nrec, out, eb);
+		return dec_probed(d, p, fr->raw_len, fr->nrec, out, nout, eb);
 	if (!d->zd && !(d->zd = ZSTD_createDCtx()))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
 	if (!grow((void **)&d->raw, &d->raw_cap, fr->raw_len ? fr->raw_len : 1, 1))
@@ -959,7 +1222,7 @@ enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_fr
 	if (got != fr->raw_len)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "payload inflates to %zu bytes, not %u",
 		                       got, fr->raw_len);
-	return dec_probed(d, d->raw, got, fr->nrec, out, eb);
+	return dec_probed(d, d->raw, got, fr->nrec, out, nout, eb);
 }
 
 enum floe_err floe_block_decode_ex(struct floe_dec *d, const uint8_t *p, size_t len,
@@ -981,11 +1244,12 @@ enum floe_err floe_block_decode_ex(struct floe_dec *d, const uint8_t *p, size_t 
 		return floe_errbuf_set(eb, FLOE_TRUNCATED, "block of %llu bytes cut short at %zu",
 		                       (unsigned long long)fr.total, len);
 	err = floe_summary_parse(sum, &fr, &s, verify_crc, eb);
+	size_t got = 0;
 	if (err == FLOE_OK)
-		err = floe_payload_decode(d, &fr, pay, verify_crc, out, eb);
+		err = floe_payload_decode(d, &fr, pay, verify_crc, out, &got, eb);
 	if (err != FLOE_OK)
 		return err;
-	*n = fr.nrec;
+	*n = got;
 	*used = (size_t)fr.total;
 	return FLOE_OK;
 }

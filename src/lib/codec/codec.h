@@ -121,13 +121,17 @@ void floe_reader_set_columns(struct floe_reader *r, uint64_t mask);
  * e.g. floe_columns_of(offsetof(struct floe_flow, dport), 2). */
 uint64_t floe_columns_of(size_t off, size_t size);
 
-/* Optional, after the block filter: for a block that passed it, decode
- * only the columns in mask (floe_columns_of) into recs[0..n) and call
- * probe; if it returns false no record of the block is wanted and the
- * block is skipped (counted in blocks_skipped and blocks_probed) without
- * decoding the other columns.  This turns a Bloom filter's false positive
- * into the cost of decoding a few columns.  NULL probe: off. */
-typedef bool (*floe_block_probe)(void *ud, const struct floe_flow *recs, size_t n);
+/* Optional, after the block filter (late materialization): for a block
+ * that passed it, decode only the columns in mask (floe_columns_of) and
+ * call probe on each record, which sees only those columns (the rest
+ * read zero).  floe_reader_next returns only the records probe keeps,
+ * their other columns decoded; the others cost a skip over their values.
+ * A block of which it keeps none is skipped (counted in blocks_skipped
+ * and blocks_probed).  This turns a Bloom filter's false positive into
+ * the cost of decoding a few columns, and a selective filter into the
+ * cost of decoding its own columns.  The probe must keep every record the
+ * caller may want.  NULL probe: off. */
+typedef bool (*floe_block_probe)(void *ud, const struct floe_flow *rec);
 void floe_reader_set_probe(struct floe_reader *r, uint64_t mask, floe_block_probe probe, void *ud);
 
 /* Optional: called with each block's summary before its payload is read
@@ -145,6 +149,13 @@ void floe_reader_set_block_filter(struct floe_reader *r, floe_block_pred pred, v
  * the footer has been read. */
 FLOE_WUR enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **recs, size_t *n);
 const char *floe_reader_error(const struct floe_reader *r);
+/* With the file's address filter (a closed, seekable file written by floe
+ * 0.1 or later): false if none of the n addresses is in the file, so no
+ * record has one of them as saddr or daddr.  True if one may be, or if
+ * the file has no usable filter (a damaged page is logged and the filter
+ * is dropped: the answer is then always true).  Reads one page per
+ * address. */
+bool floe_reader_may_contain(struct floe_reader *r, const uint8_t (*addrs)[16], size_t n);
 
 struct floe_reader_stats {
 	uint64_t blocks_read, blocks_skipped, blocks_damaged;

@@ -85,7 +85,7 @@ enum {
 	FF_MAGIC = 0,
 	FF_COUNT = 4,
 	FF_ENTLEN = 8,
-	FF_RESERVED = 12,
+	FF_AFLEN = 12,      /* bytes of the address filter after the entries */
 	FF_ENTCRC = 16,
 	FF_CRC = 20,
 	FF_LEN = 24,
@@ -101,6 +101,36 @@ enum {
 	FE_RESERVED = 44,
 	FE_LEN = 48,
 };
+/* Address filter, after the footer entries (format.md "Address filter"):
+ * one Bloom filter over every address of the file, cut in pages so that a
+ * lookup reads and checks one page. */
+#define FLOE_AF_MAGIC "FLAF"
+enum {
+	AF_MAGIC = 0,
+	AF_PAGES = 4,
+	AF_PAGE_BYTES = 8,
+	AF_K = 12,
+	AF_ADDRS = 16,
+	AF_TABCRC = 24,
+	AF_CRC = 28,
+	AF_LEN = 32,
+};
+#define FLOE_AF_BITS_PER_ADDR 8u
+#define FLOE_AF_K 6u
+#define FLOE_AF_PAGE_MAX 4096u          /* bytes */
+#define FLOE_AF_PAGE_MIN 64u
+#define FLOE_AF_MAX_ADDRS (4u << 20)    /* more distinct addresses: no filter */
+#define FLOE_AF_MAX_PAGES (FLOE_AF_MAX_ADDRS * FLOE_AF_BITS_PER_ADDR / (8u * FLOE_AF_PAGE_MAX) + 1u)
+
+/* The filter's 32-bit key of an address: (uint32)h ^ (uint32)(h >> 32)
+ * of floe_bloom_hash. */
+uint32_t floe_af_key(const uint8_t addr[16]);
+/* The page (0..pages-1) key lands in. */
+uint32_t floe_af_page(uint32_t key, uint32_t pages);
+/* Sets / tests key's k bits in one page of page_bytes bytes. */
+void floe_af_set(uint8_t *page, uint32_t page_bytes, unsigned k, uint32_t key);
+bool floe_af_test(const uint8_t *page, uint32_t page_bytes, unsigned k, uint32_t key);
+
 #define FLOE_TRAILER_MAGIC "FLND"
 enum {
 	FT_FOOTER_OFF = 0,
@@ -154,20 +184,23 @@ struct floe_dec {
 	uint64_t *tmp;
 	size_t tmp_cap;  /* in values */
 	uint64_t colmask; /* columns to decode (bit id-1); the rest are left zero */
-	/* optional probe: decode probemask first, and the rest only if probe
-	 * says some record may be wanted; otherwise probe_miss is set */
+	/* optional probe: decode probemask first, and the rest only for the
+	 * records probe keeps (only those are output); probe_miss is set when
+	 * it keeps none */
 	uint64_t probemask;
-	bool (*probe)(void *ud, const struct floe_flow *recs, size_t n);
+	bool (*probe)(void *ud, const struct floe_flow *rec);
 	void *probe_ud;
 	bool probe_miss;
+	struct floe_flow *tile;  /* scratch rows of the probe's columns */
 };
 void floe_dec_init(struct floe_dec *d);
 void floe_dec_release(struct floe_dec *d);
 /* Decodes the payload (fr->comp_len bytes at p) of a parsed frame into
- * out[0..fr->nrec). */
+ * out[0..*nout): every record (fr->nrec), or with a probe the records it
+ * keeps.  out has room for fr->nrec records. */
 enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_frame *fr,
                                   const uint8_t *p, bool verify_crc, struct floe_flow *out,
-                                  struct floe_errbuf *eb);
+                                  size_t *nout, struct floe_errbuf *eb);
 /* floe_block_decode with reusable scratch and CRC checks optional (fuzzing
  * reaches the column decoders only with verify_crc false). */
 enum floe_err floe_block_decode_ex(struct floe_dec *d, const uint8_t *p, size_t len,
@@ -188,8 +221,10 @@ struct floe_enc {
 	size_t tmp_cap;
 	uint8_t *cols;                  /* the block transposed, column by column */
 	size_t cols_cap;
-	uint64_t *hset;
+	uint64_t *hset;                 /* the last block's distinct address hashes: */
 	size_t hset_cap;
+	size_t hset_used;               /* slots of hset in use (0 = free) */
+	bool hset_zero;                 /* and whether the hash 0 is one of them */
 };
 /* level 0 = 3.  Returns NOMEM. */
 enum floe_err floe_enc_init(struct floe_enc *e, int level);

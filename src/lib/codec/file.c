@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,6 +44,9 @@ struct floe_writer {
 	uint64_t off;         /* bytes written */
 	uint8_t *index;       /* footer entries, FE_LEN each */
 	size_t nblocks, index_cap;
+	uint32_t *akeys;      /* address filter keys of the file so far */
+	size_t nakeys, akeys_cap;
+	bool akeys_off;       /* too many distinct addresses: no filter */
 };
 
 static enum floe_err write_all(struct floe_writer *w, const uint8_t *p, size_t n)
@@ -76,6 +80,7 @@ static void writer_free(struct floe_writer *w)
 	floe_enc_release(&w->enc);
 	floe_free(NULL, w->recs, w->cap * sizeof(*w->recs));
 	floe_free(NULL, w->index, w->index_cap * FE_LEN);
+	floe_free(NULL, w->akeys, w->akeys_cap * sizeof(*w->akeys));
 	if (w->own_fd && w->fd >= 0)
 		close(w->fd);
 	floe_free(NULL, w, sizeof(*w));
@@ -153,6 +158,106 @@ struct floe_writer *floe_writer_fdopen(int fd, const char *name, const struct fl
 	return writer_create(fd, false, name, opts, eb);
 }
 
+static int by_key(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Sorts the keys and drops duplicates. */
+static void akeys_unique(struct floe_writer *w)
+{
+	if (w->nakeys < 2)
+		return;
+	qsort(w->akeys, w->nakeys, sizeof(*w->akeys), by_key);
+	size_t o = 1;
+	for (size_t i = 1; i < w->nakeys; i++)
+		if (w->akeys[i] != w->akeys[o - 1])
+			w->akeys[o++] = w->akeys[i];
+	w->nakeys = o;
+}
+
+static void akeys_drop(struct floe_writer *w)
+{
+	floe_free(NULL, w->akeys, w->akeys_cap * sizeof(*w->akeys));
+	w->akeys = NULL;
+	w->nakeys = w->akeys_cap = 0;
+	w->akeys_off = true;
+}
+
+/* Adds the distinct addresses of the block just encoded to the file's
+ * address filter keys.  Memory stays under FLOE_AF_MAX_ADDRS keys: past
+ * that the file gets no address filter (its blocks keep theirs). */
+static void akeys_add(struct floe_writer *w)
+{
+	const struct floe_enc *e = &w->enc;
+	for (size_t s = 0; s <= e->hset_used && !w->akeys_off; s++) {
+		uint64_t h;
+		if (s == e->hset_used) {
+			if (!e->hset_zero)
+				break;
+			h = 0;
+		} else if (!(h = e->hset[s])) {
+			continue;
+		}
+		if (w->nakeys == w->akeys_cap) {
+			akeys_unique(w);
+			if (w->nakeys > w->akeys_cap / 2 || w->akeys_cap == 0) {
+				size_t ncap = w->akeys_cap ? 2 * w->akeys_cap : 4096;
+				uint32_t *nk = ncap <= FLOE_AF_MAX_ADDRS
+				                   ? floe_realloc(NULL, w->akeys, w->akeys_cap * sizeof(*nk),
+				                                  ncap * sizeof(*nk))
+				                   : NULL;
+				if (!nk) {
+					akeys_drop(w);
+					break;
+				}
+				w->akeys = nk;
+				w->akeys_cap = ncap;
+			}
+		}
+		w->akeys[w->nakeys++] = (uint32_t)h ^ (uint32_t)(h >> 32);
+	}
+}
+
+/* Builds the address filter section into *out (floe_malloc'd, *len
+ * bytes); *len = 0 when the file gets none. */
+static enum floe_err build_af(struct floe_writer *w, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (w->akeys_off || w->nakeys == 0)
+		return FLOE_OK;
+	akeys_unique(w);
+	uint64_t bits = (uint64_t)w->nakeys * FLOE_AF_BITS_PER_ADDR;
+	uint32_t pb = FLOE_AF_PAGE_MIN, pages = 1;
+	while (pb < FLOE_AF_PAGE_MAX && 8ull * pb < bits)
+		pb *= 2;
+	if (8ull * pb < bits)
+		pages = (uint32_t)((bits + 8ull * pb - 1) / (8ull * pb));
+	size_t n = AF_LEN + 4 * (size_t)pages + (size_t)pages * pb;
+	uint8_t *o = floe_calloc(NULL, 1, n);
+	if (!o)
+		return FLOE_NOMEM;
+	uint8_t *tab = o + AF_LEN, *pg = tab + 4 * (size_t)pages;
+	for (size_t i = 0; i < w->nakeys; i++) {
+		uint32_t key = w->akeys[i];
+		floe_af_set(pg + (size_t)floe_af_page(key, pages) * pb, pb, FLOE_AF_K, key);
+	}
+	for (uint32_t p = 0; p < pages; p++)
+		floe_put_le32(tab + 4 * (size_t)p, floe_crc32c(0, pg + (size_t)p * pb, pb));
+	memcpy(o + AF_MAGIC, FLOE_AF_MAGIC, 4);
+	floe_put_le32(o + AF_PAGES, pages);
+	floe_put_le32(o + AF_PAGE_BYTES, pb);
+	o[AF_K] = FLOE_AF_K;
+	floe_put_le64(o + AF_ADDRS, w->nakeys);
+	floe_put_le32(o + AF_TABCRC, floe_crc32c(0, tab, 4 * (size_t)pages));
+	floe_put_le32(o + AF_CRC, floe_crc32c(0, o, AF_CRC));
+	*out = o;
+	*len = n;
+	return FLOE_OK;
+}
+
 static enum floe_err write_block(struct floe_writer *w)
 {
 	if (w->err.code != FLOE_OK || w->nrec == 0)
@@ -182,6 +287,7 @@ static enum floe_err write_block(struct floe_writer *w)
 	floe_put_le32(e + FE_FRAMELEN, (uint32_t)len);
 	if (write_all(w, f, len) != FLOE_OK)
 		return w->err.code;
+	akeys_add(w);
 	w->nblocks++;
 	w->nrec = 0;
 	return FLOE_OK;
@@ -206,10 +312,15 @@ enum floe_err floe_writer_close(struct floe_writer *w, struct floe_errbuf *eb)
 		return FLOE_OK;
 	if (write_block(w) == FLOE_OK) {
 		uint64_t footer_off = w->off;
+		uint8_t *af;
+		size_t aflen;
+		if (build_af(w, &af, &aflen) != FLOE_OK)
+			floe_errbuf_set(&w->err, FLOE_NOMEM, "cannot write '%s': out of memory", w->name);
 		uint8_t h[FF_LEN] = {0};
 		memcpy(h + FF_MAGIC, FLOE_FOOTER_MAGIC, 4);
 		floe_put_le32(h + FF_COUNT, (uint32_t)w->nblocks);
 		floe_put_le32(h + FF_ENTLEN, FE_LEN);
+		floe_put_le32(h + FF_AFLEN, (uint32_t)aflen);
 		floe_put_le32(h + FF_ENTCRC, floe_crc32c(0, w->index, w->nblocks * FE_LEN));
 		floe_put_le32(h + FF_CRC, floe_crc32c(0, h, FF_CRC));
 		uint8_t t[FT_LEN] = {0};
@@ -219,10 +330,12 @@ enum floe_err floe_writer_close(struct floe_writer *w, struct floe_errbuf *eb)
 		floe_put_le32(t + FT_CRC, floe_crc32c(0, t, FT_CRC));
 		if (write_all(w, h, sizeof(h)) == FLOE_OK &&
 		    write_all(w, w->index, w->nblocks * FE_LEN) == FLOE_OK &&
+		    write_all(w, af, aflen) == FLOE_OK &&
 		    write_all(w, t, sizeof(t)) == FLOE_OK && w->own_fd && w->regular &&
 		    fsync(w->fd) != 0)
 			floe_errbuf_set(&w->err, FLOE_IO, "cannot sync '%s': %s", w->name,
 			                strerror(errno));
+		floe_free(NULL, af, aflen);
 	}
 	if (w->own_fd) {
 		if (close(w->fd) != 0)
@@ -263,6 +376,10 @@ struct floe_reader {
 	size_t cap, start, end;
 	uint64_t pos;
 	uint8_t *index;      /* footer entries, when the file has a valid footer */
+	uint32_t *af_crc;    /* address filter: page checksums (NULL: no filter) */
+	uint32_t af_pages, af_page_bytes;
+	uint8_t af_k;
+	uint64_t af_off;     /* file offset of page 0 */
 	uint32_t nindex, next_index;
 	uint64_t blockno;
 	struct floe_dec dec;
@@ -370,12 +487,15 @@ static void reader_free(struct floe_reader *r)
 	floe_dec_release(&r->dec);
 	floe_free(NULL, r->buf, r->cap);
 	floe_free(NULL, r->index, (size_t)r->nindex * FE_LEN);
+	floe_free(NULL, r->af_crc, 4 * (size_t)r->af_pages);
 	floe_free(NULL, r->recs, r->recs_cap * sizeof(*r->recs));
 	if (r->own_fd && r->fd >= 0)
 		close(r->fd);
 	floe_free(NULL, r, sizeof(*r));
 }
 
+
+/* Checks a footer frame header; *count is its number of entries. */
 static bool pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
 {
 	while (n) {
@@ -391,9 +511,8 @@ static bool pread_all(int fd, uint8_t *p, size_t n, uint64_t off)
 	return true;
 }
 
-/* Checks a footer frame header; *count is its number of entries. */
 static bool footer_head(const uint8_t *p, size_t len, uint32_t *count, uint32_t *entcrc,
-                        bool verify)
+                        uint32_t *aflen, bool verify)
 {
 	struct floe_cursor c = floe_cursor_make(p, len);
 	const uint8_t *h = floe_cur_take(&c, FF_LEN);
@@ -402,12 +521,57 @@ static bool footer_head(const uint8_t *p, size_t len, uint32_t *count, uint32_t 
 	struct floe_cursor f = floe_cursor_make(h + FF_COUNT, FF_LEN - FF_COUNT);
 	*count = floe_cur_le32(&f);
 	uint32_t entlen = floe_cur_le32(&f);
-	floe_cur_skip(&f, 4);
+	*aflen = floe_cur_le32(&f);
 	*entcrc = floe_cur_le32(&f);
 	uint32_t crc = floe_cur_le32(&f);
 	if (verify && floe_crc32c(0, h, FF_CRC) != crc)
 		return false;
 	return entlen == FE_LEN && *count <= (1u << 26);
+}
+
+/* Loads the address filter's head and page checksums (len bytes at off).
+ * A filter that fails its checks is ignored with a warning: the blocks'
+ * own filters still work. */
+static enum floe_err load_af(struct floe_reader *r, uint64_t off, uint32_t len)
+{
+	uint8_t h[AF_LEN];
+	if (len < AF_LEN || !pread_all(r->fd, h, AF_LEN, off))
+		goto bad;
+	struct floe_cursor c = floe_cursor_make(h, AF_LEN);
+	const uint8_t *magic = floe_cur_take(&c, 4);
+	uint32_t pages = floe_cur_le32(&c), pb = floe_cur_le32(&c);
+	unsigned k = floe_cur_u8(&c);
+	floe_cur_skip(&c, 3 + 8);
+	uint32_t tabcrc = floe_cur_le32(&c), crc = floe_cur_le32(&c);
+	if (c.bad || memcmp(magic, FLOE_AF_MAGIC, 4) != 0 ||
+	    (r->verify && floe_crc32c(0, h, AF_CRC) != crc))
+		goto bad;
+	if (pages == 0 || pages > (1u << 24) || pb < FLOE_AF_PAGE_MIN || pb > FLOE_AF_PAGE_MAX ||
+	    (pb & (pb - 1)) != 0 || k == 0 || k > 32 ||
+	    (uint64_t)pages * (4 + pb) != (uint64_t)len - AF_LEN)
+		goto bad;
+	uint32_t *tab = floe_malloc(NULL, 4 * (size_t)pages);
+	if (!tab)
+		return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory", r->name);
+	if (!pread_all(r->fd, (uint8_t *)tab, 4 * (size_t)pages, off + AF_LEN) ||
+	    (r->verify && floe_crc32c(0, tab, 4 * (size_t)pages) != tabcrc)) {
+		floe_free(NULL, tab, 4 * (size_t)pages);
+		goto bad;
+	}
+	for (uint32_t i = 0; i < pages; i++) { /* stored little-endian */
+		struct floe_cursor tc = floe_cursor_make((const uint8_t *)&tab[i], 4);
+		tab[i] = floe_cur_le32(&tc);
+	}
+	r->af_crc = tab;
+	r->af_pages = pages;
+	r->af_page_bytes = pb;
+	r->af_k = (uint8_t)k;
+	r->af_off = off + AF_LEN + 4 * (uint64_t)pages;
+	return FLOE_OK;
+bad:
+	floe_logf(r->log, FLOE_LOG_WARN,
+	          "'%s': address filter is damaged; looking at each block's filter", r->name);
+	return FLOE_OK;
 }
 
 /* With a seekable file: loads the footer index through the trailer.  A
@@ -429,11 +593,11 @@ static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 	uint32_t crc = floe_cur_le32(&c);
 	if (c.bad || memcmp(magic, FLOE_TRAILER_MAGIC, 4) != 0)
 		return FLOE_OK;  /* never closed */
-	uint32_t n, entcrc;
+	uint32_t n, entcrc, aflen;
 	if ((r->verify && floe_crc32c(0, t, FT_CRC) != crc) || foff < hdr_len ||
 	    foff > size - FT_LEN - FF_LEN || !pread_all(r->fd, h, FF_LEN, foff) ||
-	    !footer_head(h, FF_LEN, &n, &entcrc, r->verify) || n != count ||
-	    (uint64_t)n * FE_LEN != size - FT_LEN - FF_LEN - foff)
+	    !footer_head(h, FF_LEN, &n, &entcrc, &aflen, r->verify) || n != count ||
+	    (uint64_t)n * FE_LEN + aflen != size - FT_LEN - FF_LEN - foff)
 		goto damaged;
 	uint8_t *idx = floe_malloc(NULL, (size_t)n * FE_LEN);
 	if (!idx)
@@ -459,7 +623,7 @@ static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 	r->index = idx;
 	r->nindex = n;
 	r->info.has_footer = true;
-	return FLOE_OK;
+	return aflen ? load_af(r, foff + FF_LEN + (uint64_t)n * FE_LEN, aflen) : FLOE_OK;
 damaged:
 	floe_logf(r->log, FLOE_LOG_WARN, "'%s': footer index is damaged; reading block by block",
 	          r->name);
@@ -633,6 +797,30 @@ void floe_reader_set_verify(struct floe_reader *r, bool verify_crc)
 	r->verify = verify_crc;
 }
 
+bool floe_reader_may_contain(struct floe_reader *r, const uint8_t (*addrs)[16], size_t n)
+{
+	if (!r->af_crc)
+		return true;
+	uint8_t page[FLOE_AF_PAGE_MAX];
+	const uint32_t pb = r->af_page_bytes;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t key = floe_af_key(addrs[i]);
+		uint32_t p = floe_af_page(key, r->af_pages);
+		if (!pread_all(r->fd, page, pb, r->af_off + (uint64_t)p * pb) ||
+		    (r->verify && floe_crc32c(0, page, pb) != r->af_crc[p])) {
+			floe_logf(r->log, FLOE_LOG_WARN,
+			          "'%s': address filter page %u is damaged; looking at each block's filter",
+			          r->name, p);
+			floe_free(NULL, r->af_crc, 4 * (size_t)r->af_pages);
+			r->af_crc = NULL;
+			return true;
+		}
+		if (floe_af_test(page, pb, r->af_k, key))
+			return true;
+	}
+	return false;
+}
+
 const char *floe_reader_error(const struct floe_reader *r)
 {
 	return r->err.msg;
@@ -700,7 +888,8 @@ static enum floe_err stream_footer(struct floe_reader *r, bool *ok)
 	enum floe_err e = fill(r, FF_LEN);
 	if (e != FLOE_OK)
 		return e;
-	if (!footer_head(r->buf + r->start, avail(r), &count, &entcrc, r->verify))
+	uint32_t aflen;
+	if (!footer_head(r->buf + r->start, avail(r), &count, &entcrc, &aflen, r->verify))
 		return FLOE_OK;
 	size_t len = FF_LEN + (size_t)count * FE_LEN;
 	if ((e = fill(r, len)) != FLOE_OK)
@@ -826,7 +1015,8 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 			r->recs_cap = ncap;
 		}
 		p = r->buf + r->start;
-		e = floe_payload_decode(&r->dec, &fr, p + head, r->verify, r->recs, &eb);
+		size_t kept;
+		e = floe_payload_decode(&r->dec, &fr, p + head, r->verify, r->recs, &kept, &eb);
 		if (e == FLOE_NOMEM)
 			return floe_errbuf_set(&r->err, e, "cannot read '%s': %s", r->name, eb.msg);
 		if (e != FLOE_OK) {
@@ -846,7 +1036,7 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 		r->st.blocks_read++;
 		r->st.records += fr.nrec;
 		*recs = r->recs;
-		*n = fr.nrec;
+		*n = kept;
 		return FLOE_OK;
 	}
 	r->done = true;

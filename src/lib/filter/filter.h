@@ -63,6 +63,16 @@ void floe_filter_destroy(struct floe_filter *f);
 bool floe_filter_match(const struct floe_filter *f, const struct floe_flow *rec);
 
 /*
+ * Late materialization: calls fn with the byte range (offset and size in
+ * struct floe_flow) of every field floe_filter_match may read for f, so a
+ * source can decode only those to evaluate it.  Returns false when f
+ * reads a derived field (`bytes > 1M`, `dur > 60`), whose inputs it does
+ * not list: the caller then provides every field.
+ */
+bool floe_filter_fields(const struct floe_filter *f,
+                        void (*fn)(void *ud, size_t off, size_t size), void *ud);
+
+/*
  * Block skipping (Bloom filters of addresses, DESIGN.md "Files").  Returns
  * true, with the distinct addresses in out[0..*n), if every record f matches
  * must have one of them as saddr or daddr: `host X and tcp`, `host X or

@@ -227,6 +227,74 @@ static inline bool test(const struct test *t, const struct floe_flow *r)
 	return false;
 }
 
+#define FIELD(fn, ud, m) \
+	fn(ud, offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+bool floe_filter_fields(const struct floe_filter *f,
+                        void (*fn)(void *ud, size_t off, size_t size), void *ud)
+{
+	/* what test() and its helpers (has_ports, has_addrs) read */
+	for (uint32_t i = 0; i < f->ninsn; i++) {
+		const struct test *t = &f->prog[i].t;
+		switch (t->op) {
+		case OP_ADDR: case OP_NET: case OP_SET:
+			FIELD(fn, ud, saddr);
+			FIELD(fn, ud, daddr);
+			FIELD(fn, ud, ipver);
+			FIELD(fn, ud, etype);
+			break;
+		case OP_PORT:
+			FIELD(fn, ud, sport);
+			FIELD(fn, ud, dport);
+			FIELD(fn, ud, proto);
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_PROTO:
+			FIELD(fn, ud, proto);
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_IPVER:
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_ETYPE:
+			FIELD(fn, ud, etype);
+			break;
+		case OP_MAC:
+			FIELD(fn, ud, smac);
+			FIELD(fn, ud, dmac);
+			FIELD(fn, ud, flags);
+			break;
+		case OP_VLAN:
+			FIELD(fn, ud, vlan);
+			FIELD(fn, ud, flags);
+			break;
+		case OP_FLAG:
+			FIELD(fn, ud, flags);
+			break;
+		case OP_STATE:
+			FIELD(fn, ud, state);
+			break;
+		case OP_TCPF:
+			FIELD(fn, ud, stcpflags);
+			FIELD(fn, ud, dtcpflags);
+			FIELD(fn, ud, proto);
+			FIELD(fn, ud, ipver);
+			break;
+		case OP_NUM_U:
+			fn(ud, t->off, t->size);
+			break;
+		case OP_NUM_D:
+			if (!t->x.num.fd->size)
+				return false;  /* derived: reads what its function reads */
+			fn(ud, t->x.num.fd->off, t->x.num.fd->size);
+			break;
+		default:
+			return false;  /* a test this list does not know yet */
+		}
+	}
+	return true;
+}
+
 bool floe_filter_match(const struct floe_filter *f, const struct floe_flow *rec)
 {
 	uint32_t pc = f->entry;

@@ -315,6 +315,76 @@ static void test_source(void)
 	floe_source_destroy(s);
 }
 
+/* Every record of a source, in order, folded into a hash; stats in st;
+ * the end code in *end. */
+static uint64_t digest(const char *dir, const char *const *files, struct floe_timerange tr,
+                       const uint8_t *addr, unsigned threads, struct floe_source_stats *st,
+                       enum floe_err *end, long *nrec)
+{
+	struct floe_source_opts o = {.range = tr, .addrs = (const uint8_t (*)[16])addr,
+	                             .naddrs = addr ? 1 : 0, .threads = threads};
+	struct floe_errbuf eb = {0};
+	struct floe_source *s = floe_source_create(&o, &eb);
+	uint64_t h = 1469598103934665603u;
+	*nrec = 0;
+	if (dir && floe_source_add_dir(s, dir, &eb) != FLOE_OK)
+		TAP_DIAG("%s", eb.msg);
+	for (size_t i = 0; files && files[i]; i++)
+		if (floe_source_add_file(s, files[i], &eb) != FLOE_OK)
+			TAP_DIAG("%s", eb.msg);
+	const struct floe_flow *recs;
+	size_t k;
+	while ((*end = floe_source_next(s, &recs, &k)) == FLOE_OK) {
+		for (size_t i = 0; i < k; i++) {
+			const uint8_t *b = (const uint8_t *)&recs[i];
+			for (size_t j = 0; j < sizeof(recs[i]); j++)
+				h = (h ^ b[j]) * 1099511628211u;
+		}
+		*nrec += (long)k;
+	}
+	floe_source_stats(s, st);
+	floe_source_destroy(s);
+	return h;
+}
+
+/* Reading threads give the records of one thread, in the same order, and
+ * the same counts; a fatal error comes after the records before it. */
+static void test_threads(void)
+{
+	uint8_t m[16], v4[4] = {10, 0, 0, 99};
+	floe_addr_from_v4(m, v4);
+	struct floe_timerange all = FLOE_TIMERANGE_ALL, h30 = {T0 + 30 * H, T0 + 31 * H};
+	static const unsigned nthreads[] = {1, 2, 3, 64};
+	for (int q = 0; q < 3; q++) {
+		struct floe_timerange tr = q == 1 ? h30 : all;
+		const uint8_t *addr = q == 2 ? m : NULL;
+		struct floe_source_stats st0, st;
+		enum floe_err e0, e;
+		long n0, n;
+		uint64_t h0 = digest(root, NULL, tr, addr, 0, &st0, &e0, &n0);
+		for (size_t t = 0; t < sizeof(nthreads) / sizeof(nthreads[0]); t++) {
+			uint64_t h = digest(root, NULL, tr, addr, nthreads[t], &st, &e, &n);
+			TAP_CHECK(h == h0 && n == n0 && e == e0 && e == FLOE_EOF &&
+			              memcmp(&st, &st0, sizeof(st)) == 0,
+			          "threads %u, query %d: same %ld records in the same order, same counts",
+			          nthreads[t], q, n);
+		}
+	}
+	/* a file named with -r that cannot be opened: the records of the files
+	 * before it, then its error */
+	char a[300], b[300];
+	snprintf(a, sizeof(a), "%s/s1/2025/06/13/s1.20250613T000000Z.floe", root);
+	snprintf(b, sizeof(b), "%s/s1/2025/06/13/s1.20250613T010000Z.floe", root);
+	const char *files[] = {a, "/nonexistent/x.floe", b, NULL};
+	struct floe_source_stats st0, st;
+	enum floe_err e0, e;
+	long n0, n;
+	uint64_t h0 = digest(NULL, files, all, NULL, 0, &st0, &e0, &n0);
+	uint64_t h = digest(NULL, files, all, NULL, 2, &st, &e, &n);
+	TAP_CHECK(e0 == FLOE_IO && e == FLOE_IO && n0 == 50 && n == 50 && h == h0,
+	          "threads: an unreadable file fails after the %ld records before it", n);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof(root), "/tmp/floe-archive-XXXXXX");
@@ -326,6 +396,7 @@ int main(void)
 	test_options();
 	test_rotation();
 	test_source();
+	test_threads();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.40s'", root);
 	if (strncmp(root, "/tmp/floe-archive-", 18) == 0 && system(cmd) != 0)

@@ -780,6 +780,145 @@ static void test_bloom(void)
 	free(recs);
 }
 
+/* Late materialization: the probe sees its columns, the reader returns the
+ * records it keeps with every (asked-for) column decoded. */
+struct keeper {
+	unsigned mod;
+	size_t calls;
+	bool saw_other;  /* the probe saw a column outside its mask */
+};
+
+static bool keep_probe(void *ud, const struct floe_flow *rec)
+{
+	struct keeper *k = ud;
+	k->calls++;
+	k->saw_other |= rec->sbytes != 0 || rec->spkts != 0 || rec->saddr[12] != 0;
+	return k->mod && rec->sport % k->mod == 0;
+}
+
+static void test_probe_selects(void)
+{
+	size_t n = 5000;
+	struct floe_flow *recs = traffic(n);
+	const char *p = tmp("probe.floe");
+	TAP_CHECK(write_file(p, recs, n, 1500, true) == FLOE_OK, "probe: file of 4 blocks written");
+	uint64_t pm = floe_columns_of(offsetof(struct floe_flow, sport), 2);
+	static const struct {
+		unsigned mod;
+		uint64_t cols;  /* 0 = all */
+		const char *what;
+	} cases[] = {
+		{3, 0, "every third port, all columns"},
+		{1, 0, "every record"},
+		{0, 0, "no record"},
+		{97, 0, "a few records"},
+		{3, 1u << 1 /* ltime only: needs stime */, "ltime without stime asked"},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct floe_errbuf eb = {0};
+		struct floe_reader *r = floe_reader_open(p, &test_log, &eb);
+		struct keeper k = {.mod = cases[c].mod};
+		floe_reader_set_probe(r, pm, keep_probe, &k);
+		if (cases[c].cols)
+			floe_reader_set_columns(r, cases[c].cols);
+		struct readres rr = {0};
+		read_all(r, &rr);
+		floe_reader_close(r);
+		size_t want = 0;
+		bool same = rr.end_err == FLOE_EOF;
+		for (size_t i = 0; i < n && same; i++) {
+			if (!k.mod || recs[i].sport % k.mod != 0)
+				continue;
+			if (want >= rr.n)
+				same = false;
+			else if (cases[c].cols)
+				same = rr.recs[want].ltime == recs[i].ltime && rr.recs[want].sport == 0 &&
+				       rr.recs[want].sbytes == 0;
+			else
+				same = flow_eq(&rr.recs[want], &recs[i]);
+			want++;
+		}
+		TAP_CHECK(same && rr.n == want && k.calls == n && !k.saw_other,
+		          "probe: %s (%zu of %zu kept, blocks read %llu, probed away %llu)", cases[c].what,
+		          rr.n, n, (unsigned long long)rr.st.blocks_read,
+		          (unsigned long long)rr.st.blocks_probed);
+		free(rr.recs);
+	}
+	free(recs);
+}
+
+/* The file-level address filter: no false negatives, few false positives,
+ * a damaged page makes the reader fall back (answer "may contain"). */
+static void test_address_filter(void)
+{
+	size_t n = 50000;
+	struct floe_flow *recs = calloc(n, sizeof(*recs));
+	for (size_t i = 0; i < n; i++) {
+		recs[i].stime = recs[i].ltime = (int64_t)i * 1000;
+		uint8_t v4[4] = {10, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+		floe_addr_from_v4(recs[i].saddr, v4);
+		for (int j = 0; j < 16; j++)
+			recs[i].daddr[j] = (uint8_t)rnd();
+	}
+	const char *p = tmp("af.floe");
+	TAP_CHECK(write_file(p, recs, n, 4096, true) == FLOE_OK, "address filter: file written");
+	struct floe_errbuf eb = {0};
+	struct floe_reader *r = floe_reader_open(p, &test_log, &eb);
+	size_t fn = 0, fp = 0, probes = 20000;
+	for (size_t i = 0; r && i < n; i++) {
+		fn += !floe_reader_may_contain(r, &recs[i].saddr, 1);
+		fn += !floe_reader_may_contain(r, &recs[i].daddr, 1);
+	}
+	uint8_t absent[2][16];
+	for (size_t i = 0; r && i < probes; i++) {
+		uint8_t v4[4] = {11, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+		floe_addr_from_v4(absent[0], v4);
+		fp += floe_reader_may_contain(r, absent, 1);
+	}
+	double rate = (double)fp / (double)probes;
+	TAP_CHECK(r && fn == 0, "address filter: no false negatives over %zu addresses", 2 * n);
+	TAP_CHECK(rate < 0.04, "address filter: false positive rate %.4f", rate);
+	/* any of several addresses: present if one is */
+	memcpy(absent[1], recs[7].daddr, 16);
+	TAP_CHECK(r && floe_reader_may_contain(r, (const uint8_t(*)[16])absent, 2),
+	          "address filter: a list matches if one address may be present");
+	floe_reader_close(r);
+
+	/* damage one byte of every page: each probe then falls back to "may be" */
+	size_t len;
+	uint8_t *data = slurp(p, &len);
+	uint64_t foff = 0;
+	for (int i = 7; i >= 0; i--)
+		foff = foff << 8 | data[len - 24 + i];
+	uint32_t count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
+	size_t af = (size_t)foff + 24 + (size_t)count * 48;
+	uint32_t pages = data[af + 4] | data[af + 5] << 8 | (uint32_t)data[af + 6] << 16;
+	uint32_t pb = data[af + 8] | data[af + 9] << 8;
+	TAP_CHECK(memcmp(data + af, "FLAF", 4) == 0 && pages > 1 && pb == 4096,
+	          "address filter: %u pages of %u bytes after the footer entries", pages, pb);
+	for (uint32_t k = 0; k < pages; k++)
+		data[af + 32 + 4 * pages + (size_t)k * pb + 100] ^= 0x5a;
+	spit(p, data, len);
+	free(data);
+	warns = 0;
+	r = floe_reader_open(p, &test_log, &eb);
+	bool all = r != NULL;
+	for (size_t i = 0; r && i < 100; i++) {
+		uint8_t v4[4] = {11, 1, (uint8_t)(i >> 8), (uint8_t)i};
+		floe_addr_from_v4(absent[0], v4);
+		all = all && floe_reader_may_contain(r, absent, 1);
+	}
+	TAP_CHECK(all && warns == 1 && strstr(last_warn, "address filter page"),
+	          "address filter: a damaged page is reported once, then ignored (%s)", last_warn);
+	struct readres rr = {0};
+	if (r)
+		read_all(r, &rr);
+	TAP_CHECK(rr.end_err == FLOE_EOF && rr.n == n, "address filter damage leaves the records readable");
+	free(rr.recs);
+	floe_reader_close(r);
+	free(recs);
+}
+
 /* A hand-built block with codec "none": column 1 (stime) constant, an
  * unknown column 99, and no other columns, which read as zero. */
 static void test_unknown_columns(void)
@@ -985,6 +1124,8 @@ static int write_corpus(const char *dir)
 	int bad = write_file(path, recs, n, 16, true) != FLOE_OK;
 	snprintf(path, sizeof(path), "%s/traffic-unclosed.floe", dir);
 	bad |= write_file(path, t, 60, 20, false) != FLOE_OK;
+	snprintf(path, sizeof(path), "%s/traffic-addrfilter.floe", dir);
+	bad |= write_file(path, t, 60, 20, true) != FLOE_OK;
 	snprintf(path, sizeof(path), "%s/empty.floe", dir);
 	bad |= write_file(path, NULL, 0, 0, true) != FLOE_OK;
 	struct floe_enc e;
@@ -1022,6 +1163,8 @@ int main(int argc, char **argv)
 	test_damage();
 	test_filter();
 	test_bloom();
+	test_address_filter();
+	test_probe_selects();
 	test_unknown_columns();
 	test_nomem();
 	test_golden();

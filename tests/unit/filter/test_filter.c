@@ -315,6 +315,29 @@ static int check_time(const struct floe_filter *f, const char *arg, char *why, s
 	return ok && lo == wlo && hi == whi;
 }
 
+/* floe_filter_fields: a record holding only the fields the filter says
+ * it reads (the rest zero) matches exactly as the whole record does. */
+static void keep_field(void *ud, size_t off, size_t size)
+{
+	const struct floe_flow *full = ((const struct floe_flow **)ud)[0];
+	struct floe_flow *part = ((struct floe_flow **)ud)[1];
+	memcpy((uint8_t *)part + off, (const uint8_t *)full + off, size);
+}
+
+static int fields_differ(const struct floe_filter *f)
+{
+	int differ = 0;
+	for (size_t i = 0; i < nrecs; i++) {
+		struct floe_flow part;
+		memset(&part, 0, sizeof(part));
+		const void *ud[2] = {&recs[i].f, &part};
+		if (!floe_filter_fields(f, keep_field, ud))
+			return 0;  /* reads a derived field: the caller decodes all */
+		differ += floe_filter_match(f, &part) != floe_filter_match(f, &recs[i].f);
+	}
+	return differ;
+}
+
 static void run_line(char *line, int lineno)
 {
 	char kind[16], arg[256];
@@ -361,6 +384,9 @@ static void run_line(char *line, int lineno)
 				          floe_flt_eval_tree(f, f->root, &recs[i].f);
 			if (differ)
 				TAP_CHECK(0, "line %d: program and tree differ on %d records", lineno, differ);
+			if ((differ = fields_differ(f)) != 0)
+				TAP_CHECK(0, "line %d: the fields it names do not decide it on %d records",
+				          lineno, differ);
 		}
 	} else if (strcmp(kind, "error") == 0) {
 		char pfx[300];
