@@ -17,7 +17,7 @@ import threading
 
 import pytest
 
-from conftest import SHARED, run
+from conftest import FLOE, SHARED, run
 
 PCAPS = ["zeek_zeek__testing_btest_Traces_mixed-vlan-mpls.pcap",     # VLAN, MPLS
          "arkime_arkime__tests_pcap_v6-http.pcap",                     # IPv6
@@ -163,7 +163,7 @@ def test_ipfix_to_stdout_and_filter(floes, tmp_path):
 def test_ipfix_refuses_a_terminal(floes):
     master, slave = pty.openpty()
     try:
-        p = subprocess.run([os.environ.get("FLOE", "floe"), "read", "-r", str(floes[0]), "-o", "ipfix"],
+        p = subprocess.run([FLOE, "read", "-r", str(floes[0]), "-o", "ipfix"],
                            stdout=slave, stderr=subprocess.PIPE, text=True)
     finally:
         os.close(slave)
