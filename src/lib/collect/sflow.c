@@ -93,7 +93,8 @@ struct pktinfo {
 static enum floe_err fail(struct dg *d, enum floe_err e, const char *fmt, ...)
 	FLOE_PRINTF(3, 4);
 
-/* Counts e and keeps the first error and its message. */
+/* Counts e and keeps the first error and its message; returns the first
+ * error of the datagram. */
 static enum floe_err fail(struct dg *d, enum floe_err e, const char *fmt, ...)
 {
 	if (e == FLOE_TRUNCATED)
@@ -112,7 +113,7 @@ static enum floe_err fail(struct dg *d, enum floe_err e, const char *fmt, ...)
 		va_end(ap);
 		floe_errbuf_set(d->eb, e, "sflow datagram: %s", msg);
 	}
-	return e;
+	return d->err;  /* the first error, as in eb */
 }
 
 /* address (§"Address Types"): type 0 unknown, 1 IPv4, 2 IPv6.  Returns

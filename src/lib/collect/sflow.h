@@ -132,7 +132,9 @@ void floe_sflow_stats_init(struct floe_sflow_stats *st);
  * FLOE_MALFORMED for a broken datagram or sample (records of the samples
  * before it, and of later samples when the broken one could be skipped by
  * its length, are still emitted; the matching counter is incremented); or
- * the first non-OK code returned by emit, which stops decoding.  The caller
+ * the first non-OK code returned by emit, which stops decoding.  Of
+ * several errors in one datagram the first is returned, with its message
+ * in eb; each is counted.  The caller
  * counts the error and goes on with the next datagram.
  */
 enum floe_err floe_sflow_decode(const uint8_t *p, size_t len,
