@@ -30,7 +30,7 @@
 
 /* What a template row encodes. */
 enum src {
-	S_STIME, S_LTIME, S_SADDR4, S_DADDR4, S_SADDR6, S_DADDR6, S_SPORT, S_DPORT,
+	S_STIME, S_LTIME, S_STIME_MS, S_LTIME_MS, S_ICMP, S_SADDR4, S_DADDR4, S_SADDR6, S_DADDR6, S_SPORT, S_DPORT,
 	S_PROTO, S_STCPFLAGS, S_STOS, S_SPKTS, S_SBYTES, S_STTLMIN, S_STTLMAX,
 	S_DPKTS, S_DBYTES, S_DTCPFLAGS, S_DTOS, S_DTTLMIN, S_DTTLMAX,
 	S_VLAN, S_INIF, S_OUTIF, S_SAS, S_DAS, S_NEXTHOP4, S_NEXTHOP6, S_SAMPLING,
@@ -55,12 +55,18 @@ struct element {
 static const struct element elements[] = {
 	{156, 0, 8, BOTH, S_STIME},      /* flowStartNanoseconds */
 	{157, 0, 8, BOTH, S_LTIME},      /* flowEndNanoseconds */
+	/* the same in milliseconds, for collectors without nanoseconds
+	 * (nfdump 1.7 reads only these) */
+	{152, 0, 8, BOTH, S_STIME_MS},   /* flowStartMilliseconds */
+	{153, 0, 8, BOTH, S_LTIME_MS},   /* flowEndMilliseconds */
 	{8, 0, 4, V4, S_SADDR4},         /* sourceIPv4Address */
 	{12, 0, 4, V4, S_DADDR4},        /* destinationIPv4Address */
 	{27, 0, 16, V6, S_SADDR6},       /* sourceIPv6Address */
 	{28, 0, 16, V6, S_DADDR6},       /* destinationIPv6Address */
 	{7, 0, 2, BOTH, S_SPORT},        /* sourceTransportPort */
 	{11, 0, 2, BOTH, S_DPORT},       /* destinationTransportPort */
+	{32, 0, 2, V4, S_ICMP},          /* icmpTypeCodeIPv4: type << 8 | code */
+	{139, 0, 2, V6, S_ICMP},         /* icmpTypeCodeIPv6 */
 	{4, 0, 1, BOTH, S_PROTO},        /* protocolIdentifier */
 	{60, 0, 1, BOTH, S_IPVER},       /* ipVersion */
 	{256, 0, 2, BOTH, S_ETYPE},      /* ethernetType */
@@ -163,6 +169,12 @@ static uint64_t ntp_time(int64_t ns)
 	return (uint64_t)(uint32_t)(s + NTP_UNIX_OFFSET) << 32 | frac;
 }
 
+/* dateTimeMilliseconds (RFC 7011 §6.1.8), rounded down. */
+static int64_t floor_ms(int64_t ns)
+{
+	return ns >= 0 ? ns / 1000000 : -((-ns + 999999) / 1000000);
+}
+
 /* Writes the template set (§3.4.1) at p; returns its length. */
 static size_t write_templates(uint8_t *p)
 {
@@ -201,6 +213,12 @@ static void write_record(uint8_t *p, const struct floe_flow *f, int fam)
 		switch (e->src) {
 		case S_STIME: put64(p, ntp_time(f->stime)); break;
 		case S_LTIME: put64(p, ntp_time(f->ltime)); break;
+		case S_STIME_MS: put64(p, (uint64_t)floor_ms(f->stime)); break;
+		case S_LTIME_MS: put64(p, (uint64_t)floor_ms(f->ltime)); break;
+		case S_ICMP:
+			put16(p, f->proto == 1 || f->proto == 58
+			         ? (uint16_t)((f->sport & 0xff) << 8 | (f->dport & 0xff)) : 0);
+			break;
 		case S_SADDR4: memcpy(p, f->saddr + 12, 4); break;
 		case S_DADDR4: memcpy(p, f->daddr + 12, 4); break;
 		case S_SADDR6: memcpy(p, f->saddr, 16); break;
