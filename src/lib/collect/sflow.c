@@ -610,6 +610,12 @@ void floe_sflow_stats_init(struct floe_sflow_stats *st)
 	memset(st, 0, sizeof(*st));
 }
 
+bool floe_sflow_probe(const uint8_t *p, size_t len)
+{
+	return len >= 4 && p[0] == 0 && p[1] == 0 && p[2] == 0 &&
+	       (p[3] == 2 || p[3] == 4 || p[3] == 5);
+}
+
 enum floe_err floe_sflow_decode(const uint8_t *p, size_t len,
                                 const uint8_t exporter[16], int64_t recv_ns,
                                 floe_collect_emit_fn emit, void *ctx,

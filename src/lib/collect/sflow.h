@@ -29,6 +29,7 @@
 #ifndef FLOE_COLLECT_SFLOW_H
 #define FLOE_COLLECT_SFLOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -118,6 +119,15 @@ struct floe_sflow_stats {
 
 /* Zeroes *st. */
 void floe_sflow_stats_init(struct floe_sflow_stats *st);
+
+/*
+ * True if a UDP payload is an sFlow datagram (of any version floe knows
+ * of: 2, 4, 5), for a collector that takes several protocols on one port.
+ * sFlow starts with a 32-bit version, NetFlow and IPFIX with a 16-bit one
+ * (5, 9, 10), so the first two bytes tell them apart: zero for sFlow.
+ * Versions other than 5 then give FLOE_UNSUPPORTED from floe_sflow_decode.
+ */
+bool floe_sflow_probe(const uint8_t *p, size_t len);
 
 /*
  * Decodes one sFlow v5 datagram (the UDP payload).

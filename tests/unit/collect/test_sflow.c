@@ -6,6 +6,7 @@
  * MALFORMED/TRUNCATED/UNSUPPORTED and a counter, never a crash.  Every
  * prefix of a valid datagram is decoded too.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,8 +308,29 @@ static void test_prefixes_and_emit(void)
 	          "an error from emit stops the datagram");
 }
 
+static void test_probe(void)
+{
+	static const struct {
+		const char *name;
+		uint8_t b[4];
+		size_t len;
+		bool want;
+	} rows[] = {
+		{"sFlow v5", {0, 0, 0, 5}, 4, true},
+		{"sFlow v4", {0, 0, 0, 4}, 4, true},
+		{"NetFlow v5", {0, 5, 0, 30}, 4, false},
+		{"NetFlow v9", {0, 9, 0, 2}, 4, false},
+		{"IPFIX", {0, 10, 0, 200}, 4, false},
+		{"short", {0, 0, 0, 5}, 3, false},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		TAP_CHECK(floe_sflow_probe(rows[i].b, rows[i].len) == rows[i].want, "probe: %s",
+		          rows[i].name);
+}
+
 int main(void)
 {
+	test_probe();
 	test_record();
 	test_counters_and_loss();
 	test_hostile();

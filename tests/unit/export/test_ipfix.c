@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "export/ipfix.h"
+#include "util/mem.h"
 #include "tap.h"
 
 struct cap {
@@ -278,6 +279,18 @@ static void test_sequence_and_size(void)
 	          floe_ipfix_writer_add(w, &f4) == FLOE_IO, "output errors are sticky");
 	floe_ipfix_writer_destroy(w);
 	floe_ipfix_writer_destroy(NULL);
+
+#ifdef FLOE_FAULT_INJECTION
+	struct floe_errbuf e3 = {0};
+	floe_mem_fail_after(0);
+	w = floe_ipfix_writer_create(NULL, out, &c, &e3);
+	floe_mem_fail_after(-1);
+	TAP_CHECK(w == NULL && e3.code == FLOE_NOMEM, "allocation failure is NOMEM");
+	floe_mem_fail_after(1);
+	w = floe_ipfix_writer_create(NULL, out, &c, &e3);
+	floe_mem_fail_after(-1);
+	TAP_CHECK(w == NULL && e3.code == FLOE_NOMEM, "second allocation failure is NOMEM");
+#endif
 
 	struct floe_errbuf e2 = {0};
 	TAP_CHECK(floe_ipfix_udp_open("tcp://127.0.0.1:1", &e2) < 0 && e2.code == FLOE_INVALID,
