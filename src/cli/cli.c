@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static void log_to_stderr(void *ud, enum floe_loglevel level, const char *msg)
@@ -208,11 +209,12 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			ACCEPT(OPT_PRINT);
 			NEED_ARG(a);
 			int f = floe_outfmt_parse(next);
-			if (f < 0) {
+			o->out_ipfix = strcasecmp(next, "ipfix") == 0;
+			if (f < 0 && !o->out_ipfix) {
 				free(colspec);
-				return usage_err(o, "unknown output format '%s' (text, csv, json)", next);
+				return usage_err(o, "unknown output format '%s' (text, csv, json, ipfix)", next);
 			}
-			o->outfmt = f;
+			o->outfmt = f < 0 ? FLOE_OUT_TEXT : f;
 			i++;
 		} else if (strcmp(a, "-n") == 0) {
 			ACCEPT(OPT_PRINT);
@@ -355,6 +357,11 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 #undef ACCEPT
 	}
 
+	/* IPFIX goes through the record sink (sink.c): not for aggregations. */
+	if (o->out_ipfix && (accept & OPT_AGG)) {
+		free(colspec);
+		return usage_err(o, "%s", "-o ipfix is for floe read and floe capture");
+	}
 	if (colspec && (accept & OPT_AGG)) {
 		o->aggcols = colspec;  /* the command parses pct(), dcount() */
 		colspec = NULL;

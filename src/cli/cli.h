@@ -35,6 +35,12 @@ struct cli_opts {
 	const struct floe_field *cols[CLI_MAX_COLS];
 	size_t ncols;
 	int outfmt;                    /* enum floe_outfmt */
+	bool out_ipfix;                /* -o ipfix: IPFIX file (RFC 5655) */
+	/* IPFIX export over UDP (floe export ipfix URL) */
+	const char *export_url;        /* NULL: not exporting */
+	size_t ipfix_mtu;              /* --mtu: largest message; 0 = default */
+	uint32_t ipfix_domain;         /* --domain: Observation Domain ID */
+	int64_t ipfix_template_secs;   /* --template-interval; 0 = default */
 	struct floe_fmtopts fmt;
 	bool no_header;
 	bool stats;                    /* --stats */
@@ -109,6 +115,12 @@ int cmd_cluster(int argc, char **argv);
 int cmd_sort(int argc, char **argv);
 int cmd_bins(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+/* The body of `floe read` after option parsing (cmd_read.c), shared with
+ * `floe export`: reads the sources of o through its filter into the sink
+ * o selects.  Releases o.  Returns an exit code. */
+int cli_read_run(struct cli_opts *o);
 
 /* Aggregation commands (cmd_cluster.c): the default --memory, and the
  * parse of a size such as "256M" or "1G" (binary multiples). */

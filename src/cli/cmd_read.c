@@ -3,6 +3,7 @@
  *
  *   floe read -r FILE... | -R DIR... [-t RANGE] [-s FIELDS] [-o text|csv|json]
  *             [-n] [-u] [-w OUT | --archive DIR] [--stats] [FILTER]
+ *   floe read ... -o ipfix [-w OUT.ipfix]      (an IPFIX file, RFC 5655)
  *
  * Like Argus's ra: records are printed in file order; -w writes the
  * matching records as a floe file ("-" for a pipe), so reads compose.
@@ -38,7 +39,8 @@ static const char read_help[] =
 	"  -w FILE          write matching records as a floe file (\"-\": stdout)\n"
 	"  -s FIELDS        columns, e.g. -s stime saddr daddr bytes, or +field/-field\n"
 	"                   to change the defaults ('floe fields' lists them)\n"
-	"  -o FORMAT        text (default), csv or json\n"
+	"  -o FORMAT        text (default), csv or json; ipfix writes an IPFIX file\n"
+	"                   (RFC 5655) to -w FILE or to standard output (docs/ipfix.md)\n"
 	"  -n               numbers, not names, for protocols\n"
 	"  -u               times as seconds since the epoch\n"
 	"  -p DIGITS        fractional digits of times (default 6)\n"
@@ -165,23 +167,29 @@ int cmd_read(int argc, char **argv)
 	int rc;
 	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_SOURCE | OPT_ARCHIVE, argc, argv, read_help, &rc))
 		return rc;
-	if (o.nrfiles == 0 && o.nrdirs == 0) {
-		cli_error(&o, "no input: give -r FILE or -R DIR (try 'floe read --help')");
-		cli_opts_release(&o);
+	return cli_read_run(&o);
+}
+
+int cli_read_run(struct cli_opts *o)
+{
+	int rc = EXIT_OK;
+	if (o->nrfiles == 0 && o->nrdirs == 0) {
+		cli_error(o, "no input: give -r FILE or -R DIR (try 'floe %s --help')", o->cmd);
+		cli_opts_release(o);
 		return EXIT_USAGE;
 	}
 
-	struct read_state st = {.o = &o};
+	struct read_state st = {.o = o};
 	struct floe_errbuf eb = {0};
 	struct floe_source *src = NULL;
 	uint8_t (*addrs)[16] = NULL;
 	size_t naddrs = 0;
-	if (o.filter) {
-		struct floe_filter_opts fo = {.local = o.local};
-		st.filter = floe_filter_compile_opts(o.filter, &fo, &eb);
+	if (o->filter) {
+		struct floe_filter_opts fo = {.local = o->local};
+		st.filter = floe_filter_compile_opts(o->filter, &fo, &eb);
 		if (!st.filter) {
-			cli_error(&o, "bad filter '%s': %s", o.filter, eb.msg);
-			cli_opts_release(&o);
+			cli_error(o, "bad filter '%s': %s", o->filter, eb.msg);
+			cli_opts_release(o);
 			return EXIT_USAGE;
 		}
 		size_t cap = 64;
@@ -189,12 +197,13 @@ int cmd_read(int argc, char **argv)
 		if (addrs && !floe_filter_required_addrs(st.filter, addrs, cap, &naddrs))
 			naddrs = 0;
 	}
-	struct floe_source_opts so = {.range = o.trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o.no_index, .log = cli_log(),
+	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
+	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads()};
-	if (!o.wfile && !o.archive) {
+	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url) {
+		/* printing: decode only the columns printed and matched */
 		uint64_t fc = st.filter ? filter_columns(st.filter) : COLS(stime);
-		uint64_t oc = output_columns(&o);
+		uint64_t oc = output_columns(o);
 		/* times, and what printing and matching of any field may consult */
 		uint64_t base = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) |
 		                COLS(flags);
@@ -208,22 +217,22 @@ int cmd_read(int argc, char **argv)
 	}
 	src = floe_source_create(&so, &eb);
 	if (!src) {
-		cli_error(&o, "%s", eb.msg);
+		cli_error(o, "%s", eb.msg);
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	for (size_t i = 0; i < o.nrfiles && rc == EXIT_OK; i++)
-		if (floe_source_add_file(src, o.rfiles[i], &eb) != FLOE_OK)
+	for (size_t i = 0; i < o->nrfiles && rc == EXIT_OK; i++)
+		if (floe_source_add_file(src, o->rfiles[i], &eb) != FLOE_OK)
 			rc = EXIT_FAIL;
-	for (size_t i = 0; i < o.nrdirs && rc == EXIT_OK; i++)
-		if (floe_source_add_dir(src, o.rdirs[i], &eb) != FLOE_OK)
+	for (size_t i = 0; i < o->nrdirs && rc == EXIT_OK; i++)
+		if (floe_source_add_dir(src, o->rdirs[i], &eb) != FLOE_OK)
 			rc = EXIT_FAIL;
 	if (rc != EXIT_OK) {
-		cli_error(&o, "%s", eb.msg);
+		cli_error(o, "%s", eb.msg);
 		goto out;
 	}
 
-	if (cli_sink_open(&st.sink, &o) != EXIT_OK) {
+	if (cli_sink_open(&st.sink, o) != EXIT_OK) {
 		rc = EXIT_FAIL;
 		goto out;
 	}
@@ -233,15 +242,15 @@ int cmd_read(int argc, char **argv)
 	floe_source_stats(src, &ss);
 	if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
 		rc = EXIT_DAMAGED;
-	if (cli_sink_close(&st.sink, &o, rc == EXIT_FAIL) != EXIT_OK)
+	if (cli_sink_close(&st.sink, o, rc == EXIT_FAIL) != EXIT_OK)
 		rc = EXIT_FAIL;
-	if (o.stats)
+	if (o->stats)
 		print_stats(&ss, st.matched);
 out:
 	cli_sink_abandon(&st.sink);
 	floe_source_destroy(src);
 	free(addrs);
 	floe_filter_destroy(st.filter);
-	cli_opts_release(&o);
+	cli_opts_release(o);
 	return rc;
 }

@@ -25,6 +25,7 @@ static const struct command {
 	{"sort", cmd_sort, "order records by keys, or the top N (rasort)"},
 	{"bins", cmd_bins, "time series per bin (rabins, rwcount)"},
 	{"merge", cmd_merge, "join two one-direction captures into two-way flows"},
+	{"export", cmd_export, "send records to another collector (IPFIX over UDP)"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
 	{"version", cmd_version, "print the version"},
 };

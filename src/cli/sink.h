@@ -1,7 +1,8 @@
 /*
  * sink.h - where a command's records go: an archive (--archive), a floe
- * file (-w, "-" for stdout), or printed (-s, -o).  Shared by the commands
- * that produce records (capture, read).
+ * file (-w, "-" for stdout), printed (-s, -o), an IPFIX file (-o ipfix, to
+ * -w FILE or stdout) or IPFIX messages to a collector (floe export).
+ * Shared by the commands that produce records (capture, read, export).
  */
 #ifndef FLOE_CLI_SINK_H
 #define FLOE_CLI_SINK_H
@@ -9,12 +10,18 @@
 #include "archive/archive.h"
 #include "cli.h"
 #include "codec/codec.h"
+#include "export/ipfix.h"
 #include "query/output.h"
 
 struct cli_sink {
 	struct floe_archive *ar;
 	struct floe_writer *w;
 	struct floe_output *out;
+	struct floe_ipfix_writer *ipfix; /* -o ipfix, or floe export ipfix */
+	FILE *ipfix_fp;          /* the IPFIX file (-w FILE) or stdout */
+	int udp_fd;              /* floe export ipfix: the socket, if udp */
+	bool udp;
+	const char *ipfix_name;  /* file or URL, for messages */
 	enum floe_err err;       /* first failure of cli_sink_add */
 };
 
