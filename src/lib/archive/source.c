@@ -32,25 +32,29 @@ struct src_file {
 /*
  * With opts.threads > 0, files are read by that many lanes, each a thread
  * with its own reader: lane k reads files k, k + n, k + 2n, ... and queues
- * copies of the blocks it decodes (at most RING) followed by an end-of-file
- * item for each file.  The caller takes the queues in file order, so the
- * records come out exactly as one thread would produce them.
+ * copies of the blocks it decodes (at most RING), each tagged with its
+ * file.  The caller takes files in order: file i is lane i mod n's, done
+ * when that lane's queue head is a later file or the lane has moved past
+ * it.  The records come out exactly as one thread would produce them, and
+ * files that yield nothing (skipped) cost no handover.
  */
 #define RING 4
 
 struct item {
 	struct floe_flow *recs;
 	size_t n, cap;
-	bool eof;                       /* the end of the lane's current file */
+	size_t file;                    /* the file the block is from */
 };
 
 struct lane {
 	struct floe_source *s;
 	pthread_t thread;
-	size_t first;                   /* this lane's first file */
+	pthread_cond_t space;           /* the caller took an item */
+	bool waiting;                   /* the lane waits on space */
+	size_t next_file;               /* its files before this one are done */
 	struct item ring[RING];
 	size_t head, count;             /* queued items: ring[head], ... */
-	bool failed;                    /* after the queued items: err */
+	bool failed;                    /* at next_file: err */
 	struct floe_errbuf err;
 	struct floe_source_stats st;    /* of the files this lane finished */
 };
@@ -69,7 +73,8 @@ struct floe_source {
 	size_t nlanes;
 	bool started, stop;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;              /* any queue changed, or stop */
+	pthread_cond_t data;            /* a lane queued an item or finished a file */
+	bool waiting;                   /* the caller waits on data */
 	struct lane *borrowed;          /* holds the block last returned */
 };
 
@@ -87,7 +92,7 @@ struct floe_source *floe_source_create(const struct floe_source_opts *opts,
 	s->pred = !s->o.no_index && (s->o.naddrs > 0 || !floe_timerange_is_all(&s->o.range));
 	if (s->o.threads > 0) {
 		bool mu = pthread_mutex_init(&s->mu, NULL) == 0;
-		if (!mu || pthread_cond_init(&s->cv, NULL) != 0) {
+		if (!mu || pthread_cond_init(&s->data, NULL) != 0) {
 			if (mu)
 				pthread_mutex_destroy(&s->mu);
 			floe_free(NULL, s, sizeof(*s));
@@ -145,11 +150,13 @@ static void stop_lanes(struct floe_source *s)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;
-	pthread_cond_broadcast(&s->cv);
+	for (size_t k = 0; k < s->nlanes; k++)
+		pthread_cond_signal(&s->lanes[k].space);
 	pthread_mutex_unlock(&s->mu);
 	for (size_t k = 0; k < s->nlanes; k++) {
 		struct lane *l = &s->lanes[k];
 		pthread_join(l->thread, NULL);
+		pthread_cond_destroy(&l->space);
 		for (size_t j = 0; j < RING; j++)
 			floe_free(NULL, l->ring[j].recs, l->ring[j].cap * sizeof(struct floe_flow));
 	}
@@ -163,7 +170,7 @@ void floe_source_destroy(struct floe_source *s)
 		return;
 	stop_lanes(s);
 	if (s->o.threads > 0) {
-		pthread_cond_destroy(&s->cv);
+		pthread_cond_destroy(&s->data);
 		pthread_mutex_destroy(&s->mu);
 	}
 	close_reader(s);
@@ -391,13 +398,23 @@ static bool open_next(struct floe_source *s)
 
 /* ---- lanes ---- */
 
+/* Wakes the caller if it waits; under s->mu. */
+static void wake_caller(struct floe_source *s)
+{
+	if (s->waiting)
+		pthread_cond_signal(&s->data);
+}
+
 /* The lane's next free item, once there is room; NULL when stopping. */
 static struct item *lane_slot(struct lane *l)
 {
 	struct floe_source *s = l->s;
 	pthread_mutex_lock(&s->mu);
-	while (l->count == RING && !s->stop)
-		pthread_cond_wait(&s->cv, &s->mu);
+	while (l->count == RING && !s->stop) {
+		l->waiting = true;
+		pthread_cond_wait(&l->space, &s->mu);
+		l->waiting = false;
+	}
 	struct item *it = s->stop ? NULL : &l->ring[(l->head + l->count) % RING];
 	pthread_mutex_unlock(&s->mu);
 	return it;
@@ -407,11 +424,11 @@ static void lane_push(struct lane *l)
 {
 	pthread_mutex_lock(&l->s->mu);
 	l->count++;
-	pthread_cond_broadcast(&l->s->cv);
+	wake_caller(l->s);
 	pthread_mutex_unlock(&l->s->mu);
 }
 
-/* Reads one file into the lane's queue; false on a fatal error (in err)
+/* Reads file i into the lane's queue; false on a fatal error (in err)
  * or when stopping. */
 static bool lane_file(struct lane *l, size_t i, struct floe_errbuf *err)
 {
@@ -447,41 +464,32 @@ static bool lane_file(struct lane *l, size_t i, struct floe_errbuf *err)
 			break;
 		memcpy(it->recs, recs, n * sizeof(*recs));
 		it->n = n;
-		it->eof = false;
+		it->file = i;
 		lane_push(l);
 	}
 	if (r)
 		reader_done(r, &st);
 	pthread_mutex_lock(&s->mu);
 	stats_add(&l->st, &st);
+	if (ok)
+		l->next_file = i + s->nlanes;
+	else if (err->code != FLOE_OK) {
+		l->err = *err;
+		l->failed = true;
+	}
+	wake_caller(s);
 	pthread_mutex_unlock(&s->mu);
-	if (!ok)
-		return false;
-	struct item *it = lane_slot(l);
-	if (!it)
-		return false;
-	it->n = 0;
-	it->eof = true;
-	lane_push(l);
-	return true;
+	return ok;
 }
 
 static void *lane_main(void *arg)
 {
 	struct lane *l = arg;
 	struct floe_source *s = l->s;
-	for (size_t i = l->first; i < s->nfiles; i += s->nlanes) {
+	for (size_t i = l->next_file; i < s->nfiles; i += s->nlanes) {
 		struct floe_errbuf err = {0};
-		if (!lane_file(l, i, &err)) {
-			pthread_mutex_lock(&s->mu);
-			if (err.code != FLOE_OK) {
-				l->err = err;
-				l->failed = true;
-			}
-			pthread_cond_broadcast(&s->cv);
-			pthread_mutex_unlock(&s->mu);
+		if (!lane_file(l, i, &err))
 			break;
-		}
 	}
 	return NULL;
 }
@@ -497,9 +505,13 @@ static enum floe_err start_lanes(struct floe_source *s)
 		return floe_errbuf_set(&s->err, FLOE_NOMEM, "cannot read: out of memory");
 	s->nlanes = n;
 	for (size_t k = 0; k < n; k++) {
-		s->lanes[k].s = s;
-		s->lanes[k].first = k;
-		if (pthread_create(&s->lanes[k].thread, NULL, lane_main, &s->lanes[k]) != 0) {
+		struct lane *l = &s->lanes[k];
+		l->s = s;
+		l->next_file = k;
+		bool cv = pthread_cond_init(&l->space, NULL) == 0;
+		if (!cv || pthread_create(&l->thread, NULL, lane_main, l) != 0) {
+			if (cv)
+				pthread_cond_destroy(&l->space);
 			s->nlanes = k;   /* join those started; fail */
 			stop_lanes(s);
 			return floe_errbuf_set(&s->err, FLOE_NOMEM, "cannot start a reading thread");
@@ -523,35 +535,37 @@ static enum floe_err next_from_lanes(struct floe_source *s, const struct floe_fl
 		l->head = (l->head + 1) % RING;
 		l->count--;
 		s->borrowed = NULL;
-		pthread_cond_broadcast(&s->cv);
+		if (l->waiting)
+			pthread_cond_signal(&l->space);
 	}
 	enum floe_err e = FLOE_OK;
 	for (;;) {
-		if (s->next >= s->nfiles) {
+		size_t i = s->next;
+		if (i >= s->nfiles) {
 			e = FLOE_EOF;
 			break;
 		}
-		struct lane *l = &s->lanes[s->next % s->nlanes];
-		while (l->count == 0 && !l->failed)
-			pthread_cond_wait(&s->cv, &s->mu);
-		if (l->count == 0) {
+		struct lane *l = &s->lanes[i % s->nlanes];
+		struct item *it = l->count ? &l->ring[l->head] : NULL;
+		if (it && it->file == i) {
+			s->borrowed = l;
+			s->cur = i;
+			*recs = it->recs;
+			*n = it->n;
+			break;
+		}
+		if ((it && it->file > i) || l->next_file > i) {
+			s->next++;     /* file i is done */
+			continue;
+		}
+		if (l->failed) {
 			s->err = l->err;
 			e = s->err.code;
 			break;
 		}
-		struct item *it = &l->ring[l->head];
-		if (it->eof) {
-			l->head = (l->head + 1) % RING;
-			l->count--;
-			s->next++;
-			pthread_cond_broadcast(&s->cv);
-			continue;
-		}
-		s->borrowed = l;
-		s->cur = s->next;
-		*recs = it->recs;
-		*n = it->n;
-		break;
+		s->waiting = true;
+		pthread_cond_wait(&s->data, &s->mu);
+		s->waiting = false;
 	}
 	pthread_mutex_unlock(&s->mu);
 	return e;

@@ -376,6 +376,7 @@ struct floe_reader {
 	size_t cap, start, end;
 	uint64_t pos;
 	uint8_t *index;      /* footer entries, when the file has a valid footer */
+	uint64_t size;       /* of a seekable file, at open */
 	uint32_t *af_crc;    /* address filter: page checksums (NULL: no filter) */
 	uint32_t af_pages, af_page_bytes;
 	uint8_t af_k;
@@ -534,28 +535,35 @@ static bool footer_head(const uint8_t *p, size_t len, uint32_t *count, uint32_t 
  * own filters still work. */
 static enum floe_err load_af(struct floe_reader *r, uint64_t off, uint32_t len)
 {
-	uint8_t h[AF_LEN];
-	if (len < AF_LEN || !pread_all(r->fd, h, AF_LEN, off))
+	/* the head and, for up to 1016 pages, the page table in one read */
+	uint8_t buf[AF_LEN + 4096];
+	size_t first = len < sizeof(buf) ? len : sizeof(buf);
+	if (len < AF_LEN || !pread_all(r->fd, buf, first, off))
 		goto bad;
-	struct floe_cursor c = floe_cursor_make(h, AF_LEN);
+	struct floe_cursor c = floe_cursor_make(buf, AF_LEN);
 	const uint8_t *magic = floe_cur_take(&c, 4);
 	uint32_t pages = floe_cur_le32(&c), pb = floe_cur_le32(&c);
 	unsigned k = floe_cur_u8(&c);
 	floe_cur_skip(&c, 3 + 8);
 	uint32_t tabcrc = floe_cur_le32(&c), crc = floe_cur_le32(&c);
 	if (c.bad || memcmp(magic, FLOE_AF_MAGIC, 4) != 0 ||
-	    (r->verify && floe_crc32c(0, h, AF_CRC) != crc))
+	    (r->verify && floe_crc32c(0, buf, AF_CRC) != crc))
 		goto bad;
 	if (pages == 0 || pages > (1u << 24) || pb < FLOE_AF_PAGE_MIN || pb > FLOE_AF_PAGE_MAX ||
 	    (pb & (pb - 1)) != 0 || k == 0 || k > 32 ||
 	    (uint64_t)pages * (4 + pb) != (uint64_t)len - AF_LEN)
 		goto bad;
-	uint32_t *tab = floe_malloc(NULL, 4 * (size_t)pages);
+	size_t tlen = 4 * (size_t)pages;
+	uint32_t *tab = floe_malloc(NULL, tlen);
 	if (!tab)
 		return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory", r->name);
-	if (!pread_all(r->fd, (uint8_t *)tab, 4 * (size_t)pages, off + AF_LEN) ||
-	    (r->verify && floe_crc32c(0, tab, 4 * (size_t)pages) != tabcrc)) {
-		floe_free(NULL, tab, 4 * (size_t)pages);
+	bool got = AF_LEN + tlen <= first;
+	if (got)
+		memcpy(tab, buf + AF_LEN, tlen);
+	else
+		got = pread_all(r->fd, (uint8_t *)tab, tlen, off + AF_LEN);
+	if (!got || (r->verify && floe_crc32c(0, tab, tlen) != tabcrc)) {
+		floe_free(NULL, tab, tlen);
 		goto bad;
 	}
 	for (uint32_t i = 0; i < pages; i++) { /* stored little-endian */
@@ -566,7 +574,7 @@ static enum floe_err load_af(struct floe_reader *r, uint64_t off, uint32_t len)
 	r->af_pages = pages;
 	r->af_page_bytes = pb;
 	r->af_k = (uint8_t)k;
-	r->af_off = off + AF_LEN + 4 * (uint64_t)pages;
+	r->af_off = off + AF_LEN + tlen;
 	return FLOE_OK;
 bad:
 	floe_logf(r->log, FLOE_LOG_WARN,
@@ -578,11 +586,8 @@ bad:
  * file without a (valid) footer is read by walking its blocks. */
 static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 {
-	struct stat st;
-	if (fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode))
-		return FLOE_OK;
-	uint64_t size = (uint64_t)st.st_size;
-	uint8_t t[FT_LEN], h[FF_LEN];
+	uint64_t size = r->size;
+	uint8_t t[FT_LEN];
 	if (size < hdr_len + FF_LEN + FT_LEN || !pread_all(r->fd, t, FT_LEN, size - FT_LEN))
 		return FLOE_OK;
 	struct floe_cursor c = floe_cursor_make(t, FT_LEN);
@@ -593,20 +598,30 @@ static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 	uint32_t crc = floe_cur_le32(&c);
 	if (c.bad || memcmp(magic, FLOE_TRAILER_MAGIC, 4) != 0)
 		return FLOE_OK;  /* never closed */
-	uint32_t n, entcrc, aflen;
 	if ((r->verify && floe_crc32c(0, t, FT_CRC) != crc) || foff < hdr_len ||
-	    foff > size - FT_LEN - FF_LEN || !pread_all(r->fd, h, FF_LEN, foff) ||
-	    !footer_head(h, FF_LEN, &n, &entcrc, &aflen, r->verify) || n != count ||
-	    (uint64_t)n * FE_LEN + aflen != size - FT_LEN - FF_LEN - foff)
+	    foff > size - FT_LEN - FF_LEN || count > (1u << 26) ||
+	    (uint64_t)count * FE_LEN > size - FT_LEN - FF_LEN - foff)
 		goto damaged;
-	uint8_t *idx = floe_malloc(NULL, (size_t)n * FE_LEN);
-	if (!idx)
+	/* the footer head and its entries, in one read */
+	size_t fbl = FF_LEN + (size_t)count * FE_LEN;
+	uint8_t *fb = floe_malloc(NULL, fbl);
+	if (!fb)
 		return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory", r->name);
-	if (!pread_all(r->fd, idx, (size_t)n * FE_LEN, foff + FF_LEN) ||
-	    (r->verify && floe_crc32c(0, idx, (size_t)n * FE_LEN) != entcrc)) {
-		floe_free(NULL, idx, (size_t)n * FE_LEN);
+	uint32_t n, entcrc, aflen;
+	if (!pread_all(r->fd, fb, fbl, foff) ||
+	    !footer_head(fb, FF_LEN, &n, &entcrc, &aflen, r->verify) || n != count ||
+	    (uint64_t)n * FE_LEN + aflen != size - FT_LEN - FF_LEN - foff ||
+	    (r->verify && floe_crc32c(0, fb + FF_LEN, (size_t)n * FE_LEN) != entcrc)) {
+		floe_free(NULL, fb, fbl);
 		goto damaged;
 	}
+	uint8_t *idx = floe_malloc(NULL, (size_t)n * FE_LEN);
+	if (!idx) {
+		floe_free(NULL, fb, fbl);
+		return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory", r->name);
+	}
+	memcpy(idx, fb + FF_LEN, (size_t)n * FE_LEN);
+	floe_free(NULL, fb, fbl);
 	/* entries must be in order and inside [hdr_len, footer) */
 	uint64_t prev_end = hdr_len;
 	for (uint32_t i = 0; i < n; i++) {
@@ -654,8 +669,10 @@ static struct floe_reader *reader_create(int fd, bool own, const char *name,
 	copy_name(r->name, sizeof(r->name), name);
 	floe_dec_init(&r->dec);
 	struct stat st;
+	/* a file opened here is at offset 0; one handed over must be too */
 	r->seekable = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	              lseek(fd, 0, SEEK_CUR) == 0;
+	              (own || lseek(fd, 0, SEEK_CUR) == 0);
+	r->size = r->seekable ? (uint64_t)st.st_size : 0;
 	if (fill(r, FH_LEN) != FLOE_OK)
 		return reader_fail(r, eb);
 	size_t n = avail(r);
