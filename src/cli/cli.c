@@ -463,6 +463,7 @@ bool cli_parse_size(const char *s, uint64_t *v)
 	case 'k': case 'K': mult = 1024.0; end++; break;
 	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
 	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
 	default: return false;
 	}
 	if (*end == 'B' || *end == 'b')
