@@ -60,6 +60,8 @@ struct cli_opts {
 	bool no_index;                 /* --no-index: read every block */
 	const char *archive;           /* --archive DIR */
 	int64_t rotate;                /* --rotate; 0 = default */
+	int64_t keep;                  /* --keep: expire the archive as it is written; 0 = no */
+	uint64_t max_size;             /* --max-size: the same by size; 0 = no */
 	/* aggregation (cluster, sort, bins, merge): OPT_AGG */
 	char *keys;                    /* -m words joined; NULL if no -m */
 	char *aggcols;                 /* -s words joined, unparsed; NULL if no -s */

@@ -243,4 +243,20 @@ def test_usage_errors(archive):
     assert run("archive", "ls", check=False).returncode == 2
     assert run("archive", "ls", "--dir", archive, "--keep", "1d", check=False).returncode == 2
     assert run("archive", "expire", "--dir", archive, "--keep", "soon", check=False).returncode == 2
+    assert run("capture", "-r", PCAPS[0], "--keep", "1d", check=False).returncode == 2
     assert run("archive", "--help").stdout.decode().startswith("usage: floe archive")
+
+
+def test_capture_expires_as_it_writes(tmp_path):
+    """--keep/--max-size on the writer: expiry at start and at each rotation
+    (by the wall clock: these captures are years old)."""
+    keep_all, keep_last = tmp_path / "all", tmp_path / "last"
+    pc = PCAPS[2]
+    run("capture", "-r", pc, "--archive", keep_all, "--instance", "lnk", "--rotate", "5m",
+        "--keep", "36500d")
+    p = run("capture", "-r", pc, "--archive", keep_last, "--instance", "lnk", "--rotate", "5m",
+            "--keep", "1d")
+    every = files(keep_all)
+    assert len(every) > 1
+    assert [f.name for f in files(keep_last)] == [every[-1].name], "only the file closed last"
+    assert p.stderr.count("info: expired") == len(every) - 1

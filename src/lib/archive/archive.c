@@ -28,6 +28,8 @@ struct floe_archive {
 	char dir[PATH_MAX];
 	char instance[FLOE_ARCHIVE_NAME_MAX];
 	int64_t rotate;
+	int64_t expire_keep;
+	uint64_t expire_max_bytes;
 	struct floe_writer_opts wopts;
 	const struct floe_log *log;
 	struct floe_errbuf err;
@@ -152,6 +154,29 @@ static void log_recovered(void *ud, const struct floe_recover_report *rep)
 	}
 }
 
+static void log_expired(void *ud, const struct floe_archive_file *f, bool by_age)
+{
+	const struct floe_archive *a = ud;
+	floe_logf(a->log, FLOE_LOG_INFO, "expired '%s' (%s, %llu bytes)", f->path,
+	          by_age ? "age" : "size", (unsigned long long)f->bytes);
+}
+
+/* The daemon's expiry (archive.h expire_keep, expire_max_bytes). */
+static void run_expiry(struct floe_archive *a)
+{
+	if (!a->expire_keep && !a->expire_max_bytes)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct floe_expire_opts eo = {.now = (int64_t)ts.tv_sec * NS + ts.tv_nsec,
+	                              .keep = a->expire_keep, .max_bytes = a->expire_max_bytes,
+	                              .log = a->log, .removed = log_expired, .ud = a};
+	struct floe_expire_result res;
+	struct floe_errbuf eb = {0};
+	if (floe_archive_expire(a->dir, &eo, &res, &eb) != FLOE_OK)
+		floe_logf(a->log, FLOE_LOG_WARN, "%s", eb.msg);
+}
+
 struct floe_archive *floe_archive_create(const struct floe_archive_opts *o,
                                          struct floe_errbuf *eb)
 {
@@ -200,6 +225,9 @@ struct floe_archive *floe_archive_create(const struct floe_archive_opts *o,
 		if (floe_archive_recover(path, a->log, log_recovered, a, &re) != FLOE_OK)
 			floe_logf(a->log, FLOE_LOG_WARN, "%s", re.msg);
 	}
+	a->expire_keep = o->expire_keep > 0 ? o->expire_keep : 0;
+	a->expire_max_bytes = o->expire_max_bytes;
+	run_expiry(a);
 	return a;
 }
 
@@ -340,8 +368,11 @@ enum floe_err floe_archive_add(struct floe_archive *a, const struct floe_flow *f
 {
 	if (a->err.code != FLOE_OK)
 		return a->err.code;
-	if (a->w && f->ltime >= a->pend && close_file(a) != FLOE_OK)
-		return a->err.code;
+	if (a->w && f->ltime >= a->pend) {
+		if (close_file(a) != FLOE_OK)
+			return a->err.code;
+		run_expiry(a);
+	}
 	if (!a->w && open_period(a, f->ltime) != FLOE_OK)
 		return a->err.code;
 	enum floe_err e = floe_writer_add(a->w, f);

@@ -46,6 +46,12 @@ struct floe_archive_opts {
 	 * (maint.h) does; each one is logged at INFO, a failure at WARN (the
 	 * writer starts anyway). */
 	bool recover;
+	/* Expiry as a sensor runs it: when > 0, floe_archive_expire (maint.h)
+	 * runs over dir (every instance) with these limits and the wall clock
+	 * at create and after each file the writer closes on rotation; what it
+	 * removes is logged at INFO, a failure at WARN (writing goes on). */
+	int64_t expire_keep;      /* ns; 0 = no age limit */
+	uint64_t expire_max_bytes;/* 0 = no size limit */
 };
 
 struct floe_archive_stats {

@@ -537,6 +537,47 @@ static void test_recover(void)
 	          "the writer still closes its file %s", eb.msg);
 }
 
+/* The writer's own expiry (expire_keep, expire_max_bytes): at create and
+ * after each rotation, by the wall clock (these records are from 2025). */
+static void test_writer_expiry(void)
+{
+	static const struct {
+		const char *name;
+		int64_t keep;
+		uint64_t max;
+		int left;          /* files left after 3 periods and close */
+	} rows[] = {
+	    {"no limits", 0, 0, 3},
+	    {"keep 1d: each closed file of 2025 goes at the next rotation", D, 0, 1},
+	    {"keep a century", 36500 * D, 0, 3},
+	    {"max 1 byte: each closed file goes", 0, 1, 1},
+	    {"max 1 GiB", 0, 1u << 30, 3},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		new_root();
+		/* a stale file from before the writer starts */
+		write_period(T0, 3, 0, false);
+		struct floe_archive_opts o = {.dir = root, .instance = "s1", .rotate = H,
+		                              .expire_keep = rows[i].keep,
+		                              .expire_max_bytes = rows[i].max};
+		struct floe_errbuf eb = {0};
+		struct floe_archive *a = floe_archive_create(&o, &eb);
+		bool ok = a != NULL;
+		for (int p = 1; ok && p <= 3; p++) {
+			struct floe_flow f = rec(T0 + p * H, T0 + p * H + S, 1);
+			ok = floe_archive_add(a, &f) == FLOE_OK;
+		}
+		ok = ok && floe_archive_close(a, &eb) == FLOE_OK;
+		struct floe_archive_list l = {0};
+		ok = ok && floe_archive_list(&l, root, &eb) == FLOE_OK;
+		int want = rows[i].left == 3 ? 4 : rows[i].left;   /* + the stale file */
+		TAP_CHECK(ok && (int)l.n == want &&
+		              strstr(l.files[l.n - 1].path, "s1.20250613T030000Z.floe"),
+		          "writer expiry, %s: %zu files left %s", rows[i].name, l.n, eb.msg);
+		floe_archive_list_release(&l);
+	}
+}
+
 int main(void)
 {
 	snprintf(top, sizeof(top), "/tmp/floe-maint-XXXXXX");
@@ -548,6 +589,7 @@ int main(void)
 	test_verify();
 	test_expire();
 	test_recover();
+	test_writer_expiry();
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.40s'", top);
 	if (strncmp(top, "/tmp/floe-maint-", 16) == 0 && system(cmd) != 0)
