@@ -75,27 +75,31 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The options, by name; the subcommands' rows below say which they take. */
+static const struct aopt {
+	const char *name, *alias;
+	unsigned flag;
+} aopt_tab[] = {
+	{"--dir", "-R", A_DIR},
+	{"-t", NULL, A_RANGE},
+	{"-o", NULL, A_FMT},
+	{"-r", NULL, A_FILES},
+	{"--keep", NULL, A_KEEP},
+	{"--max-size", NULL, A_SIZE},
+	{"--dry-run", "-n", A_DRY},
+};
+
 static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
 {
 	a->range = FLOE_TIMERANGE_ALL;
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		unsigned need;
-		if (strcmp(o, "--dir") == 0 || strcmp(o, "-R") == 0)
-			need = A_DIR;
-		else if (strcmp(o, "-t") == 0)
-			need = A_RANGE;
-		else if (strcmp(o, "-o") == 0)
-			need = A_FMT;
-		else if (strcmp(o, "-r") == 0)
-			need = A_FILES;
-		else if (strcmp(o, "--keep") == 0)
-			need = A_KEEP;
-		else if (strcmp(o, "--max-size") == 0)
-			need = A_SIZE;
-		else if (strcmp(o, "--dry-run") == 0 || strcmp(o, "-n") == 0)
-			need = A_DRY;
-		else
+		unsigned need = 0;
+		for (size_t k = 0; k < sizeof(aopt_tab) / sizeof(aopt_tab[0]) && !need; k++)
+			if (strcmp(o, aopt_tab[k].name) == 0 ||
+			    (aopt_tab[k].alias && strcmp(o, aopt_tab[k].alias) == 0))
+				need = aopt_tab[k].flag;
+		if (!need)
 			return usage(a, "unknown option", o);
 		if (!(accept & need))
 			return usage(a, "option not for this subcommand:", o);
@@ -345,7 +349,7 @@ static int do_verify(struct aopts *a)
 				rc = EXIT_FAIL;
 		floe_archive_list_release(&l);
 	}
-	if (!a->json)
+	if (!a->json && rc == EXIT_OK)
 		printf("%" PRIu64 " files: %" PRIu64 " ok, %" PRIu64 " open (.part), %" PRIu64
 		       " damaged\n", n.files, n.clean, n.open, n.damaged);
 	if (rc == EXIT_OK && n.damaged)
