@@ -343,6 +343,22 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 				                 next);
 			}
 			i++;
+		} else if (strcmp(a, "--keep") == 0) {
+			ACCEPT(OPT_ARCHIVE);
+			NEED_ARG(a);
+			if (!cli_parse_duration(next, &o->keep) || o->keep <= 0) {
+				free(colspec);
+				return usage_err(o, "bad --keep '%s': a duration such as 180d", next);
+			}
+			i++;
+		} else if (strcmp(a, "--max-size") == 0) {
+			ACCEPT(OPT_ARCHIVE);
+			NEED_ARG(a);
+			if (!cli_parse_size(next, &o->max_size) || o->max_size == 0) {
+				free(colspec);
+				return usage_err(o, "bad --max-size '%s': a size such as 400G", next);
+			}
+			i++;
 		/* ---- end of sources and archive ---- */
 		} else if ((accept & OPT_AGG) && parse_agg_opt(o, argc, argv, &i) >= 0) {
 			if (o->memory == UINT64_MAX) {  /* parse_agg_opt reported an error */
@@ -361,6 +377,10 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 	if (o->out_ipfix && (accept & OPT_AGG)) {
 		free(colspec);
 		return usage_err(o, "%s", "-o ipfix is for floe read and floe capture");
+	}
+	if ((o->keep || o->max_size) && !o->archive) {
+		free(colspec);
+		return usage_err(o, "%s", "--keep and --max-size go with --archive DIR");
 	}
 	if (colspec && (accept & OPT_AGG)) {
 		o->aggcols = colspec;  /* the command parses pct(), dcount() */
@@ -463,6 +483,7 @@ bool cli_parse_size(const char *s, uint64_t *v)
 	case 'k': case 'K': mult = 1024.0; end++; break;
 	case 'm': case 'M': mult = 1024.0 * 1024; end++; break;
 	case 'g': case 'G': mult = 1024.0 * 1024 * 1024; end++; break;
+	case 't': case 'T': mult = 1024.0 * 1024 * 1024 * 1024; end++; break;
 	default: return false;
 	}
 	if (*end == 'B' || *end == 'b')

@@ -60,6 +60,8 @@ struct cli_opts {
 	bool no_index;                 /* --no-index: read every block */
 	const char *archive;           /* --archive DIR */
 	int64_t rotate;                /* --rotate; 0 = default */
+	int64_t keep;                  /* --keep: expire the archive as it is written; 0 = no */
+	uint64_t max_size;             /* --max-size: the same by size; 0 = no */
 	/* aggregation (cluster, sort, bins, merge): OPT_AGG */
 	char *keys;                    /* -m words joined; NULL if no -m */
 	char *aggcols;                 /* -s words joined, unparsed; NULL if no -s */
@@ -116,6 +118,7 @@ int cmd_sort(int argc, char **argv);
 int cmd_bins(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
 
 /* The body of `floe read` after option parsing (cmd_read.c), shared with
  * `floe export`: reads the sources of o through its filter into the sink

@@ -44,6 +44,9 @@ static const char capture_help[] =
 	"  --archive DIR    write records into an archive: DIR/NAME/YYYY/MM/DD/\n"
 	"                   NAME.YYYYMMDDTHHMMSSZ.floe, one file per period\n"
 	"  --rotate DUR     archive file period, dividing a day (default 1h)\n"
+	"  --keep DUR       with --archive: expire files older than DUR (e.g. 180d) at\n"
+	"                   start and at each rotation, as 'floe archive expire'\n"
+	"  --max-size SIZE  with --archive: and the oldest past SIZE (e.g. 400G)\n"
 	"  --block-records N  records per block (default 65536)\n"
 	"  --stats          print packet, flow and decode counts to stderr\n";
 

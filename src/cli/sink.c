@@ -74,7 +74,8 @@ int cli_sink_open(struct cli_sink *s, const struct cli_opts *o)
 	if (o->archive) {
 		struct floe_archive_opts ao = {.dir = o->archive, .instance = o->instance ? o->instance : "floe",
 		                               .rotate = o->rotate, .block_records = o->block_records,
-		                               .log = cli_log()};
+		                               .log = cli_log(), .recover = true,
+		                               .expire_keep = o->keep, .expire_max_bytes = o->max_size};
 		s->ar = floe_archive_create(&ao, &eb);
 	} else if (o->wfile) {
 		struct floe_writer_opts wo = {.instance = o->instance, .block_records = o->block_records,

@@ -7,15 +7,18 @@
  */
 #include "archive/archive.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "archive/maint.h"
 #include "util/mem.h"
 
 #define NS 1000000000LL
@@ -25,6 +28,8 @@ struct floe_archive {
 	char dir[PATH_MAX];
 	char instance[FLOE_ARCHIVE_NAME_MAX];
 	int64_t rotate;
+	int64_t expire_keep;
+	uint64_t expire_max_bytes;
 	struct floe_writer_opts wopts;
 	const struct floe_log *log;
 	struct floe_errbuf err;
@@ -125,6 +130,53 @@ bool floe_archive_parse_name(const char *base, int64_t *t, bool *part)
 	return true;
 }
 
+static void log_recovered(void *ud, const struct floe_recover_report *rep)
+{
+	const struct floe_archive *a = ud;
+	switch (rep->outcome) {
+	case FLOE_RECOVER_CLOSED:
+		floe_logf(a->log, FLOE_LOG_INFO,
+		          "recovered '%s' as '%s': %llu blocks, %llu records, %llu bytes dropped",
+		          rep->part, rep->final, (unsigned long long)rep->blocks,
+		          (unsigned long long)rep->records, (unsigned long long)rep->bytes_dropped);
+		break;
+	case FLOE_RECOVER_RENAMED:
+		floe_logf(a->log, FLOE_LOG_INFO, "recovered '%s' as '%s' (it was complete)", rep->part,
+		          rep->final);
+		break;
+	case FLOE_RECOVER_REMOVED:
+		floe_logf(a->log, FLOE_LOG_INFO, "removed '%s': no complete block", rep->part);
+		break;
+	case FLOE_RECOVER_BUSY:
+		break;   /* another writer's */
+	case FLOE_RECOVER_FAILED:
+		break;   /* in the returned error */
+	}
+}
+
+static void log_expired(void *ud, const struct floe_archive_file *f, bool by_age)
+{
+	const struct floe_archive *a = ud;
+	floe_logf(a->log, FLOE_LOG_INFO, "expired '%s' (%s, %llu bytes)", f->path,
+	          by_age ? "age" : "size", (unsigned long long)f->bytes);
+}
+
+/* The daemon's expiry (archive.h expire_keep, expire_max_bytes). */
+static void run_expiry(struct floe_archive *a)
+{
+	if (!a->expire_keep && !a->expire_max_bytes)
+		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct floe_expire_opts eo = {.now = (int64_t)ts.tv_sec * NS + ts.tv_nsec,
+	                              .keep = a->expire_keep, .max_bytes = a->expire_max_bytes,
+	                              .log = a->log, .removed = log_expired, .ud = a};
+	struct floe_expire_result res;
+	struct floe_errbuf eb = {0};
+	if (floe_archive_expire(a->dir, &eo, &res, &eb) != FLOE_OK)
+		floe_logf(a->log, FLOE_LOG_WARN, "%s", eb.msg);
+}
+
 struct floe_archive *floe_archive_create(const struct floe_archive_opts *o,
                                          struct floe_errbuf *eb)
 {
@@ -168,6 +220,14 @@ struct floe_archive *floe_archive_create(const struct floe_archive_opts *o,
 		floe_free(NULL, a, sizeof(*a));
 		return NULL;
 	}
+	if (o->recover) {
+		struct floe_errbuf re = {0};
+		if (floe_archive_recover(path, a->log, log_recovered, a, &re) != FLOE_OK)
+			floe_logf(a->log, FLOE_LOG_WARN, "%s", re.msg);
+	}
+	a->expire_keep = o->expire_keep > 0 ? o->expire_keep : 0;
+	a->expire_max_bytes = o->expire_max_bytes;
+	run_expiry(a);
 	return a;
 }
 
@@ -208,9 +268,23 @@ static void fsync_dir_of(const char *path)
 	}
 }
 
+/* Takes fd's exclusive lock (waiting for a recovery or expiry that holds
+ * it) and checks that path still names that file. */
+static bool locked_still_named(int fd, const char *path)
+{
+	int rc;
+	while ((rc = flock(fd, LOCK_EX)) != 0 && errno == EINTR)
+		;
+	struct stat x, y;
+	if (rc != 0 || fstat(fd, &x) != 0 || stat(path, &y) != 0)
+		return false;
+	return x.st_ino == y.st_ino && x.st_dev == y.st_dev;
+}
+
 static enum floe_err open_period(struct floe_archive *a, int64_t t)
 {
 	int64_t ps = floor_div(t, a->rotate) * a->rotate;
+	unsigned tries = 0;
 	for (unsigned seq = 0; seq <= SEQ_MAX; seq++) {
 		char rel[PATH_MAX];
 		if (!floe_archive_path(rel, sizeof(rel), a->instance, ps, seq))
@@ -227,11 +301,28 @@ static enum floe_err open_period(struct floe_archive *a, int64_t t)
 		if (access(a->final, F_OK) == 0)
 			continue;
 		int fd = open(a->part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && errno == ENOENT && tries++ < 3 && make_parents(a, a->final)) {
+			seq--;   /* expire removed the emptied day directory meanwhile */
+			continue;
+		}
 		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0)
 			return floe_errbuf_set(&a->err, FLOE_IO, "cannot create '%s': %s", a->part,
 			                       strerror(errno));
+		/* Hold the .part's lock while writing it (maint.h): recovery
+		 * and expiry leave a locked .part alone.  One of them may have
+		 * taken the unlocked new file for a crash's and removed it:
+		 * then start over. */
+		if (!locked_still_named(fd, a->part)) {
+			close(fd);
+			if (tries++ < 3) {
+				seq--;
+				continue;
+			}
+			return floe_errbuf_set(&a->err, FLOE_IO, "cannot lock '%s': %s", a->part,
+			                       strerror(errno));
+		}
 		struct floe_errbuf eb = {0};
 		a->w = floe_writer_fdopen(fd, a->part, &a->wopts, &eb);
 		if (!a->w) {
@@ -277,8 +368,11 @@ enum floe_err floe_archive_add(struct floe_archive *a, const struct floe_flow *f
 {
 	if (a->err.code != FLOE_OK)
 		return a->err.code;
-	if (a->w && f->ltime >= a->pend && close_file(a) != FLOE_OK)
-		return a->err.code;
+	if (a->w && f->ltime >= a->pend) {
+		if (close_file(a) != FLOE_OK)
+			return a->err.code;
+		run_expiry(a);
+	}
 	if (!a->w && open_period(a, f->ltime) != FLOE_OK)
 		return a->err.code;
 	enum floe_err e = floe_writer_add(a->w, f);
@@ -319,4 +413,55 @@ const char *floe_archive_error(const struct floe_archive *a)
 void floe_archive_stats(const struct floe_archive *a, struct floe_archive_stats *st)
 {
 	*st = a->st;
+}
+
+#define WALK_DEPTH_MAX 32
+
+static bool floe_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n > 5 && strcmp(name + n - 5, ".part") == 0)
+		n -= 5;
+	return n > 5 && memcmp(name + n - 5, ".floe", 5) == 0;
+}
+
+static enum floe_err walk(const char *dir, int depth, floe_archive_walk_fn fn, void *ud,
+                          struct floe_errbuf *eb)
+{
+	if (depth > WALK_DEPTH_MAX)
+		return floe_errbuf_set(eb, FLOE_LIMIT, "cannot list '%s': deeper than %d levels", dir,
+		                       WALK_DEPTH_MAX);
+	DIR *d = opendir(dir);
+	if (!d)
+		return floe_errbuf_set(eb, FLOE_IO, "cannot read directory '%s': %s", dir,
+		                       strerror(errno));
+	enum floe_err e = FLOE_OK;
+	struct dirent *de;
+	char path[PATH_MAX];
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;   /* ".", "..", hidden */
+		int k = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (k < 0 || (size_t)k >= sizeof(path)) {
+			e = floe_errbuf_set(eb, FLOE_LIMIT, "cannot list '%s': path too long", dir);
+			break;
+		}
+		struct stat st;
+		if (lstat(path, &st) != 0)
+			continue;   /* vanished (a .part renamed meanwhile) */
+		if (S_ISDIR(st.st_mode))
+			e = walk(path, depth + 1, fn, ud, eb);
+		else if (S_ISREG(st.st_mode) && floe_name(de->d_name))
+			e = fn(ud, path, (uint64_t)st.st_size, eb);
+		if (e != FLOE_OK)
+			break;
+	}
+	closedir(d);
+	return e;
+}
+
+enum floe_err floe_archive_walk(const char *dir, floe_archive_walk_fn fn, void *ud,
+                                struct floe_errbuf *eb)
+{
+	return walk(dir, 0, fn, ud, eb);
 }

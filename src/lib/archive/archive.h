@@ -41,6 +41,17 @@ struct floe_archive_opts {
 	int zstd_level;           /* 0 = default */
 	uint32_t block_records;   /* 0 = 65536 */
 	const struct floe_log *log;
+	/* At create, recover this instance's .part files that no writer holds
+	 * (left by a crash) into closed files, as floe_archive_recover
+	 * (maint.h) does; each one is logged at INFO, a failure at WARN (the
+	 * writer starts anyway). */
+	bool recover;
+	/* Expiry as a sensor runs it: when > 0, floe_archive_expire (maint.h)
+	 * runs over dir (every instance) with these limits and the wall clock
+	 * at create and after each file the writer closes on rotation; what it
+	 * removes is logged at INFO, a failure at WARN (writing goes on). */
+	int64_t expire_keep;      /* ns; 0 = no age limit */
+	uint64_t expire_max_bytes;/* 0 = no size limit */
 };
 
 struct floe_archive_stats {
@@ -77,5 +88,17 @@ bool floe_archive_path(char *buf, size_t len, const char *instance, int64_t t, u
  * into its period start (ns).  *part says whether it ends in ".part".
  * False for any other name. */
 bool floe_archive_parse_name(const char *base, int64_t *t, bool *part);
+
+/* Calls fn(ud, path, size, eb) for every regular file below dir whose name
+ * ends in ".floe" or ".floe.part" (any name, not only the writer's),
+ * recursively, in directory order (callers sort).  Symlinks are not
+ * followed; hidden entries (".x") are ignored, which is where temporary
+ * files of floe's own (recovery) live.  Stops at the first error fn
+ * returns.  IO (a directory unreadable, message naming it), LIMIT (deeper
+ * than 32 levels, path too long). */
+typedef enum floe_err (*floe_archive_walk_fn)(void *ud, const char *path, uint64_t size,
+                                              struct floe_errbuf *eb);
+FLOE_WUR enum floe_err floe_archive_walk(const char *dir, floe_archive_walk_fn fn, void *ud,
+                                         struct floe_errbuf *eb);
 
 #endif

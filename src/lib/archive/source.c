@@ -7,7 +7,6 @@
  */
 #include "archive/source.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -20,8 +19,6 @@
 #include "archive/archive.h"
 #include "codec/codec.h"
 #include "util/mem.h"
-
-#define DEPTH_MAX 32
 
 struct src_file {
 	char *path;
@@ -207,49 +204,11 @@ enum floe_err floe_source_add_file(struct floe_source *s, const char *path,
 	return push(s, path, false, eb);
 }
 
-static bool wanted(const char *name)
+static enum floe_err push_found(void *ud, const char *path, uint64_t size,
+                                struct floe_errbuf *eb)
 {
-	size_t n = strlen(name);
-	if (name[0] == '.')
-		return false;
-	if (n > 5 && strcmp(name + n - 5, ".part") == 0)
-		n -= 5;
-	return n > 5 && memcmp(name + n - 5, ".floe", 5) == 0;
-}
-
-static enum floe_err walk(struct floe_source *s, const char *dir, int depth,
-                          struct floe_errbuf *eb)
-{
-	if (depth > DEPTH_MAX)
-		return floe_errbuf_set(eb, FLOE_LIMIT, "cannot list '%s': deeper than %d levels", dir,
-		                       DEPTH_MAX);
-	DIR *d = opendir(dir);
-	if (!d)
-		return floe_errbuf_set(eb, FLOE_IO, "cannot read directory '%s': %s", dir,
-		                       strerror(errno));
-	enum floe_err e = FLOE_OK;
-	struct dirent *de;
-	char path[PATH_MAX];
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;   /* ".", "..", hidden */
-		int k = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (k < 0 || (size_t)k >= sizeof(path)) {
-			e = floe_errbuf_set(eb, FLOE_LIMIT, "cannot list '%s': path too long", dir);
-			break;
-		}
-		struct stat st;
-		if (lstat(path, &st) != 0)
-			continue;   /* vanished (a .part renamed meanwhile) */
-		if (S_ISDIR(st.st_mode))
-			e = walk(s, path, depth + 1, eb);
-		else if (S_ISREG(st.st_mode) && wanted(de->d_name))
-			e = push(s, path, true, eb);
-		if (e != FLOE_OK)
-			break;
-	}
-	closedir(d);
-	return e;
+	(void)size;
+	return push(ud, path, true, eb);
 }
 
 static int by_path(const void *a, const void *b)
@@ -267,7 +226,7 @@ enum floe_err floe_source_add_dir(struct floe_source *s, const char *dir, struct
 	if (!S_ISDIR(st.st_mode))
 		return floe_errbuf_set(eb, FLOE_INVALID, "cannot read directory '%s': not a directory",
 		                       dir);
-	enum floe_err e = walk(s, dir, 0, eb);
+	enum floe_err e = floe_archive_walk(dir, push_found, s, eb);
 	if (e == FLOE_OK)
 		qsort(s->files + first, s->nfiles - first, sizeof(*s->files), by_path);
 	return e;

@@ -162,8 +162,33 @@ struct floe_reader_stats {
 	uint64_t blocks_probed;  /* of blocks_skipped: by the probe, after decoding its columns */
 	uint64_t records;
 	uint64_t bytes_read;
+	uint32_t footer_damaged; /* 1: the file has a trailer but it or the footer index it
+	                            points to fails its checks (blocks are then walked) */
+	uint32_t af_damaged;     /* 1: the address filter's head, page table or a page
+	                            failed its checks (the filter is then ignored) */
 };
 void floe_reader_stats(const struct floe_reader *r, struct floe_reader_stats *st);
+
+/* Optional: called for each damage the reader reports through its log
+ * (and counts in blocks_damaged), with the block's number (0-based, in
+ * file order), its byte offset and the message.  kind says what failed:
+ * a block (header, summary, payload, or disagreeing with the footer
+ * index), a torn last block (the input ends inside it: a file still being
+ * written, or left by a crash), or a footer met in the block stream that
+ * fails its checks.  For `floe archive verify`, which reports damage as
+ * data rather than text.  NULL fn: off. */
+enum floe_damage_kind { FLOE_DAMAGE_BLOCK, FLOE_DAMAGE_TORN, FLOE_DAMAGE_FOOTER };
+typedef void (*floe_damage_fn)(void *ud, enum floe_damage_kind kind, uint64_t blockno,
+                               uint64_t offset, const char *what);
+void floe_reader_set_damage_fn(struct floe_reader *r, floe_damage_fn fn, void *ud);
+
+/* Checks every page of a closed file's address filter against its
+ * checksum (a lookup checks only the page it reads).  Returns the number
+ * of damaged pages, 0 if the filter is whole or the file has none; the
+ * whole filter counts as one when its head or page table failed at open
+ * (stats.af_damaged).  A damaged page is logged once, af_damaged set and
+ * the filter dropped, as a lookup would. */
+uint32_t floe_reader_check_addr_filter(struct floe_reader *r);
 
 /* ---- one block, for streams and fuzzing ---- */
 

@@ -388,6 +388,8 @@ struct floe_reader {
 	size_t recs_cap;
 	struct floe_block_summary sum;
 	struct floe_reader_stats st;
+	floe_damage_fn on_damage;
+	void *damage_ud;
 };
 
 #define READ_CHUNK (256u << 10)
@@ -577,6 +579,7 @@ static enum floe_err load_af(struct floe_reader *r, uint64_t off, uint32_t len)
 	r->af_off = off + AF_LEN + tlen;
 	return FLOE_OK;
 bad:
+	r->st.af_damaged = 1;
 	floe_logf(r->log, FLOE_LOG_WARN,
 	          "'%s': address filter is damaged; looking at each block's filter", r->name);
 	return FLOE_OK;
@@ -640,6 +643,7 @@ static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 	r->info.has_footer = true;
 	return aflen ? load_af(r, foff + FF_LEN + (uint64_t)n * FE_LEN, aflen) : FLOE_OK;
 damaged:
+	r->st.footer_damaged = 1;
 	floe_logf(r->log, FLOE_LOG_WARN, "'%s': footer index is damaged; reading block by block",
 	          r->name);
 	return FLOE_OK;
@@ -814,6 +818,43 @@ void floe_reader_set_verify(struct floe_reader *r, bool verify_crc)
 	r->verify = verify_crc;
 }
 
+/* A page of the address filter failed its checksum: the filter goes. */
+static void af_page_damaged(struct floe_reader *r, uint32_t p)
+{
+	floe_logf(r->log, FLOE_LOG_WARN,
+	          "'%s': address filter page %u is damaged; looking at each block's filter",
+	          r->name, p);
+	floe_free(NULL, r->af_crc, 4 * (size_t)r->af_pages);
+	r->af_crc = NULL;
+	r->st.af_damaged = 1;
+}
+
+uint32_t floe_reader_check_addr_filter(struct floe_reader *r)
+{
+	if (!r->af_crc)
+		return r->st.af_damaged;
+	uint8_t page[FLOE_AF_PAGE_MAX];
+	const uint32_t pb = r->af_page_bytes;
+	uint32_t bad = 0, first = 0;
+	for (uint32_t p = 0; p < r->af_pages; p++) {
+		if (!pread_all(r->fd, page, pb, r->af_off + (uint64_t)p * pb) ||
+		    floe_crc32c(0, page, pb) != r->af_crc[p]) {
+			if (!bad)
+				first = p;
+			bad++;
+		}
+	}
+	if (bad)
+		af_page_damaged(r, first);
+	return bad;
+}
+
+void floe_reader_set_damage_fn(struct floe_reader *r, floe_damage_fn fn, void *ud)
+{
+	r->on_damage = fn;
+	r->damage_ud = ud;
+}
+
 bool floe_reader_may_contain(struct floe_reader *r, const uint8_t (*addrs)[16], size_t n)
 {
 	if (!r->af_crc)
@@ -825,11 +866,7 @@ bool floe_reader_may_contain(struct floe_reader *r, const uint8_t (*addrs)[16], 
 		uint32_t p = floe_af_page(key, r->af_pages);
 		if (!pread_all(r->fd, page, pb, r->af_off + (uint64_t)p * pb) ||
 		    (r->verify && floe_crc32c(0, page, pb) != r->af_crc[p])) {
-			floe_logf(r->log, FLOE_LOG_WARN,
-			          "'%s': address filter page %u is damaged; looking at each block's filter",
-			          r->name, p);
-			floe_free(NULL, r->af_crc, 4 * (size_t)r->af_pages);
-			r->af_crc = NULL;
+			af_page_damaged(r, p);
 			return true;
 		}
 		if (floe_af_test(page, pb, r->af_k, key))
@@ -850,12 +887,14 @@ void floe_reader_stats(const struct floe_reader *r, struct floe_reader_stats *st
 
 /* A block failed: log it (unless we are scanning for a good header, where
  * failures are expected), count it, and arrange where to continue. */
-static enum floe_err damaged(struct floe_reader *r, uint64_t off, const char *what,
-                             uint64_t next)
+static enum floe_err damaged(struct floe_reader *r, enum floe_damage_kind kind, uint64_t off,
+                             const char *what, uint64_t next)
 {
 	if (!r->resync) {
 		floe_logf(r->log, FLOE_LOG_WARN, "'%s': block %llu at offset %llu: %s; skipped",
 		          r->name, (unsigned long long)r->blockno, (unsigned long long)off, what);
+		if (r->on_damage)
+			r->on_damage(r->damage_ud, kind, r->blockno, off, what);
 		r->st.blocks_damaged++;
 		r->blockno++;
 	}
@@ -919,6 +958,21 @@ static enum floe_err stream_footer(struct floe_reader *r, bool *ok)
 	return FLOE_OK;
 }
 
+/* The footer entry of the block about to be read says what its verified
+ * header says (records, time range, sizes): an index that does not match
+ * its blocks would make readers skip blocks wrongly. */
+static bool index_agrees(const struct floe_reader *r, const struct floe_block_frame *fr)
+{
+	struct floe_cursor e = floe_cursor_make(r->index + (size_t)r->next_index * FE_LEN, FE_LEN);
+	floe_cur_skip(&e, FE_NREC);
+	uint32_t nrec = floe_cur_le32(&e), sumlen = floe_cur_le32(&e);
+	int64_t tmin = (int64_t)floe_cur_le64(&e), tmax = (int64_t)floe_cur_le64(&e);
+	floe_cur_skip(&e, 8);
+	uint32_t flen = floe_cur_le32(&e);
+	return nrec == fr->nrec && sumlen == fr->summary_len && tmin == fr->tmin &&
+	       tmax == fr->tmax && flen == fr->total;
+}
+
 enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **recs, size_t *n)
 {
 	*recs = NULL;
@@ -960,7 +1014,7 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 				consume(r, avail(r));
 				break;
 			}
-			if (damaged(r, off, "footer fails its checks", 0) != FLOE_OK)
+			if (damaged(r, FLOE_DAMAGE_FOOTER, off, "footer fails its checks", 0) != FLOE_OK)
 				return r->err.code;
 			continue;
 		}
@@ -978,11 +1032,11 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 		enum floe_err e = floe_frame_parse(p, avail(r), &fr, r->verify, &eb);
 		if (e == FLOE_TRUNCATED && r->eof) {
 			if (!r->resync)
-				damaged(r, off, "cut short (torn last block)", 0);
+				damaged(r, FLOE_DAMAGE_TORN, off, "cut short (torn last block)", 0);
 			break;
 		}
 		if (e != FLOE_OK) {
-			if (damaged(r, off, eb.msg, 0) != FLOE_OK)
+			if (damaged(r, FLOE_DAMAGE_BLOCK, off, eb.msg, 0) != FLOE_OK)
 				return r->err.code;
 			continue;
 		}
@@ -991,17 +1045,23 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 			          (unsigned long long)off);
 			r->resync = false;
 		}
+		if (r->index && !index_agrees(r, &fr)) {
+			if (damaged(r, FLOE_DAMAGE_BLOCK, off, "block disagrees with the footer index",
+			            0) != FLOE_OK)
+				return r->err.code;
+			continue;
+		}
 		size_t head = (size_t)fr.hdr_len + fr.summary_len;
 		if (fill(r, head) != FLOE_OK)
 			return r->err.code;
 		if (avail(r) < head) {
-			damaged(r, off, "cut short (torn last block)", 0);
+			damaged(r, FLOE_DAMAGE_TORN, off, "cut short (torn last block)", 0);
 			break;
 		}
 		p = r->buf + r->start;
 		e = floe_summary_parse(p + fr.hdr_len, &fr, &r->sum, r->verify, &eb);
 		if (e != FLOE_OK) {
-			if (damaged(r, off, eb.msg, off + fr.total) != FLOE_OK)
+			if (damaged(r, FLOE_DAMAGE_BLOCK, off, eb.msg, off + fr.total) != FLOE_OK)
 				return r->err.code;
 			continue;
 		}
@@ -1018,7 +1078,7 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 		if (fill(r, (size_t)fr.total) != FLOE_OK)
 			return r->err.code;
 		if (avail(r) < fr.total) {
-			damaged(r, off, "cut short (torn last block)", 0);
+			damaged(r, FLOE_DAMAGE_TORN, off, "cut short (torn last block)", 0);
 			break;
 		}
 		if (r->recs_cap < fr.nrec) {
@@ -1037,7 +1097,7 @@ enum floe_err floe_reader_next(struct floe_reader *r, const struct floe_flow **r
 		if (e == FLOE_NOMEM)
 			return floe_errbuf_set(&r->err, e, "cannot read '%s': %s", r->name, eb.msg);
 		if (e != FLOE_OK) {
-			if (damaged(r, off, eb.msg, off + fr.total) != FLOE_OK)
+			if (damaged(r, FLOE_DAMAGE_BLOCK, off, eb.msg, off + fr.total) != FLOE_OK)
 				return r->err.code;
 			continue;
 		}

@@ -919,6 +919,121 @@ static void test_address_filter(void)
 	free(recs);
 }
 
+/* ---- what `floe archive verify` relies on: damage as data ---- */
+
+struct dmg {
+	int calls;
+	enum floe_damage_kind kind;
+	uint64_t blockno, offset;
+	char what[128];
+};
+
+static void on_damage(void *ud, enum floe_damage_kind kind, uint64_t blockno, uint64_t offset,
+                      const char *what)
+{
+	struct dmg *d = ud;
+	if (d->calls++ == 0) {
+		d->kind = kind;
+		d->blockno = blockno;
+		d->offset = offset;
+		snprintf(d->what, sizeof(d->what), "%s", what);
+	}
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return p[0] | p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> 8 * i);
+}
+
+/* Damage applied to a closed file of 5 blocks of 100 (b: block bounds,
+ * b[5] the footer): flip (^0x5a) or set a byte, or cut the file. */
+enum { D_NONE, D_FLIP, D_CUT, D_NREC };
+
+static void test_damage_report(void)
+{
+	size_t n = 500;
+	struct floe_flow *recs = traffic(n);
+	uint64_t b[16];
+	const char *p = tmp("verify.floe");
+	write_blocks(p, recs, n, 100, true, b);
+	size_t len;
+	uint8_t *file = slurp(p, &len);
+	uint64_t foff = b[5], af = foff + FF_LEN + 5 * FE_LEN;
+	uint32_t pages = rd32(file + af + AF_PAGES), pb = rd32(file + af + AF_PAGE_BYTES);
+	static const int none = -1;
+	struct {
+		const char *name;
+		int op;
+		uint64_t at;
+		int kind;              /* expected first damage kind, none */
+		uint64_t blockno;
+		size_t nrec;           /* records read */
+		uint32_t footer_damaged, af_pages_bad, af_damaged;
+	} rows[] = {
+	    {"clean", D_NONE, 0, none, 0, 500, 0, 0, 0},
+	    {"payload of block 2", D_FLIP, (b[2] + b[3]) / 2, FLOE_DAMAGE_BLOCK, 2, 400, 0, 0, 0},
+	    {"header of block 0", D_FLIP, b[0] + BH_NREC, FLOE_DAMAGE_BLOCK, 0, 400, 0, 0, 0},
+	    {"cut inside block 4", D_CUT, b[4] + 30, FLOE_DAMAGE_TORN, 4, 400, 0, 0, 0},
+	    {"cut at the footer", D_CUT, foff, none, 0, 500, 0, 0, 0},
+	    {"footer entries", D_FLIP, foff + FF_LEN + 10, FLOE_DAMAGE_FOOTER, 5, 500, 1, 0, 0},
+	    {"footer head", D_FLIP, foff + FF_COUNT, FLOE_DAMAGE_FOOTER, 5, 500, 1, 0, 0},
+	    {"trailer", D_FLIP, len - FT_LEN + FT_FOOTER_OFF, none, 0, 500, 1, 0, 0},
+	    {"entry 1 disagrees with block 1", D_NREC, foff + FF_LEN + FE_LEN + FE_NREC,
+	     FLOE_DAMAGE_BLOCK, 1, 400, 0, 0, 0},
+	    {"address filter head", D_FLIP, af + AF_K, none, 0, 500, 0, 1, 1},
+	    {"address filter page", D_FLIP, af + AF_LEN + 4 * pages + pb / 2, none, 0, 500, 0, 1, 1},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint8_t *c = malloc(len);
+		memcpy(c, file, len);
+		size_t clen = len;
+		if (rows[i].op == D_FLIP)
+			c[rows[i].at] ^= 0x5a;
+		else if (rows[i].op == D_CUT)
+			clen = (size_t)rows[i].at;
+		else if (rows[i].op == D_NREC) {
+			/* a consistent footer (its CRC redone) that lies about a block */
+			wr32(c + rows[i].at, rd32(c + rows[i].at) + 1);
+			wr32(c + foff + FF_ENTCRC, floe_crc32c(0, c + foff + FF_LEN, 5 * FE_LEN));
+			wr32(c + foff + FF_CRC, floe_crc32c(0, c + foff, FF_CRC));
+		}
+		spit(tmp("verify-d.floe"), c, clen);
+		free(c);
+		struct floe_errbuf eb = {0};
+		struct floe_reader *r = floe_reader_open(tmp("verify-d.floe"), NULL, &eb);
+		struct dmg d = {0};
+		struct readres rr = {0};
+		uint32_t afbad = 0;
+		if (r) {
+			floe_reader_set_damage_fn(r, on_damage, &d);
+			afbad = floe_reader_check_addr_filter(r);
+			read_all(r, &rr);
+			floe_reader_close(r);
+		}
+		bool ok = r && rr.end_err == FLOE_EOF && rr.n == rows[i].nrec &&
+		          rr.st.footer_damaged == rows[i].footer_damaged &&
+		          afbad == rows[i].af_pages_bad && rr.st.af_damaged == rows[i].af_damaged;
+		if (rows[i].kind == none)
+			ok = ok && d.calls == 0;
+		else
+			ok = ok && d.calls == 1 && (int)d.kind == rows[i].kind &&
+			     d.blockno == rows[i].blockno && d.offset == b[rows[i].blockno];
+		TAP_CHECK(ok, "damage report, %s: %zu records, %d reports (kind %d block %llu at %llu: "
+		          "%s), footer %u, address filter pages %u", rows[i].name, rr.n, d.calls,
+		          (int)d.kind, (unsigned long long)d.blockno, (unsigned long long)d.offset,
+		          d.what, rr.st.footer_damaged, afbad);
+		free(rr.recs);
+	}
+	free(file);
+	free(recs);
+}
+
 /* A hand-built block with codec "none": column 1 (stime) constant, an
  * unknown column 99, and no other columns, which read as zero. */
 static void test_unknown_columns(void)
@@ -1164,6 +1279,7 @@ int main(int argc, char **argv)
 	test_filter();
 	test_bloom();
 	test_address_filter();
+	test_damage_report();
 	test_probe_selects();
 	test_unknown_columns();
 	test_nomem();

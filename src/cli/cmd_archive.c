@@ -1,0 +1,469 @@
+/*
+ * cmd_archive.c - `floe archive`: keeping an archive (docs/archive.md
+ * "Maintenance").
+ *
+ *   floe archive ls      --dir D [-t RANGE] [-o text|json]
+ *   floe archive verify  --dir D | -r FILE...  [-o text|json]
+ *   floe archive expire  --dir D [--keep 180d] [--max-size 400G] [--dry-run]
+ *   floe archive recover --dir D
+ *
+ * The work is in src/lib/archive/maint.h; this file parses options, prints
+ * and maps outcomes to exit codes: verify exits 3 (EXIT_DAMAGED, as `floe
+ * read` does for damaged input) when some file is damaged or unreadable.
+ */
+#include "cli.h"
+#include "archive/maint.h"
+#include "util/timefmt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char archive_help[] =
+	"usage: floe archive SUBCOMMAND --dir ARCHIVE [options]\n"
+	"\n"
+	"  ls       files with their period, state, time range, blocks, records, bytes\n"
+	"             -t RANGE      only files with records overlapping RANGE\n"
+	"             -o text|json  (json: one object per line)\n"
+	"  verify   read every block, footer and address filter; change nothing;\n"
+	"           exit 3 if a file is damaged\n"
+	"             -r FILE...    these files instead of --dir\n"
+	"             -o text|json\n"
+	"  expire   remove old files: those whose records all ended before now - KEEP,\n"
+	"           then the oldest until the archive is at most SIZE bytes; a .part\n"
+	"           a writer holds is never removed\n"
+	"             --keep DUR    e.g. 180d, 12h\n"
+	"             --max-size SIZE  e.g. 400G, 1T (binary multiples)\n"
+	"             --dry-run     print what would be removed\n"
+	"  recover  close every .part that no writer holds (left by a crash) at its\n"
+	"           last complete block\n"
+	"\n"
+	"Writers (floe capture/read --archive) lock the .part they write and\n"
+	"recover their instance's stale ones when they start (docs/archive.md).\n";
+
+/* The options of every subcommand; each takes the ones its row allows. */
+enum {
+	A_DIR = 1u << 0, A_RANGE = 1u << 1, A_FMT = 1u << 2, A_FILES = 1u << 3,
+	A_KEEP = 1u << 4, A_SIZE = 1u << 5, A_DRY = 1u << 6,
+};
+
+struct aopts {
+	struct cli_opts c;       /* for messages: cmd = "archive ls" ... */
+	char cmd[32];
+	const char *dir;
+	struct floe_timerange range;
+	bool json;
+	const char **files;
+	size_t nfiles;
+	int64_t keep;
+	uint64_t max_size;
+	bool dry_run;
+};
+
+static int usage(struct aopts *a, const char *what, const char *arg)
+{
+	cli_error(&a->c, "%s%s%s (try 'floe archive --help')", what, arg ? " " : "", arg ? arg : "");
+	return EXIT_USAGE;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The options, by name; the subcommands' rows below say which they take. */
+static const struct aopt {
+	const char *name, *alias;
+	unsigned flag;
+} aopt_tab[] = {
+	{"--dir", "-R", A_DIR},
+	{"-t", NULL, A_RANGE},
+	{"-o", NULL, A_FMT},
+	{"-r", NULL, A_FILES},
+	{"--keep", NULL, A_KEEP},
+	{"--max-size", NULL, A_SIZE},
+	{"--dry-run", "-n", A_DRY},
+};
+
+static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
+{
+	a->range = FLOE_TIMERANGE_ALL;
+	for (int i = 0; i < argc; i++) {
+		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		unsigned need = 0;
+		for (size_t k = 0; k < sizeof(aopt_tab) / sizeof(aopt_tab[0]) && !need; k++)
+			if (strcmp(o, aopt_tab[k].name) == 0 ||
+			    (aopt_tab[k].alias && strcmp(o, aopt_tab[k].alias) == 0))
+				need = aopt_tab[k].flag;
+		if (!need)
+			return usage(a, "unknown option", o);
+		if (!(accept & need))
+			return usage(a, "option not for this subcommand:", o);
+		if (need == A_DRY) {
+			a->dry_run = true;
+			continue;
+		}
+		if (!v)
+			return usage(a, "missing argument after", o);
+		i++;
+		struct floe_errbuf eb = {0};
+		switch (need) {
+		case A_DIR:
+			a->dir = v;
+			break;
+		case A_RANGE:
+			if (floe_timerange_parse(v, now_ns(), &a->range, &eb) != FLOE_OK)
+				return usage(a, eb.msg, NULL);
+			break;
+		case A_FMT:
+			if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0)
+				return usage(a, "-o takes text or json, not", v);
+			a->json = strcmp(v, "json") == 0;
+			break;
+		case A_FILES:
+			a->files = (const char **)&argv[i];
+			a->nfiles = 1;
+			while (i + 1 < argc && argv[i + 1][0] != '-') {
+				a->nfiles++;
+				i++;
+			}
+			break;
+		case A_KEEP:
+			if (!cli_parse_duration(v, &a->keep) || a->keep <= 0)
+				return usage(a, "--keep takes a duration such as 180d or 12h, not", v);
+			break;
+		case A_SIZE:
+			if (!cli_parse_size(v, &a->max_size) || a->max_size == 0)
+				return usage(a, "--max-size takes a size such as 400G, not", v);
+			break;
+		}
+	}
+	if (!a->dir && !a->nfiles)
+		return usage(a, (accept & A_FILES) ? "give --dir ARCHIVE or -r FILE..." : "give --dir ARCHIVE",
+		             NULL);
+	return EXIT_OK;
+}
+
+static void put_time(int64_t t, char *buf, size_t len)
+{
+	floe_time_format(t, FLOE_TIME_RFC3339, 0, buf, len);
+}
+
+/* A JSON string (paths are the only free text printed). */
+static void put_json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* ---- ls ---- */
+
+static int do_ls(struct aopts *a)
+{
+	struct floe_archive_list l = {0};
+	struct floe_errbuf eb = {0};
+	if (floe_archive_list(&l, a->dir, &eb) != FLOE_OK) {
+		cli_error(&a->c, "%s", eb.msg);
+		floe_archive_list_release(&l);
+		return EXIT_FAIL;
+	}
+	int rc = EXIT_OK;
+	uint64_t files = 0, records = 0, bytes = 0;
+	if (!a->json)
+		printf("%-20s %-10s %-20s %-20s %7s %10s %12s  %s\n", "period", "state", "first",
+		       "last", "blocks", "records", "bytes", "path");
+	for (size_t i = 0; i < l.n; i++) {
+		const struct floe_archive_file *f = &l.files[i];
+		struct floe_archive_info in;
+		struct floe_errbuf fe = {0};
+		bool ok = floe_archive_file_info(f->path, cli_log(), &in, &fe) == FLOE_OK;
+		bool has = ok && in.tmin <= in.tmax;
+		if (!floe_timerange_is_all(&a->range) &&
+		    !(has && floe_timerange_overlaps(&a->range, in.tmin, in.tmax)))
+			continue;
+		if (!ok)
+			rc = EXIT_DAMAGED;
+		const char *state = !ok ? "unreadable" : f->part ? "part" : in.closed ? "closed"
+		                                                                    : "no-footer";
+		char period[40] = "-", first[40] = "-", last[40] = "-";
+		if (f->named)
+			put_time(f->period, period, sizeof(period));
+		if (has) {
+			put_time(in.tmin, first, sizeof(first));
+			put_time(in.tmax, last, sizeof(last));
+		}
+		files++;
+		records += ok ? in.records : 0;
+		bytes += f->bytes;
+		if (a->json) {
+			printf("{\"path\":");
+			put_json_str(f->path);
+			printf(",\"instance\":");
+			put_json_str(ok && in.instance[0] ? in.instance : f->instance);
+			printf(",\"period\":");
+			if (f->named)
+				printf("\"%s\"", period);
+			else
+				printf("null");
+			printf(",\"state\":\"%s\"", state);
+			if (has)
+				printf(",\"first\":\"%s\",\"last\":\"%s\"", first, last);
+			else
+				printf(",\"first\":null,\"last\":null");
+			printf(",\"blocks\":%" PRIu64 ",\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 "}\n",
+			       ok ? in.blocks : 0, ok ? in.records : 0, f->bytes);
+		} else {
+			printf("%-20s %-10s %-20s %-20s %7" PRIu64 " %10" PRIu64 " %12" PRIu64 "  %s\n",
+			       period, state, first, last, ok ? in.blocks : 0, ok ? in.records : 0,
+			       f->bytes, f->path);
+		}
+		if (!ok)
+			cli_warn(&a->c, "%s", fe.msg);
+	}
+	if (!a->json)
+		printf("%" PRIu64 " files, %" PRIu64 " records, %" PRIu64 " bytes\n", files, records,
+		       bytes);
+	floe_archive_list_release(&l);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+static const char *footer_name(enum floe_verify_footer f)
+{
+	switch (f) {
+	case FLOE_VERIFY_FOOTER_OK: return "ok";
+	case FLOE_VERIFY_FOOTER_MISSING: return "missing";
+	case FLOE_VERIFY_FOOTER_DAMAGED: return "damaged";
+	}
+	return "?";
+}
+
+static const char *damage_name(enum floe_damage_kind k)
+{
+	switch (k) {
+	case FLOE_DAMAGE_BLOCK: return "block";
+	case FLOE_DAMAGE_TORN: return "torn";
+	case FLOE_DAMAGE_FOOTER: return "footer";
+	}
+	return "?";
+}
+
+struct vcount {
+	uint64_t files, clean, damaged, open;
+};
+
+/* Verifies one file and prints its result; false on a fatal error. */
+static bool verify_one(struct aopts *a, const char *path, struct vcount *n)
+{
+	struct floe_verify_result v;
+	struct floe_errbuf eb = {0};
+	if (floe_archive_verify_file(path, NULL, &v, &eb) != FLOE_OK) {
+		cli_error(&a->c, "%s", eb.msg);
+		return false;
+	}
+	n->files++;
+	const char *verdict = !v.clean ? "damaged" : v.part ? "open" : "ok";
+	if (!v.clean)
+		n->damaged++;
+	else if (v.part)
+		n->open++;
+	else
+		n->clean++;
+	if (a->json) {
+		printf("{\"path\":");
+		put_json_str(path);
+		printf(",\"verdict\":\"%s\"", verdict);
+		if (v.open_err != FLOE_OK) {
+			printf(",\"error\":");
+			put_json_str(v.open_msg);
+			printf("}\n");
+			return true;
+		}
+		printf(",\"footer\":\"%s\",\"blocks\":%" PRIu64 ",\"records\":%" PRIu64
+		       ",\"blocks_damaged\":%" PRIu64 ",\"address_filter_pages_damaged\":%u",
+		       footer_name(v.footer), v.blocks, v.records, v.blocks_damaged, v.af_pages_damaged);
+		if (v.torn)
+			printf(",\"torn_offset\":%" PRIu64, v.torn_offset);
+		printf(",\"damage\":[");
+		for (size_t i = 0; i < v.ndamage; i++) {
+			printf("%s{\"kind\":\"%s\",\"block\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"what\":",
+			       i ? "," : "", damage_name(v.damage[i].kind), v.damage[i].block,
+			       v.damage[i].offset);
+			put_json_str(v.damage[i].what);
+			printf("}");
+		}
+		printf("]}\n");
+		return true;
+	}
+	if (v.open_err != FLOE_OK) {
+		printf("%-8s %s: %s\n", verdict, path, v.open_msg);
+		return true;
+	}
+	printf("%-8s %s: %" PRIu64 " blocks, %" PRIu64 " records, footer %s", verdict, path,
+	       v.blocks, v.records, v.part && v.footer == FLOE_VERIFY_FOOTER_MISSING
+	                                ? "none (.part)" : footer_name(v.footer));
+	if (v.torn)
+		printf(", ends inside a block at offset %" PRIu64, v.torn_offset);
+	printf("\n");
+	for (size_t i = 0; i < v.ndamage; i++)
+		if (v.damage[i].kind != FLOE_DAMAGE_TORN)
+			printf("         block %" PRIu64 " at offset %" PRIu64 ": %s\n", v.damage[i].block,
+			       v.damage[i].offset, v.damage[i].what);
+	if (v.blocks_damaged > v.ndamage)
+		printf("         ... %" PRIu64 " damaged blocks in all\n", v.blocks_damaged);
+	if (v.af_pages_damaged)
+		printf("         address filter: %u pages fail their checksum\n", v.af_pages_damaged);
+	return true;
+}
+
+static int do_verify(struct aopts *a)
+{
+	struct vcount n = {0};
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < a->nfiles && rc == EXIT_OK; i++)
+		if (!verify_one(a, a->files[i], &n))
+			rc = EXIT_FAIL;
+	if (a->dir && rc == EXIT_OK) {
+		struct floe_archive_list l = {0};
+		struct floe_errbuf eb = {0};
+		if (floe_archive_list(&l, a->dir, &eb) != FLOE_OK) {
+			cli_error(&a->c, "%s", eb.msg);
+			rc = EXIT_FAIL;
+		}
+		for (size_t i = 0; i < l.n && rc == EXIT_OK; i++)
+			if (!verify_one(a, l.files[i].path, &n))
+				rc = EXIT_FAIL;
+		floe_archive_list_release(&l);
+	}
+	if (!a->json && rc == EXIT_OK)
+		printf("%" PRIu64 " files: %" PRIu64 " ok, %" PRIu64 " open (.part), %" PRIu64
+		       " damaged\n", n.files, n.clean, n.open, n.damaged);
+	if (rc == EXIT_OK && n.damaged)
+		rc = EXIT_DAMAGED;
+	return rc;
+}
+
+/* ---- expire ---- */
+
+static void print_removed(void *ud, const struct floe_archive_file *f, bool by_age)
+{
+	const struct aopts *a = ud;
+	printf("%s %s (%s, %" PRIu64 " bytes)\n", a->dry_run ? "would remove" : "removed", f->path,
+	       by_age ? "age" : "size", f->bytes);
+}
+
+static int do_expire(struct aopts *a)
+{
+	if (!a->keep && !a->max_size)
+		return usage(a, "give --keep DUR and/or --max-size SIZE", NULL);
+	struct floe_expire_opts o = {.now = now_ns(), .keep = a->keep, .max_bytes = a->max_size,
+	                             .dry_run = a->dry_run, .log = cli_log(),
+	                             .removed = print_removed, .ud = a};
+	struct floe_expire_result r;
+	struct floe_errbuf eb = {0};
+	enum floe_err e = floe_archive_expire(a->dir, &o, &r, &eb);
+	printf("%s %" PRIu64 " of %" PRIu64 " files, %" PRIu64 " of %" PRIu64 " bytes; "
+	       "%" PRIu64 " .part files in use kept; %" PRIu64 " empty directories removed\n",
+	       a->dry_run ? "would remove" : "removed", r.files_removed, r.files_before,
+	       r.bytes_removed, r.bytes_before, r.files_busy, r.dirs_removed);
+	if (e != FLOE_OK) {
+		cli_error(&a->c, "%s", eb.msg);
+		return EXIT_FAIL;
+	}
+	if (r.over_size)
+		cli_warn(&a->c, "'%s' is still over %" PRIu64 " bytes: what is left is in use",
+		         a->dir, a->max_size);
+	return EXIT_OK;
+}
+
+/* ---- recover ---- */
+
+static void print_recovered(void *ud, const struct floe_recover_report *r)
+{
+	uint64_t *failed = ud;
+	switch (r->outcome) {
+	case FLOE_RECOVER_CLOSED:
+		printf("recovered %s -> %s: %" PRIu64 " blocks, %" PRIu64 " records, %" PRIu64
+		       " damaged blocks and %" PRIu64 " bytes dropped\n", r->part, r->final, r->blocks,
+		       r->records, r->blocks_damaged, r->bytes_dropped);
+		break;
+	case FLOE_RECOVER_RENAMED:
+		printf("renamed %s -> %s: it was complete (%" PRIu64 " blocks, %" PRIu64 " records)\n",
+		       r->part, r->final, r->blocks, r->records);
+		break;
+	case FLOE_RECOVER_REMOVED:
+		printf("removed %s: no complete block\n", r->part);
+		break;
+	case FLOE_RECOVER_BUSY:
+		printf("busy %s: a writer holds it\n", r->part);
+		break;
+	case FLOE_RECOVER_FAILED:
+		printf("failed %s: %s\n", r->part, r->msg);
+		(*failed)++;
+		break;
+	}
+}
+
+static int do_recover(struct aopts *a)
+{
+	uint64_t failed = 0;
+	struct floe_errbuf eb = {0};
+	enum floe_err e = floe_archive_recover(a->dir, cli_log(), print_recovered, &failed, &eb);
+	if (e != FLOE_OK && !failed)
+		cli_error(&a->c, "%s", eb.msg);
+	return e == FLOE_OK ? EXIT_OK : EXIT_FAIL;
+}
+
+static const struct sub {
+	const char *name;
+	unsigned accept;
+	int (*fn)(struct aopts *a);
+} subs[] = {
+	{"ls", A_DIR | A_RANGE | A_FMT, do_ls},
+	{"verify", A_DIR | A_FILES | A_FMT, do_verify},
+	{"expire", A_DIR | A_KEEP | A_SIZE | A_DRY, do_expire},
+	{"recover", A_DIR, do_recover},
+};
+
+int cmd_archive(int argc, char **argv)
+{
+	struct aopts a = {0};
+	a.c.cmd = "archive";
+	if (argc < 1) {
+		fputs(archive_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) {
+		fputs(archive_help, stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		if (strcmp(argv[0], subs[i].name) != 0)
+			continue;
+		snprintf(a.cmd, sizeof(a.cmd), "archive %s", subs[i].name);
+		a.c.cmd = a.cmd;
+		for (int k = 1; k < argc; k++)
+			if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+				fputs(archive_help, stdout);
+				return EXIT_OK;
+			}
+		int rc = parse(&a, subs[i].accept, argc - 1, argv + 1);
+		return rc == EXIT_OK ? subs[i].fn(&a) : rc;
+	}
+	cli_error(&a.c, "unknown subcommand '%s' (try 'floe archive --help')", argv[0]);
+	return EXIT_USAGE;
+}
