@@ -35,7 +35,7 @@ struct src_file {
  * it.  The records come out exactly as one thread would produce them, and
  * files that yield nothing (skipped) cost no handover.
  */
-#define RING 4
+#define RING 3
 
 struct item {
 	struct floe_flow *recs;

@@ -53,7 +53,7 @@ struct floe_source_opts {
 	/* Reading threads: 0 reads in the caller's thread; n > 0 reads up to n
 	 * files at once, each in its own thread, and returns their records in
 	 * the same order (the callbacks above must then be thread-safe; a
-	 * compiled filter is).  Memory: up to 4 decoded blocks per thread. */
+	 * compiled filter is).  Memory: up to 3 decoded blocks per thread. */
 	unsigned threads;
 };
 
