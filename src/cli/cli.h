@@ -109,6 +109,13 @@ int cmd_cluster(int argc, char **argv);
 int cmd_sort(int argc, char **argv);
 int cmd_bins(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_collect(int argc, char **argv);
+
+/* cmd_collect.c: RFC 5655 IPFIX files as records for 'floe read' (sink,
+ * filter and --stats as the options say); true if a file is one. */
+struct floe_filter;
+bool cli_is_ipfix_file(const char *path);
+int cli_read_ipfix(struct cli_opts *o, struct floe_filter *filter);
 
 /* Aggregation commands (cmd_cluster.c): the default --memory, and the
  * parse of a size such as "256M" or "1G" (binary multiples). */

@@ -1,0 +1,600 @@
+/*
+ * cmd_collect.c - `floe collect`: NetFlow v5/v9 and IPFIX exports -> flow
+ * records (collect/collect.h).
+ *
+ *   floe collect --listen udp://127.0.0.1:2055 [--listen udp://[::1]:4739]
+ *                [-w FILE | --archive DIR --instance N --rotate 1h | -s ...]
+ *   floe collect -r exports.pcap [-r more.pcap] [BPF-FILTER]
+ *
+ * Every socket takes every protocol: each datagram is recognised by its
+ * first bytes.  -r replays export datagrams recorded in pcap files (in the
+ * order given, so templates in one file decode data in the next), or RFC
+ * 5655 IPFIX files.  Records go to the shared sink (sink.h).  Also here:
+ * `floe read -r FILE.ipfix` (cli_read_ipfix).
+ */
+#include "cli.h"
+#include "collect/collect.h"
+#include "filter/filter.h"
+#include "sink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char collect_help[] =
+	"usage: floe collect --listen udp://HOST:PORT... | -r FILE... [options] [BPF-FILTER]\n"
+	"\n"
+	"Collects NetFlow v5, NetFlow v9 and IPFIX exports into flow records.  Each\n"
+	"datagram's protocol is recognised from its first bytes, so one port can\n"
+	"take them all (sFlow v5 is recognised and counted, not yet decoded).\n"
+	"\n"
+	"  --listen URL     udp://127.0.0.1:2055, udp://[::1]:4739, udp://0.0.0.0:2055\n"
+	"                   (repeatable); stops on SIGINT or SIGTERM\n"
+	"  -r FILE...       export datagrams from pcap files, or RFC 5655 IPFIX files,\n"
+	"                   read in order (templates in one decode data in the next);\n"
+	"                   BPF-FILTER selects the packets of pcaps\n"
+	"  -w FILE          write records as a floe file (\"-\": stdout); without -w or\n"
+	"                   --archive the records are printed (-s, -o, -n, -u as for\n"
+	"                   'floe read')\n"
+	"  --archive DIR    write records into an archive (docs/archive.md), with\n"
+	"  --instance NAME  its instance name (default floe) and\n"
+	"  --rotate DUR     file period (default 1h)\n"
+	"  --sampling N     1-in-N sampling of exporters that do not say (default: none)\n"
+	"  --template-timeout DUR  templates not refreshed this long expire (default 30m)\n"
+	"  --max-templates N       templates per exporter source (default 1024)\n"
+	"  --idle DUR       with --listen: stop after no datagram for this long\n"
+	"  --stats          print per-exporter counters to stderr at the end\n"
+	"\n"
+	"docs/collect.md: what is mapped from which element, sampling, times,\n"
+	"templates and the counters.\n";
+
+struct col_state {
+	struct cli_sink sink;
+	struct floe_filter *filter;
+	uint64_t records;
+};
+
+static enum floe_err emit(void *ctx, const struct floe_flow *f)
+{
+	struct col_state *st = ctx;
+	if (st->filter && !floe_filter_match(st->filter, f))
+		return FLOE_OK;
+	st->records++;
+	return cli_sink_add(&st->sink, f);
+}
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void addr_text(const uint8_t a[16], char *buf, size_t n)
+{
+	if (floe_addr_is_v4(a))
+		inet_ntop(AF_INET, a + 12, buf, (socklen_t)n);
+	else
+		inet_ntop(AF_INET6, a, buf, (socklen_t)n);
+}
+
+static void print_stats(struct floe_collector *c, uint64_t frames, uint64_t not_udp, double secs)
+{
+	struct floe_collect_stats s;
+	floe_collect_stats(c, &s);
+	if (frames)
+		fprintf(stderr, "frames %" PRIu64 ", not export datagrams (not UDP, fragments) %" PRIu64 "\n",
+		        frames, not_udp);
+	fprintf(stderr,
+	        "datagrams %" PRIu64 ": netflow5 %" PRIu64 ", netflow9 %" PRIu64 ", ipfix %" PRIu64
+	        ", sflow (not yet decoded) %" PRIu64 ", unknown %" PRIu64 ", refused %" PRIu64 "\n",
+	        s.datagrams, s.by_proto[FLOE_COLLECT_NF5], s.by_proto[FLOE_COLLECT_NF9],
+	        s.by_proto[FLOE_COLLECT_IPFIX], s.by_proto[FLOE_COLLECT_SFLOW],
+	        s.by_proto[FLOE_COLLECT_UNKNOWN], s.malformed);
+	fprintf(stderr, "records %" PRIu64 ", exporter sources %" PRIu32 " (refused %" PRIu64
+	        "), template memory %zu bytes\n", s.records, s.sources, s.sources_refused,
+	        s.template_bytes);
+	if (secs > 0)
+		fprintf(stderr, "elapsed %.3f s, %.0f records/s\n", secs, (double)s.records / secs);
+	size_t n = floe_collect_sources(c, NULL, 0);
+	struct floe_collect_source_stats *ss = calloc(n ? n : 1, sizeof(*ss));
+	if (!ss)
+		return;
+	floe_collect_sources(c, ss, n);
+	for (size_t i = 0; i < n; i++) {
+		char a[INET6_ADDRSTRLEN];
+		addr_text(ss[i].exporter, a, sizeof(a));
+		fprintf(stderr,
+		        "exporter %s %s domain %" PRIu32 ": datagrams %" PRIu64 ", records %" PRIu64
+		        ", options %" PRIu64 ", sampled %" PRIu64 ", malformed %" PRIu64
+		        ", no template %" PRIu64 ", templates %" PRIu64 " (now %" PRIu32 ", %zu bytes,"
+		        " withdrawn %" PRIu64 ", expired %" PRIu64 ", refused %" PRIu64 ")"
+		        ", restarts %" PRIu64 ", sequence lost %" PRIu64 ", reordered %" PRIu64
+		        ", clock skewed %" PRIu64 " (max %.3f s)\n",
+		        a, floe_collect_proto_name(ss[i].proto), ss[i].domain, ss[i].datagrams,
+		        ss[i].records, ss[i].option_records, ss[i].sampled_records, ss[i].malformed,
+		        ss[i].no_template, ss[i].templates, ss[i].template_count, ss[i].template_bytes,
+		        ss[i].withdrawn, ss[i].expired, ss[i].template_refused, ss[i].restarts,
+		        ss[i].seq_lost, ss[i].seq_reordered, ss[i].skewed, (double)ss[i].max_skew / 1e9);
+	}
+	free(ss);
+}
+
+/* Reads a whole file; NULL with a message printed on failure. */
+static uint8_t *slurp(const struct cli_opts *o, const char *path, size_t *n)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (!f) {
+		cli_error(o, "cannot read '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 1 << 16;
+			uint8_t *nb = realloc(buf, cap);
+			if (!nb) {
+				free(buf);
+				if (f != stdin)
+					fclose(f);
+				cli_error(o, "cannot read '%s': out of memory", path);
+				return NULL;
+			}
+			buf = nb;
+		}
+		size_t got = fread(buf + len, 1, cap - len, f);
+		if (got == 0)
+			break;
+		len += got;
+	}
+	bool bad = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (bad) {
+		free(buf);
+		cli_error(o, "cannot read '%s': read error", path);
+		return NULL;
+	}
+	*n = len;
+	return buf;
+}
+
+/* True if the file starts like an IPFIX message (RFC 7011 section 3.1). */
+static bool is_ipfix_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	uint8_t h[4];
+	bool yes = fread(h, 1, 4, f) == 4 && h[0] == 0 && h[1] == 10 && (h[2] << 8 | h[3]) >= 16;
+	fclose(f);
+	return yes;
+}
+
+/* An RFC 5655 file: IPFIX messages back to back, each framed by its length.
+ * Returns EXIT_OK, EXIT_DAMAGED (a message was refused or the file ends
+ * inside one) or EXIT_FAIL. */
+static int read_ipfix_file(const struct cli_opts *o, struct floe_collector *c, const char *path)
+{
+	size_t len;
+	uint8_t *buf = slurp(o, path, &len);
+	if (!buf)
+		return EXIT_FAIL;
+	static const uint8_t none[16];
+	int rc = EXIT_OK;
+	size_t off = 0;
+	while (off < len) {
+		if (len - off < 16) {
+			cli_warn(o, "'%s': %zu bytes at offset %zu are not a whole IPFIX message", path,
+			         len - off, off);
+			rc = EXIT_DAMAGED;
+			break;
+		}
+		const uint8_t *m = buf + off;
+		size_t mlen = (size_t)m[2] << 8 | m[3];
+		if (m[0] != 0 || m[1] != 10 || mlen < 16 || mlen > len - off) {
+			cli_warn(o, "'%s': no IPFIX message at offset %zu", path, off);
+			rc = EXIT_DAMAGED;
+			break;
+		}
+		int64_t t = (int64_t)((uint32_t)m[4] << 24 | (uint32_t)m[5] << 16 | m[6] << 8 | m[7]) *
+		            1000000000;
+		enum floe_err e = floe_collect_input(c, m, mlen, none, t);
+		if (e != FLOE_OK && !(e == FLOE_MALFORMED || e == FLOE_TRUNCATED ||
+		                      e == FLOE_UNSUPPORTED || e == FLOE_LIMIT)) {
+			rc = EXIT_FAIL;
+			break;
+		}
+		if (e != FLOE_OK)
+			rc = EXIT_DAMAGED;
+		off += mlen;
+	}
+	free(buf);
+	return rc;
+}
+
+/* Export datagrams from a pcap.  *frames and *not_udp count the frames. */
+static int read_pcap(const struct cli_opts *o, struct floe_collector *c, const char *path,
+                     uint64_t *frames, uint64_t *not_udp)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pc) {
+		cli_error(o, "cannot read '%s': %s", path, errbuf);
+		return EXIT_FAIL;
+	}
+	if (o->filter) {
+		struct bpf_program prog;
+		if (pcap_compile(pc, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) != 0 ||
+		    pcap_setfilter(pc, &prog) != 0) {
+			cli_error(o, "bad filter '%s': %s", o->filter, pcap_geterr(pc));
+			pcap_close(pc);
+			return EXIT_USAGE;
+		}
+		pcap_freecode(&prog);
+	}
+	int linktype = pcap_datalink(pc);
+	int rc = EXIT_OK;
+	struct pcap_pkthdr *h;
+	const u_char *bytes;
+	int prc;
+	while ((prc = pcap_next_ex(pc, &h, &bytes)) == 1) {
+		(*frames)++;
+		const uint8_t *pl;
+		size_t plen;
+		uint8_t src[16];
+		uint16_t sport, dport;
+		if (floe_collect_udp_payload(linktype, bytes, h->caplen, &pl, &plen, src, &sport,
+		                             &dport) != FLOE_OK) {
+			(*not_udp)++;
+			continue;
+		}
+		int64_t ts = (int64_t)h->ts.tv_sec * 1000000000 + h->ts.tv_usec;  /* nano precision */
+		enum floe_err e = floe_collect_input(c, pl, plen, src, ts);
+		if (e != FLOE_OK && !(e == FLOE_MALFORMED || e == FLOE_TRUNCATED ||
+		                      e == FLOE_UNSUPPORTED || e == FLOE_LIMIT)) {
+			rc = EXIT_FAIL;
+			break;
+		}
+	}
+	if (prc == PCAP_ERROR) {
+		cli_error(o, "cannot read '%s' past packet %" PRIu64 ": %s", path, *frames, pcap_geterr(pc));
+		rc = EXIT_FAIL;
+	}
+	pcap_close(pc);
+	return rc;
+}
+
+/* Parses udp://HOST:PORT (IPv6 in brackets) into a bound socket; -1 with a
+ * message printed on failure. */
+static int open_listener(const struct cli_opts *o, const char *url)
+{
+	if (strncmp(url, "udp://", 6) != 0) {
+		cli_error(o, "bad --listen '%s': give udp://HOST:PORT", url);
+		return -1;
+	}
+	const char *h = url + 6;
+	char host[64];
+	const char *port;
+	if (*h == '[') {
+		const char *e = strchr(h, ']');
+		if (!e || e[1] != ':' || (size_t)(e - h - 1) >= sizeof(host)) {
+			cli_error(o, "bad --listen '%s': give udp://[ADDR]:PORT", url);
+			return -1;
+		}
+		memcpy(host, h + 1, (size_t)(e - h - 1));
+		host[e - h - 1] = '\0';
+		port = e + 2;
+	} else {
+		const char *e = strrchr(h, ':');
+		if (!e || (size_t)(e - h) >= sizeof(host)) {
+			cli_error(o, "bad --listen '%s': give udp://HOST:PORT", url);
+			return -1;
+		}
+		memcpy(host, h, (size_t)(e - h));
+		host[e - h] = '\0';
+		port = e + 1;
+	}
+	char *end;
+	long pn = strtol(port, &end, 10);
+	if (*port == '\0' || *end || pn < 0 || pn > 65535) {
+		cli_error(o, "bad --listen '%s': port must be 0..65535", url);
+		return -1;
+	}
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	socklen_t sl;
+	int fam;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		fam = AF_INET;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)pn);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		fam = AF_INET6;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)pn);
+		sl = sizeof(*s6);
+	} else {
+		cli_error(o, "bad --listen '%s': '%s' is not an IPv4 or IPv6 address", url, host);
+		return -1;
+	}
+	int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		cli_error(o, "cannot listen on '%s': %s", url, strerror(errno));
+		return -1;
+	}
+	if (fam == AF_INET6) {
+		int one = 1;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	/* a deep receive queue rides out bursts while a block is compressed */
+	int rcvbuf = 32 << 20;
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
+		cli_error(o, "cannot listen on '%s': %s", url, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+#define MAX_LISTEN 16
+#define BATCH 64
+#define DGRAM_MAX 65536
+
+/* Receives until a signal or --idle; returns EXIT_OK or EXIT_FAIL. */
+static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const int *fds,
+                       size_t nfds, int64_t idle, struct col_state *st)
+{
+	struct pollfd pfd[MAX_LISTEN];
+	for (size_t i = 0; i < nfds; i++)
+		pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+	uint8_t *bufs = malloc((size_t)BATCH * DGRAM_MAX);
+	if (!bufs) {
+		cli_error(o, "out of memory");
+		return EXIT_FAIL;
+	}
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	int64_t last_rx = now_ns(CLOCK_MONOTONIC);
+	int rc = EXIT_OK;
+	while (!stop_requested && rc == EXIT_OK) {
+		int n = poll(pfd, (nfds_t)nfds, 200);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_error(o, "poll: %s", strerror(errno));
+			rc = EXIT_FAIL;
+			break;
+		}
+		if (n == 0) {
+			if (idle > 0 && now_ns(CLOCK_MONOTONIC) - last_rx >= idle)
+				break;
+			continue;
+		}
+		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++) {
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			for (;;) {
+				for (int k = 0; k < BATCH; k++) {
+					iov[k] = (struct iovec){bufs + (size_t)k * DGRAM_MAX, DGRAM_MAX};
+					msgs[k].msg_hdr = (struct msghdr){.msg_name = &from[k],
+					                                  .msg_namelen = sizeof(from[k]),
+					                                  .msg_iov = &iov[k], .msg_iovlen = 1};
+				}
+				int got = recvmmsg(pfd[i].fd, msgs, BATCH, MSG_DONTWAIT, NULL);
+				if (got <= 0)
+					break;
+				int64_t rx = now_ns(CLOCK_REALTIME);
+				last_rx = now_ns(CLOCK_MONOTONIC);
+				for (int k = 0; k < got; k++) {
+					uint8_t ex[16] = {0};
+					if (from[k].ss_family == AF_INET)
+						floe_addr_from_v4(ex, (const uint8_t *)&((struct sockaddr_in *)&from[k])->sin_addr);
+					else if (from[k].ss_family == AF_INET6)
+						memcpy(ex, &((struct sockaddr_in6 *)&from[k])->sin6_addr, 16);
+					enum floe_err e = floe_collect_input(c, iov[k].iov_base, msgs[k].msg_len,
+					                                     ex, rx);
+					if (e != FLOE_OK && st->sink.err != FLOE_OK) {
+						rc = EXIT_FAIL;   /* reported when the sink closes */
+						break;
+					}
+				}
+				if (got < BATCH || rc != EXIT_OK)
+					break;
+			}
+		}
+	}
+	free(bufs);
+	return rc;
+}
+
+/* Takes collect's own options out of argv (the rest goes to cli_parse). */
+struct col_opts {
+	const char *listen[MAX_LISTEN];
+	size_t nlisten;
+	struct floe_collect_config cfg;
+	int64_t idle;
+};
+
+static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **argv)
+{
+	int out = 0;
+	for (int i = 0; i < *argc; i++) {
+		const char *a = argv[i];
+		const char *next = i + 1 < *argc ? argv[i + 1] : NULL;
+		bool ours = strcmp(a, "--listen") == 0 || strcmp(a, "--sampling") == 0 ||
+		            strcmp(a, "--template-timeout") == 0 || strcmp(a, "--max-templates") == 0 ||
+		            strcmp(a, "--idle") == 0;
+		if (!ours) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (!next) {
+			cli_error(o, "%s needs an argument", a);
+			return EXIT_USAGE;
+		}
+		i++;
+		uint64_t v;
+		if (strcmp(a, "--listen") == 0) {
+			if (co->nlisten == MAX_LISTEN) {
+				cli_error(o, "at most %d --listen", MAX_LISTEN);
+				return EXIT_USAGE;
+			}
+			co->listen[co->nlisten++] = next;
+		} else if (strcmp(a, "--sampling") == 0) {
+			if (!cli_parse_count(next, &v) || v > UINT32_MAX) {
+				cli_error(o, "bad --sampling '%s': give N of 1-in-N", next);
+				return EXIT_USAGE;
+			}
+			co->cfg.sampling = (uint32_t)v;
+		} else if (strcmp(a, "--max-templates") == 0) {
+			if (!cli_parse_count(next, &v) || v == 0 || v > 65536) {
+				cli_error(o, "bad --max-templates '%s'", next);
+				return EXIT_USAGE;
+			}
+			co->cfg.max_templates = (uint32_t)v;
+		} else {
+			int64_t d;
+			if (!cli_parse_duration(next, &d) || d <= 0) {
+				cli_error(o, "bad %s '%s': give a duration (30s, 5m)", a, next);
+				return EXIT_USAGE;
+			}
+			if (strcmp(a, "--idle") == 0)
+				co->idle = d;
+			else
+				co->cfg.template_timeout = d;
+		}
+	}
+	*argc = out;
+	return EXIT_OK;
+}
+
+int cmd_collect(int argc, char **argv)
+{
+	struct cli_opts o = {.cmd = "collect"};
+	struct col_opts co = {0};
+	floe_collect_config_default(&co.cfg);
+	co.cfg.log = cli_log();
+	int rc = take_opts(&o, &co, &argc, argv);
+	if (rc != EXIT_OK)
+		return rc;
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_ARCHIVE, argc, argv, collect_help, &rc))
+		return rc;
+	if ((o.nrfiles == 0) == (co.nlisten == 0)) {
+		cli_error(&o, o.nrfiles ? "give -r FILE or --listen, not both" :
+		          "no input: give --listen udp://HOST:PORT or -r FILE (try 'floe collect --help')");
+		cli_opts_release(&o);
+		return EXIT_USAGE;
+	}
+	int fds[MAX_LISTEN];
+	size_t nfds = 0;
+	for (size_t i = 0; i < co.nlisten; i++) {
+		int fd = open_listener(&o, co.listen[i]);
+		if (fd < 0) {
+			for (size_t k = 0; k < nfds; k++)
+				close(fds[k]);
+			cli_opts_release(&o);
+			return EXIT_FAIL;
+		}
+		fds[nfds++] = fd;
+	}
+	struct col_state st = {0};
+	if (cli_sink_open(&st.sink, &o) != EXIT_OK) {
+		for (size_t k = 0; k < nfds; k++)
+			close(fds[k]);
+		cli_opts_release(&o);
+		return EXIT_FAIL;
+	}
+	enum floe_err err = FLOE_OK;
+	struct floe_collector *c = floe_collect_create(&co.cfg, emit, &st, &err);
+	if (!c) {
+		cli_error(&o, "cannot create the collector: %s", floe_strerror(err));
+		cli_sink_abandon(&st.sink);
+		for (size_t k = 0; k < nfds; k++)
+			close(fds[k]);
+		cli_opts_release(&o);
+		return EXIT_FAIL;
+	}
+	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	uint64_t frames = 0, not_udp = 0;
+	if (nfds) {
+		struct sigaction sa = {0};
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		rc = listen_loop(&o, c, fds, nfds, co.idle, &st);
+		for (size_t k = 0; k < nfds; k++)
+			close(fds[k]);
+	} else {
+		for (size_t i = 0; i < o.nrfiles && (rc == EXIT_OK || rc == EXIT_DAMAGED); i++) {
+			int r = is_ipfix_file(o.rfiles[i]) ? read_ipfix_file(&o, c, o.rfiles[i])
+			                                   : read_pcap(&o, c, o.rfiles[i], &frames, &not_udp);
+			if (r != EXIT_OK)
+				rc = r;
+		}
+	}
+	if (cli_sink_close(&st.sink, &o, rc == EXIT_FAIL || rc == EXIT_USAGE) != EXIT_OK)
+		rc = EXIT_FAIL;
+	if (o.stats)
+		print_stats(c, frames, not_udp, (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+	floe_collect_destroy(c);
+	cli_opts_release(&o);
+	return rc;
+}
+
+int cli_read_ipfix(struct cli_opts *o, struct floe_filter *filter)
+{
+	struct col_state st = {.filter = filter};
+	if (cli_sink_open(&st.sink, o) != EXIT_OK)
+		return EXIT_FAIL;
+	enum floe_err err = FLOE_OK;
+	struct floe_collector *c = floe_collect_create(NULL, emit, &st, &err);
+	if (!c) {
+		cli_error(o, "cannot create the collector: %s", floe_strerror(err));
+		cli_sink_abandon(&st.sink);
+		return EXIT_FAIL;
+	}
+	int rc = EXIT_OK;
+	for (size_t i = 0; i < o->nrfiles && rc != EXIT_FAIL; i++) {
+		int r = read_ipfix_file(o, c, o->rfiles[i]);
+		if (r != EXIT_OK)
+			rc = r;
+	}
+	if (cli_sink_close(&st.sink, o, rc == EXIT_FAIL) != EXIT_OK)
+		rc = EXIT_FAIL;
+	if (o->stats)
+		print_stats(c, 0, 0, 0);
+	floe_collect_destroy(c);
+	return rc;
+}
+
+bool cli_is_ipfix_file(const char *path)
+{
+	return strcmp(path, "-") != 0 && is_ipfix_file(path);
+}
