@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Seeds the collector fuzz corpora (corpus/netflow5, netflow9, ipfix,
 template) from the export datagrams of the real captures in
 ../shared/data/netflow.  Each protocol corpus gets every distinct datagram
@@ -72,7 +72,7 @@ def main():
             name = out / hashlib.sha1(d).hexdigest()[:16]
             if not name.exists():
                 name.write_bytes(d)
-                counts[k] += 1
+            counts[k] += 1
     # the hand-built cases of the unit test, hostile ones included
     cases = pathlib.Path(__file__).resolve().parents[1] / "data" / "collect" / "cases.txt"
     for line in cases.read_text().splitlines():

@@ -71,6 +71,8 @@ static const struct floe_ie {
 	{302, IE_SAMPLER_ID, 0, "selectorId"},
 	{305, IE_SAMP_PKT_INTERVAL, 0, "samplingPacketInterval"},
 	{306, IE_SAMP_PKT_SPACE, 0, "samplingPacketSpace"},
+	{309, IE_SAMP_SIZE, 0, "samplingSize"},
+	{310, IE_SAMP_POP, 0, "samplingPopulation"},
 };
 
 #define RFC5103_PEN 29305u

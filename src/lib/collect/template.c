@@ -193,18 +193,40 @@ struct rec {
 	uint32_t first_up, last_up;         /* sysUpTime ms */
 	uint64_t start_dus, end_dus;
 	int64_t sysinit_ns;
-	uint32_t interval, pkt_interval, pkt_space, sampler;
+	uint64_t seen;                      /* 1 << act of the fields read */
+	uint32_t interval, pkt_interval, pkt_space, samp_size, samp_pop, sampler;
 	uint32_t inphys, outphys;
 	uint8_t nh[16], bgpnh[16];
+	uint8_t s4[16], d4[16], s6[16], d6[16];
 	uint16_t icmp_tc;
 	bool has_first_up, has_last_up, has_start_dus, has_end_dus, has_sampler, has_icmp_tc,
-	     has_icmp_type, has_nh, has_bgpnh, has_inif, has_outif, has_v6;
+	     has_icmp_type, has_nh, has_bgpnh, has_inif, has_outif;
 	uint8_t icmp_type, icmp_code;
 };
+
+static bool zero16(const uint8_t *a)
+{
+	static const uint8_t z[16];
+	return memcmp(a, z, 16) == 0;
+}
+
+/* :: or ::ffff:0.0.0.0 */
+static bool nh_zero(const uint8_t *a)
+{
+	return zero16(a) || (floe_addr_is_v4(a) && !(a[12] | a[13] | a[14] | a[15]));
+}
+
+_Static_assert(IE__COUNT <= 64, "struct rec's seen mask holds every action");
 
 static void put_field(struct rec *r, uint8_t act, const uint8_t *v, uint16_t n)
 {
 	struct floe_flow *f = &r->f;
+	/* An element repeated in a template (an outer and an inner header,
+	 * RFC 7011 section 8 leaves it undefined): the first one counts, as
+	 * tshark shows it. */
+	if (r->seen >> act & 1)
+		return;
+	r->seen |= (uint64_t)1 << act;
 	uint64_t x = 0;
 	if (n <= 8)
 		x = be_uint(v, n);
@@ -214,14 +236,31 @@ static void put_field(struct rec *r, uint8_t act, const uint8_t *v, uint16_t n)
 	case IE_SPKTS: f->spkts = x; break;
 	case IE_DBYTES: f->dbytes = x; break;
 	case IE_DPKTS: f->dpkts = x; break;
-	case IE_SRC4: if (n == 4) floe_addr_from_v4(f->saddr, v), f->ipver = f->ipver ? f->ipver : 4; break;
-	case IE_DST4: if (n == 4) floe_addr_from_v4(f->daddr, v); break;
-	case IE_SRC6: if (n == 16) memcpy(f->saddr, v, 16), r->has_v6 = true; break;
-	case IE_DST6: if (n == 16) memcpy(f->daddr, v, 16), r->has_v6 = true; break;
-	case IE_NH4: if (n == 4) floe_addr_from_v4(r->nh, v), r->has_nh = true; break;
-	case IE_NH6: if (n == 16) memcpy(r->nh, v, 16), r->has_nh = true; break;
-	case IE_BGPNH4: if (n == 4) floe_addr_from_v4(r->bgpnh, v), r->has_bgpnh = true; break;
-	case IE_BGPNH6: if (n == 16) memcpy(r->bgpnh, v, 16), r->has_bgpnh = true; break;
+	/* IPv4 and IPv6 elements side by side (templates for both kinds of
+	 * traffic, or an outer and an inner header) are kept apart and
+	 * chosen between when the record is complete (rec_flow) */
+	case IE_SRC4: if (n == 4) floe_addr_from_v4(r->s4, v); break;
+	case IE_DST4: if (n == 4) floe_addr_from_v4(r->d4, v); break;
+	case IE_SRC6: if (n == 16) memcpy(r->s6, v, 16); break;
+	case IE_DST6: if (n == 16) memcpy(r->d6, v, 16); break;
+	/* next hops: the first that is not zeros, else the first */
+	case IE_NH4: case IE_NH6: case IE_BGPNH4: case IE_BGPNH6:
+	{
+		bool bgp = act == IE_BGPNH4 || act == IE_BGPNH6;
+		uint8_t a[16];
+		if (n == 4)
+			floe_addr_from_v4(a, v);
+		else if (n == 16)
+			memcpy(a, v, 16);
+		else
+			break;
+		uint8_t *dst = bgp ? r->bgpnh : r->nh;
+		bool *has = bgp ? &r->has_bgpnh : &r->has_nh;
+		if (!*has || (nh_zero(dst) && !nh_zero(a)))
+			memcpy(dst, a, 16);
+		*has = true;
+		break;
+	}
 	case IE_SPORT: f->sport = (uint16_t)x; break;
 	case IE_DPORT: f->dport = (uint16_t)x; break;
 	case IE_PROTO: f->proto = (uint8_t)x; break;
@@ -249,6 +288,8 @@ static void put_field(struct rec *r, uint8_t act, const uint8_t *v, uint16_t n)
 	case IE_SAMP_INTERVAL: r->interval = (uint32_t)x; break;
 	case IE_SAMP_PKT_INTERVAL: r->pkt_interval = (uint32_t)x; break;
 	case IE_SAMP_PKT_SPACE: r->pkt_space = (uint32_t)x; break;
+	case IE_SAMP_SIZE: r->samp_size = (uint32_t)x; break;
+	case IE_SAMP_POP: r->samp_pop = (uint32_t)x; break;
 	case IE_SAMPLER_ID: r->sampler = (uint32_t)x, r->has_sampler = true; break;
 	case IE_ICMP_TC: r->icmp_tc = (uint16_t)x, r->has_icmp_tc = true; break;
 	case IE_ICMP_TYPE: r->icmp_type = (uint8_t)x, r->has_icmp_type = true; break;
@@ -269,6 +310,11 @@ static uint32_t rec_rate(const struct rec *r)
 {
 	if (r->interval)
 		return r->interval;
+	if (r->samp_size && r->samp_pop) {
+		/* RFC 5477 section 8.2.1: n-out-of-N, samplingSize of every
+		 * samplingPopulation */
+		return r->samp_pop / r->samp_size;
+	}
 	if (r->pkt_interval) {
 		/* RFC 5477 section 6.5.2: pkt_interval selected of every
 		 * pkt_interval + pkt_space */
@@ -294,10 +340,21 @@ static void rec_options(struct floe_dgram *d, const struct rec *r)
 static enum floe_err rec_flow(struct floe_dgram *d, struct rec *r)
 {
 	struct floe_flow *f = &r->f;
-	if (r->has_v6)
+	/* The IPv6 pair when there is no IPv4 one, or when it is not zeros
+	 * (SRv6 and tunnel exports carry both, the IPv6 pair outside) */
+	bool has4 = r->seen >> IE_SRC4 & 1 || r->seen >> IE_DST4 & 1;
+	bool has6 = r->seen >> IE_SRC6 & 1 || r->seen >> IE_DST6 & 1;
+	if (has6 && (!has4 || !zero16(r->s6) || !zero16(r->d6))) {
+		memcpy(f->saddr, r->s6, 16);
+		memcpy(f->daddr, r->d6, 16);
 		f->ipver = 6;
-	if (f->ipver == 0)
-		f->ipver = floe_addr_is_v4(f->saddr) ? 4 : 6;
+	} else if (has4) {
+		memcpy(f->saddr, r->s4, 16);
+		memcpy(f->daddr, r->d4, 16);
+		f->ipver = 4;
+	} else if (f->ipver != 4) {
+		f->ipver = 6;   /* no addresses: :: */
+	}
 	f->etype = f->ipver == 6 ? FLOE_ETH_IPV6 : FLOE_ETH_IPV4;
 	if (r->has_nh)
 		memcpy(f->nexthop, r->nh, 16);

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes cases.txt: hand-built NetFlow v5/v9 and IPFIX datagrams with the
 records and counters floe's collector must produce (tests/unit/collect).
 
@@ -197,6 +197,19 @@ IOT = itmpl(400, [(149, 4), (305, 4), (306, 4)], scope=1)
 case("ipfix-options-packet-interval", [ipfix([fset(3, IOT), fset(400, struct.pack(">III", 9, 1, 99)),
                                               fset(2, IT), fset(256, ID)])],
      "records 1", "rec 0 spkts=300 sampling=100", "stat option_records=1")
+IOT2 = itmpl(403, [(302, 4), (309, 4), (310, 4)], scope=1)
+case("ipfix-options-n-of-N", [ipfix([fset(3, IOT2), fset(403, struct.pack(">III", 1, 1, 256)),
+                                     fset(2, itmpl(264, [(8, 4), (12, 4), (2, 4), (302, 4)])),
+                                     fset(264, ip4("1.1.1.1") + ip4("2.2.2.2") + struct.pack(">II", 3, 1))])],
+     "records 1", "rec 0 spkts=768 sampling=256")
+case("ipfix-v4-and-v6-side-by-side", [ipfix([fset(2, itmpl(265, [(8, 4), (12, 4), (27, 16), (28, 16)])),
+                                             fset(265, ip4("1.1.1.1") + ip4("2.2.2.2") + b"\0" * 32
+                                                  + ip4("0.0.0.0") + ip4("0.0.0.0")
+                                                  + bytes.fromhex("20010db8000000000000000000000001") + b"\0" * 16)])],
+     "records 2", "rec 0 saddr=1.1.1.1 daddr=2.2.2.2 ipver=4", "rec 1 saddr=2001:db8::1 daddr=:: ipver=6")
+case("ipfix-repeated-element-first-wins", [ipfix([fset(2, itmpl(266, [(8, 4), (12, 4), (4, 1), (4, 1)])),
+                                                  fset(266, ip4("1.1.1.1") + ip4("2.2.2.2") + b"\x04\x11")])],
+     "records 1", "rec 0 proto=4")
 case("ipfix-sysuptime-with-init", [ipfix([fset(3, itmpl(401, [(149, 4), (160, 8)], scope=1)),
                                           fset(401, struct.pack(">IQ", 9, 1699990000000)),
                                           fset(2, itmpl(260, [(8, 4), (12, 4), (22, 4), (21, 4)])),
