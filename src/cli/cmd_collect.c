@@ -53,6 +53,8 @@ static const char collect_help[] =
 	"  --template-timeout DUR  templates not refreshed this long expire (default 30m)\n"
 	"  --max-templates N       templates per exporter source (default 1024)\n"
 	"  --idle DUR       with --listen: stop after no datagram for this long\n"
+	"  --rcvbuf BYTES   socket receive buffer (default 32M; past net.core.rmem_max\n"
+	"                   only as root)\n"
 	"  --stats          print per-exporter counters to stderr at the end\n"
 	"\n"
 	"docs/collect.md: what is mapped from which element, sampling, times,\n"
@@ -286,7 +288,7 @@ static int read_pcap(const struct cli_opts *o, struct floe_collector *c, const c
 
 /* Parses udp://HOST:PORT (IPv6 in brackets) into a bound socket; -1 with a
  * message printed on failure. */
-static int open_listener(const struct cli_opts *o, const char *url)
+static int open_listener(const struct cli_opts *o, const char *url, int rcvbuf)
 {
 	if (strncmp(url, "udp://", 6) != 0) {
 		cli_error(o, "bad --listen '%s': give udp://HOST:PORT", url);
@@ -352,8 +354,8 @@ static int open_listener(const struct cli_opts *o, const char *url)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	}
 	/* a deep receive queue rides out bursts while a block is compressed */
-	int rcvbuf = 32 << 20;
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) != 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));  /* up to rmem_max */
 	if (bind(fd, (struct sockaddr *)&ss, sl) != 0) {
 		cli_error(o, "cannot listen on '%s': %s", url, strerror(errno));
 		close(fd);
@@ -366,6 +368,49 @@ static int open_listener(const struct cli_opts *o, const char *url)
 #define BATCH 64
 #define DGRAM_MAX 65536
 
+struct rx {
+	uint8_t *bufs;
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage from[BATCH];
+};
+
+/* Receives and decodes what is queued on fd, in batches, until it is empty
+ * or, with until > 0, that monotonic time passes; with until == 0, at most
+ * 256 batches, so a steady stream still lets the caller see signals.
+ * Returns the number of datagrams, or -1 if the sink failed. */
+static long drain(struct floe_collector *c, struct col_state *st, int fd, struct rx *r,
+                  int64_t until)
+{
+	long total = 0;
+	for (int batches = 1;; batches++) {
+		for (int k = 0; k < BATCH; k++) {
+			r->iov[k] = (struct iovec){r->bufs + (size_t)k * DGRAM_MAX, DGRAM_MAX};
+			r->msgs[k].msg_hdr = (struct msghdr){.msg_name = &r->from[k],
+			                                     .msg_namelen = sizeof(r->from[k]),
+			                                     .msg_iov = &r->iov[k], .msg_iovlen = 1};
+		}
+		int got = recvmmsg(fd, r->msgs, BATCH, MSG_DONTWAIT, NULL);
+		if (got <= 0)
+			return total;
+		int64_t rx = now_ns(CLOCK_REALTIME);
+		for (int k = 0; k < got; k++) {
+			uint8_t ex[16] = {0};
+			if (r->from[k].ss_family == AF_INET)
+				floe_addr_from_v4(ex, (const uint8_t *)&((struct sockaddr_in *)&r->from[k])->sin_addr);
+			else if (r->from[k].ss_family == AF_INET6)
+				memcpy(ex, &((struct sockaddr_in6 *)&r->from[k])->sin6_addr, 16);
+			enum floe_err e = floe_collect_input(c, r->iov[k].iov_base, r->msgs[k].msg_len, ex, rx);
+			if (e != FLOE_OK && st->sink.err != FLOE_OK)
+				return -1;
+		}
+		total += got;
+		if (got < BATCH || (until > 0 && now_ns(CLOCK_MONOTONIC) > until) ||
+		    (until == 0 && batches >= 256))
+			return total;
+	}
+}
+
 /* Receives until a signal or --idle; returns EXIT_OK or EXIT_FAIL. */
 static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const int *fds,
                        size_t nfds, int64_t idle, struct col_state *st)
@@ -373,14 +418,12 @@ static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const
 	struct pollfd pfd[MAX_LISTEN];
 	for (size_t i = 0; i < nfds; i++)
 		pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-	uint8_t *bufs = malloc((size_t)BATCH * DGRAM_MAX);
-	if (!bufs) {
+	struct rx r;
+	r.bufs = malloc((size_t)BATCH * DGRAM_MAX);
+	if (!r.bufs) {
 		cli_error(o, "out of memory");
 		return EXIT_FAIL;
 	}
-	struct mmsghdr msgs[BATCH];
-	struct iovec iov[BATCH];
-	struct sockaddr_storage from[BATCH];
 	int64_t last_rx = now_ns(CLOCK_MONOTONIC);
 	int rc = EXIT_OK;
 	while (!stop_requested && rc == EXIT_OK) {
@@ -400,37 +443,18 @@ static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const
 		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++) {
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			for (;;) {
-				for (int k = 0; k < BATCH; k++) {
-					iov[k] = (struct iovec){bufs + (size_t)k * DGRAM_MAX, DGRAM_MAX};
-					msgs[k].msg_hdr = (struct msghdr){.msg_name = &from[k],
-					                                  .msg_namelen = sizeof(from[k]),
-					                                  .msg_iov = &iov[k], .msg_iovlen = 1};
-				}
-				int got = recvmmsg(pfd[i].fd, msgs, BATCH, MSG_DONTWAIT, NULL);
-				if (got <= 0)
-					break;
-				int64_t rx = now_ns(CLOCK_REALTIME);
-				last_rx = now_ns(CLOCK_MONOTONIC);
-				for (int k = 0; k < got; k++) {
-					uint8_t ex[16] = {0};
-					if (from[k].ss_family == AF_INET)
-						floe_addr_from_v4(ex, (const uint8_t *)&((struct sockaddr_in *)&from[k])->sin_addr);
-					else if (from[k].ss_family == AF_INET6)
-						memcpy(ex, &((struct sockaddr_in6 *)&from[k])->sin6_addr, 16);
-					enum floe_err e = floe_collect_input(c, iov[k].iov_base, msgs[k].msg_len,
-					                                     ex, rx);
-					if (e != FLOE_OK && st->sink.err != FLOE_OK) {
-						rc = EXIT_FAIL;   /* reported when the sink closes */
-						break;
-					}
-				}
-				if (got < BATCH || rc != EXIT_OK)
-					break;
-			}
+			if (drain(c, st, pfd[i].fd, &r, 0) < 0)
+				rc = EXIT_FAIL;   /* the sink failed; reported when it closes */
+			last_rx = now_ns(CLOCK_MONOTONIC);
 		}
 	}
-	free(bufs);
+	/* Datagrams already queued when the signal came are collected too,
+	 * for at most a second: a restart loses only what was never sent. */
+	if (stop_requested && rc == EXIT_OK)
+		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++)
+			if (drain(c, st, fds[i], &r, now_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
+				rc = EXIT_FAIL;
+	free(r.bufs);
 	return rc;
 }
 
@@ -440,6 +464,7 @@ struct col_opts {
 	size_t nlisten;
 	struct floe_collect_config cfg;
 	int64_t idle;
+	int rcvbuf;
 };
 
 static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **argv)
@@ -450,7 +475,7 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 		const char *next = i + 1 < *argc ? argv[i + 1] : NULL;
 		bool ours = strcmp(a, "--listen") == 0 || strcmp(a, "--sampling") == 0 ||
 		            strcmp(a, "--template-timeout") == 0 || strcmp(a, "--max-templates") == 0 ||
-		            strcmp(a, "--idle") == 0;
+		            strcmp(a, "--idle") == 0 || strcmp(a, "--rcvbuf") == 0;
 		if (!ours) {
 			argv[out++] = argv[i];
 			continue;
@@ -473,6 +498,12 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 				return EXIT_USAGE;
 			}
 			co->cfg.sampling = (uint32_t)v;
+		} else if (strcmp(a, "--rcvbuf") == 0) {
+			if (!cli_parse_count(next, &v) || v < 4096 || v > (1u << 30)) {
+				cli_error(o, "bad --rcvbuf '%s': 4k to 1G bytes", next);
+				return EXIT_USAGE;
+			}
+			co->rcvbuf = (int)v;
 		} else if (strcmp(a, "--max-templates") == 0) {
 			if (!cli_parse_count(next, &v) || v == 0 || v > 65536) {
 				cli_error(o, "bad --max-templates '%s'", next);
@@ -498,7 +529,7 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 int cmd_collect(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "collect"};
-	struct col_opts co = {0};
+	struct col_opts co = {.rcvbuf = 32 << 20};
 	floe_collect_config_default(&co.cfg);
 	co.cfg.log = cli_log();
 	int rc = take_opts(&o, &co, &argc, argv);
@@ -515,7 +546,7 @@ int cmd_collect(int argc, char **argv)
 	int fds[MAX_LISTEN];
 	size_t nfds = 0;
 	for (size_t i = 0; i < co.nlisten; i++) {
-		int fd = open_listener(&o, co.listen[i]);
+		int fd = open_listener(&o, co.listen[i], co.rcvbuf);
 		if (fd < 0) {
 			for (size_t k = 0; k < nfds; k++)
 				close(fds[k]);

@@ -53,8 +53,10 @@ enum floe_err floe_nf5_decode(struct floe_collector *c, const uint8_t *p, size_t
 	                       .export_ns = (int64_t)secs * 1000000000 + (nsecs % 1000000000),
 	                       .uptime_ms = uptime, .has_uptime = true};
 	floe_collect_skew(&d);
-	/* top two bits: sampling mode; the rest: the interval */
-	uint32_t rate = (sampling & 0x3fff) > 1 ? (sampling & 0x3fff) : 0;
+	/* top two bits: sampling mode (1 deterministic, 2 random); the rest:
+	 * the interval.  An interval under mode 0 is ignored: some senders
+	 * (nfreplay) leave the field uninitialised. */
+	uint32_t rate = (sampling >> 14) && (sampling & 0x3fff) > 1 ? (sampling & 0x3fff) : 0;
 	rate = floe_collect_rate(&d, rate, false, 0);
 	for (uint16_t i = 0; i < count; i++) {
 		struct floe_flow f;

@@ -108,6 +108,15 @@ void floe_tmpl_withdraw(struct floe_dgram *d, uint16_t id)
 	}
 }
 
+/* Field by field: the struct has padding the wire never filled. */
+static bool same_fields(const struct floe_tmpl_field *a, const struct floe_tmpl_field *b, uint16_t n)
+{
+	for (uint16_t i = 0; i < n; i++)
+		if (a[i].id != b[i].id || a[i].len != b[i].len || a[i].act != b[i].act)
+			return false;
+	return true;
+}
+
 enum floe_err floe_tmpl_define(struct floe_dgram *d, uint16_t id, bool options, uint16_t nscope,
                                const struct floe_tmpl_field *fields, uint16_t nfields)
 {
@@ -131,7 +140,7 @@ enum floe_err floe_tmpl_define(struct floe_dgram *d, uint16_t id, bool options, 
 	}
 	struct floe_tmpl *old = floe_tmpl_find(s, id);
 	if (old && old->nfields == nfields && old->options == options && old->nscope == nscope &&
-	    memcmp(old->f, fields, nfields * sizeof(*fields)) == 0) {
+	    same_fields(old->f, fields, nfields)) {
 		old->refreshed = d->recv_ns;   /* the usual periodic resend */
 		return FLOE_OK;
 	}

@@ -91,6 +91,8 @@ case("v5-two-records", [v5([r1, r2], nsecs=500000000)],
 case("v5-sampled-header", [v5([r1], sampling=0x4000 | 100)],
      "records 1", "rec 0 spkts=1000 sbytes=150000 sampling=100 flags=32",
      "stat sampled_records=1")
+case("v5-interval-without-mode", [v5([r1], sampling=100)],
+     "records 1", "rec 0 spkts=10 sampling=0 flags=0")
 case("v5-sequence-gap", [v5([r1], seq=100), v5([r1], seq=101), v5([r1], seq=110)],
      "records 3", "stat seq_lost=8 seq_reordered=0")
 case("v5-count-past-end", [v5([r1], count=2)], "records 0", "stat malformed=1")
@@ -114,6 +116,8 @@ case("v9-template-then-data", [nf9([fset(0, T)], seq=1), nf9([fset(256, D)], seq
      "stat templates=1 template_count=1 no_template=0 seq_lost=0")
 case("v9-template-and-data-one-packet", [nf9([fset(0, T), fset(256, D + D)])],
      "records 2", "rec 1 sbytes=200")
+case("v9-template-resend-is-refresh", [nf9([fset(0, T)], seq=1), nf9([fset(0, T), fset(256, D)], seq=2)],
+     "records 1", "stat templates=1 template_count=1")
 case("v9-data-before-template", [nf9([fset(256, D)], seq=1), nf9([fset(0, T)], seq=2),
                                  nf9([fset(256, D)], seq=3)],
      "records 1", "stat no_template=1 templates=1")
