@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,118 @@ static const char collect_help[] =
 	"docs/collect.md: what is mapped from which element, sampling, times,\n"
 	"templates and the counters.\n";
 
+/*
+ * Records go to the sink in a thread of their own: encoding and compressing
+ * blocks costs more than receiving and decoding, and on a machine with two
+ * cores the two halves then run side by side.  The receiving thread fills
+ * slots of WQ_RECS records; the writer empties them in order; when every
+ * slot is full the receiver waits (and the socket buffer takes the burst).
+ */
+#define WQ_SLOTS 8
+#define WQ_RECS 8192
+
 struct col_state {
-	struct cli_sink sink;
+	struct cli_sink sink;            /* used by the writer thread only */
 	struct floe_filter *filter;
 	uint64_t records;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct floe_flow *slot[WQ_SLOTS];
+	size_t len[WQ_SLOTS];
+	unsigned head, tail, count;      /* slot being filled, next to write, published */
+	size_t fill;                     /* records in slot[head] (receiver's) */
+	bool done, failed;               /* under mu */
+	pthread_t th;
+	bool running;
 };
+
+static void *writer_main(void *arg)
+{
+	struct col_state *st = arg;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (st->count == 0 && !st->done)
+			pthread_cond_wait(&st->cv, &st->mu);
+		if (st->count == 0)
+			break;
+		unsigned t = st->tail;
+		bool failed = st->failed;
+		pthread_mutex_unlock(&st->mu);
+		for (size_t i = 0; i < st->len[t] && !failed; i++)
+			failed = cli_sink_add(&st->sink, &st->slot[t][i]) != FLOE_OK;
+		pthread_mutex_lock(&st->mu);
+		st->failed |= failed;
+		st->tail = (t + 1) % WQ_SLOTS;
+		st->count--;
+		pthread_cond_broadcast(&st->cv);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+/* Opens the sink and starts the writer; EXIT_OK or EXIT_FAIL (printed). */
+static int writer_start(struct col_state *st, const struct cli_opts *o)
+{
+	if (cli_sink_open(&st->sink, o) != EXIT_OK)
+		return EXIT_FAIL;
+	st->slot[0] = malloc((size_t)WQ_SLOTS * WQ_RECS * sizeof(struct floe_flow));
+	if (!st->slot[0]) {
+		cli_error(o, "out of memory");
+		cli_sink_abandon(&st->sink);
+		return EXIT_FAIL;
+	}
+	for (unsigned i = 1; i < WQ_SLOTS; i++)
+		st->slot[i] = st->slot[0] + (size_t)i * WQ_RECS;
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->cv, NULL);
+	if (pthread_create(&st->th, NULL, writer_main, st) != 0) {
+		cli_error(o, "cannot start the writing thread");
+		pthread_cond_destroy(&st->cv);
+		pthread_mutex_destroy(&st->mu);
+		free(st->slot[0]);
+		cli_sink_abandon(&st->sink);
+		return EXIT_FAIL;
+	}
+	st->running = true;
+	return EXIT_OK;
+}
+
+/* Hands the slot being filled to the writer; waits for a free one.
+ * Returns false if the sink has failed. */
+static bool writer_publish(struct col_state *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->len[st->head] = st->fill;
+	st->count++;
+	st->head = (st->head + 1) % WQ_SLOTS;
+	pthread_cond_broadcast(&st->cv);
+	while (st->count >= WQ_SLOTS - 1 && !st->failed)
+		pthread_cond_wait(&st->cv, &st->mu);
+	bool ok = !st->failed;
+	pthread_mutex_unlock(&st->mu);
+	st->fill = 0;
+	return ok;
+}
+
+/* Writes what is left, stops the writer and closes the sink (printing its
+ * error).  discard: the command failed.  Returns EXIT_OK or EXIT_FAIL. */
+static int writer_finish(struct col_state *st, const struct cli_opts *o, bool discard)
+{
+	if (!st->running)
+		return EXIT_FAIL;
+	if (st->fill)
+		(void)writer_publish(st);
+	pthread_mutex_lock(&st->mu);
+	st->done = true;
+	pthread_cond_broadcast(&st->cv);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->th, NULL);
+	pthread_cond_destroy(&st->cv);
+	pthread_mutex_destroy(&st->mu);
+	free(st->slot[0]);
+	st->running = false;
+	return cli_sink_close(&st->sink, o, discard);
+}
 
 static enum floe_err emit(void *ctx, const struct floe_flow *f)
 {
@@ -72,7 +180,10 @@ static enum floe_err emit(void *ctx, const struct floe_flow *f)
 	if (st->filter && !floe_filter_match(st->filter, f))
 		return FLOE_OK;
 	st->records++;
-	return cli_sink_add(&st->sink, f);
+	st->slot[st->head][st->fill++] = *f;
+	if (st->fill == WQ_RECS && !writer_publish(st))
+		return FLOE_IO;   /* the writer reports the sink's error when it closes */
+	return FLOE_OK;
 }
 
 static volatile sig_atomic_t stop_requested;
@@ -379,7 +490,7 @@ struct rx {
  * or, with until > 0, that monotonic time passes; with until == 0, at most
  * 256 batches, so a steady stream still lets the caller see signals.
  * Returns the number of datagrams, or -1 if the sink failed. */
-static long drain(struct floe_collector *c, struct col_state *st, int fd, struct rx *r,
+static long drain(struct floe_collector *c, int fd, struct rx *r,
                   int64_t until)
 {
 	long total = 0;
@@ -401,8 +512,8 @@ static long drain(struct floe_collector *c, struct col_state *st, int fd, struct
 			else if (r->from[k].ss_family == AF_INET6)
 				memcpy(ex, &((struct sockaddr_in6 *)&r->from[k])->sin6_addr, 16);
 			enum floe_err e = floe_collect_input(c, r->iov[k].iov_base, r->msgs[k].msg_len, ex, rx);
-			if (e != FLOE_OK && st->sink.err != FLOE_OK)
-				return -1;
+			if (e == FLOE_IO)
+				return -1;   /* the sink failed (emit) */
 		}
 		total += got;
 		if (got < BATCH || (until > 0 && now_ns(CLOCK_MONOTONIC) > until) ||
@@ -413,7 +524,7 @@ static long drain(struct floe_collector *c, struct col_state *st, int fd, struct
 
 /* Receives until a signal or --idle; returns EXIT_OK or EXIT_FAIL. */
 static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const int *fds,
-                       size_t nfds, int64_t idle, struct col_state *st)
+                       size_t nfds, int64_t idle)
 {
 	struct pollfd pfd[MAX_LISTEN];
 	for (size_t i = 0; i < nfds; i++)
@@ -443,7 +554,7 @@ static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const
 		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++) {
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			if (drain(c, st, pfd[i].fd, &r, 0) < 0)
+			if (drain(c, pfd[i].fd, &r, 0) < 0)
 				rc = EXIT_FAIL;   /* the sink failed; reported when it closes */
 			last_rx = now_ns(CLOCK_MONOTONIC);
 		}
@@ -452,7 +563,7 @@ static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const
 	 * for at most a second: a restart loses only what was never sent. */
 	if (stop_requested && rc == EXIT_OK)
 		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++)
-			if (drain(c, st, fds[i], &r, now_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
+			if (drain(c, fds[i], &r, now_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
 				rc = EXIT_FAIL;
 	free(r.bufs);
 	return rc;
@@ -556,7 +667,7 @@ int cmd_collect(int argc, char **argv)
 		fds[nfds++] = fd;
 	}
 	struct col_state st = {0};
-	if (cli_sink_open(&st.sink, &o) != EXIT_OK) {
+	if (writer_start(&st, &o) != EXIT_OK) {
 		for (size_t k = 0; k < nfds; k++)
 			close(fds[k]);
 		cli_opts_release(&o);
@@ -566,7 +677,7 @@ int cmd_collect(int argc, char **argv)
 	struct floe_collector *c = floe_collect_create(&co.cfg, emit, &st, &err);
 	if (!c) {
 		cli_error(&o, "cannot create the collector: %s", floe_strerror(err));
-		cli_sink_abandon(&st.sink);
+		(void)writer_finish(&st, &o, true);
 		for (size_t k = 0; k < nfds; k++)
 			close(fds[k]);
 		cli_opts_release(&o);
@@ -579,7 +690,7 @@ int cmd_collect(int argc, char **argv)
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = listen_loop(&o, c, fds, nfds, co.idle, &st);
+		rc = listen_loop(&o, c, fds, nfds, co.idle);
 		for (size_t k = 0; k < nfds; k++)
 			close(fds[k]);
 	} else {
@@ -590,7 +701,7 @@ int cmd_collect(int argc, char **argv)
 				rc = r;
 		}
 	}
-	if (cli_sink_close(&st.sink, &o, rc == EXIT_FAIL || rc == EXIT_USAGE) != EXIT_OK)
+	if (writer_finish(&st, &o, rc == EXIT_FAIL || rc == EXIT_USAGE) != EXIT_OK)
 		rc = EXIT_FAIL;
 	if (o.stats)
 		print_stats(c, frames, not_udp, (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
@@ -602,13 +713,13 @@ int cmd_collect(int argc, char **argv)
 int cli_read_ipfix(struct cli_opts *o, struct floe_filter *filter)
 {
 	struct col_state st = {.filter = filter};
-	if (cli_sink_open(&st.sink, o) != EXIT_OK)
+	if (writer_start(&st, o) != EXIT_OK)
 		return EXIT_FAIL;
 	enum floe_err err = FLOE_OK;
 	struct floe_collector *c = floe_collect_create(NULL, emit, &st, &err);
 	if (!c) {
 		cli_error(o, "cannot create the collector: %s", floe_strerror(err));
-		cli_sink_abandon(&st.sink);
+		(void)writer_finish(&st, o, true);
 		return EXIT_FAIL;
 	}
 	int rc = EXIT_OK;
@@ -617,7 +728,7 @@ int cli_read_ipfix(struct cli_opts *o, struct floe_filter *filter)
 		if (r != EXIT_OK)
 			rc = r;
 	}
-	if (cli_sink_close(&st.sink, o, rc == EXIT_FAIL) != EXIT_OK)
+	if (writer_finish(&st, o, rc == EXIT_FAIL) != EXIT_OK)
 		rc = EXIT_FAIL;
 	if (o->stats)
 		print_stats(c, 0, 0, 0);
