@@ -173,3 +173,50 @@ def test_nfreplay(tmp_path, version):
     # keeps it in the record, so the exported counts are compared unscaled
     got = floe_totals(fl.out, unscaled=True)
     assert got == want, f"floe {got}, nfdump {want}; {err}"
+
+
+def test_listen_two_sockets_ipv4_and_ipv6(tmp_path):
+    """One collector, two --listen sockets (IPv4 and IPv6 loopback), every
+    protocol on each: NetFlow v5 to one, IPFIX to the other, an sFlow
+    datagram counted, garbage counted."""
+    import struct
+    p4 = free_port()
+    s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        s6.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    p6 = s6.getsockname()[1]
+    s6.close()
+    out = tmp_path / "two.floe"
+    proc = subprocess.Popen([FLOE, "collect", "--listen", f"udp://127.0.0.1:{p4}",
+                             "--listen", f"udp://[::1]:{p6}", "-w", str(out), "--stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_bound(p4)
+    time.sleep(0.3)
+    now = int(time.time())
+    rec = (bytes([10, 0, 0, 1, 10, 0, 0, 2, 0, 0, 0, 0]) + struct.pack(">HHIIIIHHBBBBHHBBH", 1, 2, 5, 500,
+           1000, 2000, 1234, 80, 0, 0x12, 6, 0, 0, 0, 0, 0, 0))
+    v5 = struct.pack(">HHIIIIBBH", 5, 1, 3000, now, 0, 0, 0, 0, 0) + rec
+    tmpl = struct.pack(">HHHH", 2, 16, 256, 2) + struct.pack(">HHHH", 8, 4, 12, 4)
+    data = struct.pack(">HH", 256, 12) + bytes([1, 1, 1, 1, 2, 2, 2, 2])
+    body = tmpl + data
+    ipfix = struct.pack(">HHIII", 10, 16 + len(body), now, 0, 7) + body
+    sflow = struct.pack(">IIIIII", 5, 1, 0x7f000001, 0, 0, 0)
+    a = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    b = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    a.sendto(v5, ("127.0.0.1", p4))
+    a.sendto(sflow, ("127.0.0.1", p4))
+    a.sendto(b"garbage", ("127.0.0.1", p4))
+    b.sendto(ipfix, ("::1", p6))
+    a.close()
+    b.close()
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    assert proc.returncode == 0, err
+    assert "netflow5 1, netflow9 0, ipfix 1, sflow (not yet decoded) 1, unknown 1" in err
+    assert "exporter 127.0.0.1 netflow5" in err and "exporter ::1 ipfix domain 7" in err
+    p = run("read", "-r", out, "-o", "csv", "-n", "-s", "saddr,daddr,exporter,sid,spkts")
+    rows = sorted(p.stdout.decode().split()[1:])
+    assert rows == ["1.1.1.1,2.2.2.2,::1,7,0", "10.0.0.1,10.0.0.2,127.0.0.1,0,5"]
