@@ -251,46 +251,6 @@ static void print_stats(struct floe_collector *c, uint64_t frames, uint64_t not_
 	free(ss);
 }
 
-/* Reads a whole file; NULL with a message printed on failure. */
-static uint8_t *slurp(const struct cli_opts *o, const char *path, size_t *n)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (!f) {
-		cli_error(o, "cannot read '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	uint8_t *buf = NULL;
-	size_t len = 0, cap = 0;
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 1 << 16;
-			uint8_t *nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				if (f != stdin)
-					fclose(f);
-				cli_error(o, "cannot read '%s': out of memory", path);
-				return NULL;
-			}
-			buf = nb;
-		}
-		size_t got = fread(buf + len, 1, cap - len, f);
-		if (got == 0)
-			break;
-		len += got;
-	}
-	bool bad = ferror(f);
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
-		free(buf);
-		cli_error(o, "cannot read '%s': read error", path);
-		return NULL;
-	}
-	*n = len;
-	return buf;
-}
-
 /* True if the file starts like an IPFIX message (RFC 7011 section 3.1). */
 static bool is_ipfix_file(const char *path)
 {
@@ -303,45 +263,52 @@ static bool is_ipfix_file(const char *path)
 	return yes;
 }
 
-/* An RFC 5655 file: IPFIX messages back to back, each framed by its length.
- * Returns EXIT_OK, EXIT_DAMAGED (a message was refused or the file ends
- * inside one) or EXIT_FAIL. */
+/* An RFC 5655 file: IPFIX messages back to back, each framed by its length,
+ * read one message at a time (at most 64 KiB in memory).  Returns EXIT_OK,
+ * EXIT_DAMAGED (a message was refused or the file ends inside one) or
+ * EXIT_FAIL. */
 static int read_ipfix_file(const struct cli_opts *o, struct floe_collector *c, const char *path)
 {
-	size_t len;
-	uint8_t *buf = slurp(o, path, &len);
-	if (!buf)
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_error(o, "cannot read '%s': %s", path, strerror(errno));
 		return EXIT_FAIL;
+	}
+	static uint8_t m[65536];
 	static const uint8_t none[16];
 	int rc = EXIT_OK;
-	size_t off = 0;
-	while (off < len) {
-		if (len - off < 16) {
-			cli_warn(o, "'%s': %zu bytes at offset %zu are not a whole IPFIX message", path,
-			         len - off, off);
+	uint64_t off = 0;
+	for (;;) {
+		size_t got = fread(m, 1, 16, f);
+		if (got == 0)
+			break;
+		size_t mlen = got >= 4 ? (size_t)m[2] << 8 | m[3] : 0;
+		if (got < 16 || m[0] != 0 || m[1] != 10 || mlen < 16) {
+			cli_warn(o, "'%s': no IPFIX message at offset %" PRIu64, path, off);
 			rc = EXIT_DAMAGED;
 			break;
 		}
-		const uint8_t *m = buf + off;
-		size_t mlen = (size_t)m[2] << 8 | m[3];
-		if (m[0] != 0 || m[1] != 10 || mlen < 16 || mlen > len - off) {
-			cli_warn(o, "'%s': no IPFIX message at offset %zu", path, off);
+		if (fread(m + 16, 1, mlen - 16, f) != mlen - 16) {
+			cli_warn(o, "'%s': the file ends inside the IPFIX message at offset %" PRIu64, path, off);
 			rc = EXIT_DAMAGED;
 			break;
 		}
 		int64_t t = (int64_t)((uint32_t)m[4] << 24 | (uint32_t)m[5] << 16 | m[6] << 8 | m[7]) *
 		            1000000000;
 		enum floe_err e = floe_collect_input(c, m, mlen, none, t);
-		if (e != FLOE_OK && !(e == FLOE_MALFORMED || e == FLOE_TRUNCATED ||
-		                      e == FLOE_UNSUPPORTED || e == FLOE_LIMIT)) {
-			rc = EXIT_FAIL;
+		if (e == FLOE_IO) {
+			rc = EXIT_FAIL;   /* the sink failed */
 			break;
 		}
 		if (e != FLOE_OK)
 			rc = EXIT_DAMAGED;
 		off += mlen;
 	}
-	free(buf);
+	if (ferror(f)) {
+		cli_error(o, "cannot read '%s': read error", path);
+		rc = EXIT_FAIL;
+	}
+	fclose(f);
 	return rc;
 }
 

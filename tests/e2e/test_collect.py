@@ -131,3 +131,21 @@ def test_hostile_pcap(tmp_path):
 
 
 GROUPS_BY_NAME = dict(groups())
+
+
+def test_read_truncated_ipfix_file(tmp_path):
+    """An RFC 5655 file cut inside a message: the whole messages before the
+    cut are read, the cut is reported, and the exit code says damaged (3)."""
+    data = (SHARED / "netflow" / "CESNET_ipfixcol2__doc_data_ipfix_example_flows.ipfix").read_bytes()
+    off, n = 0, 0
+    while n < 5:
+        off += int.from_bytes(data[off + 2:off + 4], "big")
+        n += 1
+    f = tmp_path / "cut.ipfix"
+    f.write_bytes(data[:off + 100])
+    p = run("read", "-r", f, "-o", "csv", "-n", "-u", "-p", "6", "-s", ",".join(COLS), check=False)
+    assert p.returncode == 3
+    assert "ends inside the IPFIX message at offset" in p.stderr
+    got = list(csv.DictReader(io.StringIO(p.stdout.decode())))
+    want = list(csv.DictReader(open(GOLDEN / "ipfix-cesnet-file.csv")))
+    assert got and got == want[:len(got)]
