@@ -124,6 +124,13 @@ int cmd_archive(int argc, char **argv);
  * `floe export`: reads the sources of o through its filter into the sink
  * o selects.  Releases o.  Returns an exit code. */
 int cli_read_run(struct cli_opts *o);
+int cmd_collect(int argc, char **argv);
+
+/* cmd_collect.c: RFC 5655 IPFIX files as records for 'floe read' (sink,
+ * filter and --stats as the options say); true if a file is one. */
+struct floe_filter;
+bool cli_is_ipfix_file(const char *path);
+int cli_read_ipfix(struct cli_opts *o, struct floe_filter *filter);
 
 /* Aggregation commands (cmd_cluster.c): the default --memory, and the
  * parse of a size such as "256M" or "1G" (binary multiples). */

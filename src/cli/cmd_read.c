@@ -200,6 +200,16 @@ int cli_read_run(struct cli_opts *o)
 		if (addrs && !floe_filter_required_addrs(st.filter, addrs, cap, &naddrs))
 			naddrs = 0;
 	}
+	/* RFC 5655 IPFIX files are decoded by the collector (cmd_collect.c) */
+	if (o->nrfiles && o->nrdirs == 0) {
+		size_t nipfix = 0;
+		for (size_t i = 0; i < o->nrfiles; i++)
+			nipfix += cli_is_ipfix_file(o->rfiles[i]);
+		if (nipfix == o->nrfiles) {
+			rc = cli_read_ipfix(o, st.filter);
+			goto out;
+		}
+	}
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads()};

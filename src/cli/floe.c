@@ -20,6 +20,7 @@ static const struct command {
 	const char *summary;
 } commands[] = {
 	{"capture", cmd_capture, "packets (pcap, pcapng) -> flow records"},
+	{"collect", cmd_collect, "NetFlow v5/v9 and IPFIX exports -> flow records"},
 	{"read", cmd_read, "print, filter or copy records from floe files"},
 	{"cluster", cmd_cluster, "group and aggregate records (racluster, nfdump -A)"},
 	{"sort", cmd_sort, "order records by keys, or the top N (rasort)"},
