@@ -68,6 +68,7 @@ static const struct floe_ie {
 	{179, IE_ICMP_CODE, 0, "icmpCodeIPv6"},
 	{252, IE_INPHYS, 0, "ingressPhysicalInterface"},
 	{253, IE_OUTPHYS, 0, "egressPhysicalInterface"},
+	{256, IE_ETYPE, 0, "ethernetType"},
 	{302, IE_SAMPLER_ID, 0, "selectorId"},
 	{305, IE_SAMP_PKT_INTERVAL, 0, "samplingPacketInterval"},
 	{306, IE_SAMP_PKT_SPACE, 0, "samplingPacketSpace"},

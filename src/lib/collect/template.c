@@ -195,10 +195,19 @@ static int64_t ntp_ns(uint64_t v)
 	return secs * 1000000000LL + (int64_t)((frac * 1000000000ULL) >> 32);
 }
 
+static void set_time(uint64_t *t, uint8_t *prec, uint64_t v, uint8_t p)
+{
+	if (p >= *prec) {
+		*t = v;
+		*prec = p;
+	}
+}
+
 /* What one data record said, before it becomes a struct floe_flow. */
 struct rec {
 	struct floe_flow f;
 	uint64_t start_ns, end_ns;          /* absolute, 0 = absent */
+	uint8_t start_prec, end_prec;       /* 1 s, 2 ms, 3 us, 4 ns: the finest wins */
 	uint32_t first_up, last_up;         /* sysUpTime ms */
 	uint64_t start_dus, end_dus;
 	int64_t sysinit_ns;
@@ -285,12 +294,21 @@ static void put_field(struct rec *r, uint8_t act, const uint8_t *v, uint16_t n)
 	case IE_DAS: f->das = (uint32_t)x; break;
 	case IE_FIRST_UP: r->first_up = (uint32_t)x, r->has_first_up = true; break;
 	case IE_LAST_UP: r->last_up = (uint32_t)x, r->has_last_up = true; break;
-	case IE_START_S: r->start_ns = x * 1000000000ULL; break;
-	case IE_END_S: r->end_ns = x * 1000000000ULL; break;
-	case IE_START_MS: r->start_ns = x * 1000000ULL; break;
-	case IE_END_MS: r->end_ns = x * 1000000ULL; break;
-	case IE_START_US: case IE_START_NS: if (n == 8) r->start_ns = (uint64_t)ntp_ns(x); break;
-	case IE_END_US: case IE_END_NS: if (n == 8) r->end_ns = (uint64_t)ntp_ns(x); break;
+	/* an exporter may send one time in several units (floe sends ns and
+	 * ms): the finest one is kept, whatever the order */
+	case IE_START_S: set_time(&r->start_ns, &r->start_prec, x * 1000000000ULL, 1); break;
+	case IE_END_S: set_time(&r->end_ns, &r->end_prec, x * 1000000000ULL, 1); break;
+	case IE_START_MS: set_time(&r->start_ns, &r->start_prec, x * 1000000ULL, 2); break;
+	case IE_END_MS: set_time(&r->end_ns, &r->end_prec, x * 1000000ULL, 2); break;
+	case IE_START_US: case IE_START_NS:
+		if (n == 8)
+			set_time(&r->start_ns, &r->start_prec, (uint64_t)ntp_ns(x),
+			         act == IE_START_NS ? 4 : 3);
+		break;
+	case IE_END_US: case IE_END_NS:
+		if (n == 8)
+			set_time(&r->end_ns, &r->end_prec, (uint64_t)ntp_ns(x), act == IE_END_NS ? 4 : 3);
+		break;
 	case IE_START_DUS: r->start_dus = x, r->has_start_dus = true; break;
 	case IE_END_DUS: r->end_dus = x, r->has_end_dus = true; break;
 	case IE_SYSINIT_MS: r->sysinit_ns = (int64_t)(x * 1000000ULL); break;
@@ -304,6 +322,7 @@ static void put_field(struct rec *r, uint8_t act, const uint8_t *v, uint16_t n)
 	case IE_ICMP_TYPE: r->icmp_type = (uint8_t)x, r->has_icmp_type = true; break;
 	case IE_ICMP_CODE: r->icmp_code = (uint8_t)x; break;
 	case IE_IPVER: f->ipver = (uint8_t)x; break;
+	case IE_ETYPE: f->etype = (uint16_t)x; break;
 	case IE_VLAN: f->vlan = (uint16_t)(x & 0xfff), f->flags |= FLOE_F_VLAN; break;
 	case IE_SMAC: if (n == 6) memcpy(f->smac, v, 6), f->flags |= FLOE_F_MAC; break;
 	case IE_DMAC: if (n == 6) memcpy(f->dmac, v, 6), f->flags |= FLOE_F_MAC; break;
@@ -364,7 +383,10 @@ static enum floe_err rec_flow(struct floe_dgram *d, struct rec *r)
 	} else if (f->ipver != 4) {
 		f->ipver = 6;   /* no addresses: :: */
 	}
-	f->etype = f->ipver == 6 ? FLOE_ETH_IPV6 : FLOE_ETH_IPV4;
+	if (r->seen >> IE_ETYPE & 1 && f->etype == FLOE_ETH_ARP)
+		f->ipver = 0;   /* ARP (floe's own IPFIX): sender and target addresses */
+	else
+		f->etype = f->ipver == 6 ? FLOE_ETH_IPV6 : FLOE_ETH_IPV4;
 	if (r->has_nh)
 		memcpy(f->nexthop, r->nh, 16);
 	else if (r->has_bgpnh)

@@ -5,6 +5,7 @@
  * the counters, one TAP point per expectation.
  */
 #include "collect/collect.h"
+#include "collect/collect_int.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -185,8 +186,25 @@ static void run_case(struct tcase *tc)
 	free(g);
 }
 
+/* The element table is searched by halves: every element it maps must be
+ * found (an entry out of order would hide others). */
+static void test_ie_table(void)
+{
+	static const struct { uint16_t id; const char *name; } known[] = {
+		{1, "octetDeltaCount"}, {8, "sourceIPv4Address"}, {27, "sourceIPv6Address"},
+		{56, "sourceMacAddress"}, {80, "destinationMacAddress"}, {85, "octetTotalCount"},
+		{152, "flowStartMilliseconds"}, {156, "flowStartNanoseconds"},
+		{256, "ethernetType"}, {302, "selectorId"},
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		TAP_CHECK(strcmp(floe_ie_name(known[i].id), known[i].name) == 0,
+		          "element %u is %s", known[i].id, known[i].name);
+	TAP_CHECK(floe_ie_name(3)[0] == '\0', "element 3 is not mapped");
+}
+
 int main(void)
 {
+	test_ie_table();
 	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/collect/cases.txt", dir ? dir : "tests/data");
