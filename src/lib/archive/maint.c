@@ -357,7 +357,8 @@ enum floe_err floe_archive_expire(const char *dir, const struct floe_expire_opts
 		if (l.files[i].named)
 			c[nc++] = (struct cand){.f = &l.files[i]};
 	}
-	qsort(c, nc, sizeof(*c), by_age);
+	if (nc > 1)
+		qsort(c, nc, sizeof(*c), by_age);
 	uint64_t total = res->bytes_before;
 	int64_t cutoff = o->keep > 0 && o->now > INT64_MIN + o->keep ? o->now - o->keep : INT64_MIN;
 	for (int step = 0; step < 2 && e == FLOE_OK; step++) {

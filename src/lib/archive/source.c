@@ -227,7 +227,7 @@ enum floe_err floe_source_add_dir(struct floe_source *s, const char *dir, struct
 		return floe_errbuf_set(eb, FLOE_INVALID, "cannot read directory '%s': not a directory",
 		                       dir);
 	enum floe_err e = floe_archive_walk(dir, push_found, s, eb);
-	if (e == FLOE_OK)
+	if (e == FLOE_OK && s->nfiles - first > 1)
 		qsort(s->files + first, s->nfiles - first, sizeof(*s->files), by_path);
 	return e;
 }
