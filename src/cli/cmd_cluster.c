@@ -372,12 +372,23 @@ static void key_names(const char *keys, char *buf, size_t len)
 	}
 }
 
-/* True if every column can be computed from the lean accumulator. */
-static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size_t nsk)
+/* True if every column and sort key can be computed from a lean group;
+ * *values gets the FLOE_CLV_* of the values they need. */
+static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size_t nsk, unsigned *values)
 {
-	static const char *const lean[] = {"stime", "ltime", "dur", "spkts", "dpkts", "pkts", "sbytes",
-	                                   "dbytes", "bytes", "trans", "load", "sload", "dload",
-	                                   "rate", "srate", "drate"};
+	static const struct {
+		const char *name;
+		unsigned values;
+	} lean[] = {
+		{"stime", FLOE_CLV_TIMES}, {"ltime", FLOE_CLV_TIMES}, {"dur", FLOE_CLV_TIMES},
+		{"spkts", FLOE_CLV_SPKTS}, {"dpkts", FLOE_CLV_SPKTS}, {"pkts", FLOE_CLV_PKTS},
+		{"sbytes", FLOE_CLV_SBYTES}, {"dbytes", FLOE_CLV_SBYTES}, {"bytes", FLOE_CLV_BYTES},
+		{"trans", FLOE_CLV_TRANS},
+		{"load", FLOE_CLV_TIMES | FLOE_CLV_BYTES},
+		{"sload", FLOE_CLV_TIMES | FLOE_CLV_SBYTES}, {"dload", FLOE_CLV_TIMES | FLOE_CLV_SBYTES},
+		{"rate", FLOE_CLV_TIMES | FLOE_CLV_PKTS},
+		{"srate", FLOE_CLV_TIMES | FLOE_CLV_SPKTS}, {"drate", FLOE_CLV_TIMES | FLOE_CLV_SPKTS},
+	};
 	const struct floe_field *need[CLI_MAX_COLS + 32];
 	size_t nn = 0;
 	for (size_t i = 0; i < g->ncols; i++)
@@ -386,13 +397,19 @@ static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size
 	for (size_t i = 0; i < nsk; i++)
 		if (sk[i].fd)
 			need[nn++] = sk[i].fd;
+	*values = 0;
 	for (size_t i = 0; i < nn; i++) {
 		bool ok = (need[i]->kinds & FLOE_FK_KEY) != 0;
 		for (size_t j = 0; j < sizeof(lean) / sizeof(lean[0]) && !ok; j++)
-			ok = strcmp(need[i]->name, lean[j]) == 0;
+			if (strcmp(need[i]->name, lean[j].name) == 0) {
+				*values |= lean[j].values;
+				ok = true;
+			}
 		if (!ok)
 			return false;
 	}
+	if (*values == 0)
+		*values = FLOE_CLV_TRANS;  /* keys only: keep the smallest cell */
 	return true;
 }
 
@@ -515,10 +532,12 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		goto out;
 	}
 	if (mode == CLI_AGG_CLUSTER || mode == CLI_AGG_BINS) {
+		unsigned values = 0;
+		bool lean = !o->wfile && lean_enough(g, sk, nsk, &values);
 		struct floe_cluster_opts co = {
 			.keys = mode == CLI_AGG_BINS && !o->keys ? "" : o->keys,
 			.bin = o->bin, .cols = g->cols, .ncols = g->ncols,
-			.lean = !o->wfile && lean_enough(g, sk, nsk),
+			.lean = lean, .values = values,
 			.budget = &g->budget, .log = cli_log(),
 		};
 		g->cl = floe_cluster_create(&co, &eb);

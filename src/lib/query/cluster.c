@@ -1,9 +1,12 @@
 /*
  * cluster.c - grouping and aggregation with spilling (cluster.h).
  *
- * A group is one fixed-size arena entry: the packed key, the accumulator
- * (struct acc), optionally the wider struct acc_ext, then one pointer per
- * distinct-count column.  The table is open addressing with linear probing
+ * A group is one fixed-size arena entry: the packed key, the value cells
+ * (8 bytes each, only those the output needs: see enum cell), optionally
+ * the wider struct acc_ext, then one pointer per distinct-count column.
+ * IPv4 addresses are packed in 4 bytes ("narrow" keys); a record with an
+ * IPv6 (or no) address in a key goes to a second, wide operator (c->wide)
+ * with 16-byte addresses, so mixed traffic is exact and IPv4 groups small.  The table is open addressing with linear probing
  * over 64-bit slots: the low 32 bits of the key's SipHash in the upper half
  * (compared before the key) and the entry index + 1 in the lower half.
  * Partitions take other bits of the same hash (5 per level from the top),
@@ -132,6 +135,10 @@ struct acc {
 	uint64_t spkts, dpkts, sbytes, dbytes, trans;
 };
 
+/* The values a group keeps, one 8-byte cell each (unaligned, memcpy). */
+enum cell { C_STIME, C_LTIME, C_SPKTS, C_DPKTS, C_SBYTES, C_DBYTES, C_TRANS, C_PKTS, C_BYTES };
+#define MAX_CELLS 7
+
 /* What flow merging and full records need beyond struct acc. */
 struct acc_ext {
 	uint64_t sappbytes, dappbytes;
@@ -173,6 +180,10 @@ struct floe_cluster {
 	size_t dc_col[64];            /* column index of each dcount */
 	uint64_t *pct_total;          /* per column; PCT columns only */
 	size_t acc_off, ext_off, dc_off, esize, disk_size;
+	uint8_t cell[MAX_CELLS];      /* enum cell of each value cell */
+	size_t ncell;
+	bool narrow;                  /* addresses in keys are IPv4, 4 bytes */
+	struct floe_cluster *wide;    /* groups with IPv6 keys (narrow only) */
 	struct floe_budget *budget;
 	const struct floe_log *log;
 	char tmpdir[256];
@@ -202,9 +213,82 @@ static uint8_t *entry_at(const struct floe_cluster *c, size_t idx)
 	return c->chunks[idx >> CHUNK_SHIFT] + (idx & (CHUNK_ENTRIES - 1)) * c->esize;
 }
 
-static struct acc *acc_of(const struct floe_cluster *c, uint8_t *e)
+/* ---- value cells ---- */
+
+static uint64_t cell_from(enum cell k, const struct acc *a)
 {
-	return (struct acc *)(void *)(e + c->acc_off);
+	switch (k) {
+	case C_STIME: return (uint64_t)a->stime;
+	case C_LTIME: return (uint64_t)a->ltime;
+	case C_SPKTS: return a->spkts;
+	case C_DPKTS: return a->dpkts;
+	case C_SBYTES: return a->sbytes;
+	case C_DBYTES: return a->dbytes;
+	case C_TRANS: return a->trans;
+	case C_PKTS: return a->spkts + a->dpkts;
+	case C_BYTES: return a->sbytes + a->dbytes;
+	}
+	return 0;
+}
+
+/* Combines value v into cell k at p: earliest stime, latest ltime, sums. */
+static void cell_merge(enum cell k, uint8_t *p, uint64_t v)
+{
+	uint64_t o;
+	memcpy(&o, p, 8);
+	if (k == C_STIME)
+		o = (int64_t)v < (int64_t)o ? v : o;
+	else if (k == C_LTIME)
+		o = (int64_t)v > (int64_t)o ? v : o;
+	else
+		o += v;
+	memcpy(p, &o, 8);
+}
+
+static void grp_init(const struct floe_cluster *c, uint8_t *e)
+{
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v = c->cell[k] == C_STIME ? (uint64_t)INT64_MAX
+		           : c->cell[k] == C_LTIME ? (uint64_t)INT64_MIN : 0;
+		memcpy(e + c->acc_off + 8 * k, &v, 8);
+	}
+}
+
+/* Adds a record's values to group e. */
+static void grp_add(const struct floe_cluster *c, uint8_t *e, const struct acc *a)
+{
+	for (size_t k = 0; k < c->ncell; k++)
+		cell_merge((enum cell)c->cell[k], e + c->acc_off + 8 * k, cell_from((enum cell)c->cell[k], a));
+}
+
+/* Adds the values of group rec (same layout, e.g. from a spill file) to e. */
+static void grp_merge(const struct floe_cluster *c, uint8_t *e, const uint8_t *rec)
+{
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v;
+		memcpy(&v, rec + c->acc_off + 8 * k, 8);
+		cell_merge((enum cell)c->cell[k], e + c->acc_off + 8 * k, v);
+	}
+}
+
+/* The values of group e; what it does not keep is 0, a kept sum of both
+ * directions is in the source side (spkts, sbytes). */
+static void grp_get(const struct floe_cluster *c, const uint8_t *e, struct acc *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v;
+		memcpy(&v, e + c->acc_off + 8 * k, 8);
+		switch ((enum cell)c->cell[k]) {
+		case C_STIME: a->stime = (int64_t)v; break;
+		case C_LTIME: a->ltime = (int64_t)v; break;
+		case C_SPKTS: case C_PKTS: a->spkts = v; break;
+		case C_DPKTS: a->dpkts = v; break;
+		case C_SBYTES: case C_BYTES: a->sbytes = v; break;
+		case C_DBYTES: a->dbytes = v; break;
+		case C_TRANS: a->trans = v; break;
+		}
+	}
 }
 
 static struct acc_ext *ext_of(const struct floe_cluster *c, uint8_t *e)
@@ -226,7 +310,7 @@ static enum floe_err add_keypart(struct floe_cluster *c, const struct floe_field
 	k->fd = fd;
 	k->plen = plen;
 	k->off = (uint16_t)c->klen;
-	k->len = fd ? fd->size : 8;
+	k->len = !fd ? 8 : c->narrow && fd->type == FLOE_FT_ADDR ? 4 : fd->size;
 	c->klen += k->len;
 	return FLOE_OK;
 }
@@ -281,7 +365,9 @@ static void mask_addr(uint8_t a[16], int plen)
 	}
 }
 
-static void make_key(const struct floe_cluster *c, const struct floe_flow *f, int64_t binstart,
+/* Packs the key of f into key; false if a narrow operator cannot hold it
+ * (an address of f in the key is not IPv4): it goes to c->wide. */
+static bool make_key(const struct floe_cluster *c, const struct floe_flow *f, int64_t binstart,
                      uint8_t *key)
 {
 	for (size_t i = 0; i < c->nk; i++) {
@@ -290,13 +376,52 @@ static void make_key(const struct floe_cluster *c, const struct floe_flow *f, in
 			memcpy(key + k->off, &binstart, 8);
 			continue;
 		}
-		memcpy(key + k->off, (const uint8_t *)f + k->fd->off, k->len);
-		if (k->fd->type == FLOE_FT_ADDR)
+		const uint8_t *v = (const uint8_t *)f + k->fd->off;
+		if (k->fd->type != FLOE_FT_ADDR) {
+			memcpy(key + k->off, v, k->len);
+		} else if (k->len == 4) {
+			if (!floe_addr_is_v4(v))
+				return false;
+			uint8_t a[16];
+			memcpy(a, v, 16);
+			mask_addr(a, k->plen);
+			memcpy(key + k->off, a + 12, 4);
+		} else {
+			memcpy(key + k->off, v, 16);
 			mask_addr(key + k->off, k->plen);
+		}
 	}
+	return true;
 }
 
-struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, struct floe_errbuf *eb)
+/* The cells a group keeps: all for full groups, else those values asks for
+ * (0: all of struct acc). */
+static void choose_cells(struct floe_cluster *c, unsigned values)
+{
+	if (c->ext || values == 0)
+		values = FLOE_CLV_TIMES | FLOE_CLV_SPKTS | FLOE_CLV_SBYTES | FLOE_CLV_TRANS;
+	c->ncell = 0;
+	if (values & FLOE_CLV_TIMES) {
+		c->cell[c->ncell++] = C_STIME;
+		c->cell[c->ncell++] = C_LTIME;
+	}
+	if (values & FLOE_CLV_SPKTS) {
+		c->cell[c->ncell++] = C_SPKTS;
+		c->cell[c->ncell++] = C_DPKTS;
+	} else if (values & FLOE_CLV_PKTS) {
+		c->cell[c->ncell++] = C_PKTS;
+	}
+	if (values & FLOE_CLV_SBYTES) {
+		c->cell[c->ncell++] = C_SBYTES;
+		c->cell[c->ncell++] = C_DBYTES;
+	} else if (values & FLOE_CLV_BYTES) {
+		c->cell[c->ncell++] = C_BYTES;
+	}
+	if (values & FLOE_CLV_TRANS)
+		c->cell[c->ncell++] = C_TRANS;
+}
+
+static struct floe_cluster *create(const struct floe_cluster_opts *o, bool narrow, struct floe_errbuf *eb)
 {
 	struct floe_cluster *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -310,6 +435,7 @@ struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, stru
 	c->ncols = o->ncols;
 	c->merge_mode = !o->keys;
 	c->ext = c->merge_mode || !o->lean;
+	c->narrow = narrow;
 	const char *td = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
 	snprintf(c->tmpdir, sizeof(c->tmpdir), "%s", td && *td ? td : "/tmp");
 	if (c->merge_mode) {
@@ -337,9 +463,13 @@ struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, stru
 		}
 		c->dc_col[c->ndc++] = i;
 	}
-	c->acc_off = (c->klen + 7) & ~(size_t)7;
-	c->ext_off = c->acc_off + sizeof(struct acc);
+	choose_cells(c, o->values);
+	/* cells are unaligned; acc_ext and the dcount pointers are aligned */
+	c->acc_off = c->klen;
+	c->ext_off = (c->acc_off + 8 * c->ncell + 7) & ~(size_t)7;
 	c->dc_off = c->ext_off + (c->ext ? sizeof(struct acc_ext) : 0);
+	if (!c->ext && !c->ndc)
+		c->ext_off = c->dc_off = c->acc_off + 8 * c->ncell;
 	c->disk_size = c->dc_off;
 	c->esize = c->dc_off + c->ndc * sizeof(struct floe_dcount *);
 	if (floe_hashkey_random(&c->hk) != 0) {
@@ -348,11 +478,23 @@ struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, stru
 	}
 	c->ps = &c->top;
 	c->piped = !c->ext && c->ndc == 0 && c->klen <= PIPE_KEY;
+	bool addr_key = false;
+	for (size_t i = 0; i < c->nk; i++)
+		addr_key |= c->kp[i].fd && c->kp[i].fd->type == FLOE_FT_ADDR;
+	if (c->narrow && !addr_key)
+		c->narrow = false;  /* nothing to narrow: no second operator */
+	if (c->narrow && !(c->wide = create(o, false, eb)))
+		goto fail;
 	return c;
 fail:
 	free(c->pct_total);
 	free(c);
 	return NULL;
+}
+
+struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, struct floe_errbuf *eb)
+{
+	return create(o, true, eb);
 }
 
 /* Finds the group of key or makes an empty one.  NOMEM when the budget
@@ -415,9 +557,7 @@ static enum floe_err find_or_insert(struct floe_cluster *c, const uint8_t *key, 
 	uint8_t *e = entry_at(c, idx);
 	memset(e, 0, c->esize);
 	memcpy(e, key, c->klen);
-	struct acc *a = acc_of(c, e);
-	a->stime = INT64_MAX;
-	a->ltime = INT64_MIN;
+	grp_init(c, e);
 	size_t mask = c->cap - 1;
 	size_t i = h32 & mask;
 	while (c->slots[i])
@@ -425,19 +565,6 @@ static enum floe_err find_or_insert(struct floe_cluster *c, const uint8_t *key, 
 	c->slots[i] = (uint64_t)h32 << 32 | (uint64_t)(idx + 1);
 	*out = e;
 	return FLOE_OK;
-}
-
-static void acc_merge(struct acc *a, const struct acc *b)
-{
-	if (b->stime < a->stime)
-		a->stime = b->stime;
-	if (b->ltime > a->ltime)
-		a->ltime = b->ltime;
-	a->spkts += b->spkts;
-	a->dpkts += b->dpkts;
-	a->sbytes += b->sbytes;
-	a->dbytes += b->dbytes;
-	a->trans += b->trans;
 }
 
 static uint8_t min8(uint8_t a, uint8_t b) { return a < b ? a : b; }
@@ -623,9 +750,11 @@ static enum floe_err pipe_pop(struct floe_cluster *c)
 	uint8_t *e;
 	enum floe_err err = room_h(c, p->key, p->h, &e);
 	if (err == FLOE_OK)
-		acc_merge(acc_of(c, e), &p->a);
+		grp_add(c, e, &p->a);
 	return err;
 }
+
+static enum floe_err add_piece(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart);
 
 static enum floe_err pipe_push(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart)
 {
@@ -633,8 +762,9 @@ static enum floe_err pipe_push(struct floe_cluster *c, const struct floe_flow *f
 	if (c->pcount == PIPE && (err = pipe_pop(c)) != FLOE_OK)
 		return err;
 	struct pending *p = &c->pipe[(c->phead + c->pcount) % PIPE];
+	if (!make_key(c, f, binstart, p->key))
+		return add_piece(c->wide, f, binstart);
 	c->pcount++;
-	make_key(c, f, binstart, p->key);
 	p->h = floe_hash(&c->hk, p->key, c->klen);
 	p->a = (struct acc){f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
 	prefetch_slot(c, p->h);
@@ -687,13 +817,14 @@ static enum floe_err add_piece(struct floe_cluster *c, const struct floe_flow *f
 	if (c->piped)
 		return pipe_push(c, f, binstart);
 	uint8_t key[512];
-	make_key(c, f, binstart, key);
+	if (!make_key(c, f, binstart, key))
+		return add_piece(c->wide, f, binstart);
 	uint8_t *e;
 	enum floe_err err = room(c, key, &e);
 	if (err != FLOE_OK)
 		return err;
 	struct acc a = {f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
-	acc_merge(acc_of(c, e), &a);
+	grp_add(c, e, &a);
 	if (c->ext) {
 		struct acc_ext x;
 		ext_from_flow(&x, f);
@@ -766,8 +897,12 @@ enum floe_err floe_cluster_add(struct floe_cluster *c, const struct floe_flow *f
 			}
 		}
 	}
-	if (err != FLOE_OK && !c->eb.code)
-		floe_errbuf_set(&c->eb, err, "%s", floe_strerror(err));
+	if (err != FLOE_OK && !c->eb.code) {
+		if (c->wide && c->wide->eb.code)
+			c->eb = c->wide->eb;
+		else
+			floe_errbuf_set(&c->eb, err, "%s", floe_strerror(err));
+	}
 	return err;
 }
 
@@ -787,19 +922,24 @@ static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, vo
 				memcpy(&out.stime, e + kp->off, 8);
 				continue;
 			}
-			memcpy((uint8_t *)&out + kp->fd->off, e + kp->off, kp->len);
+			if (kp->len == 4 && kp->fd->type == FLOE_FT_ADDR)
+				floe_addr_from_v4((uint8_t *)&out + kp->fd->off, e + kp->off);
+			else
+				memcpy((uint8_t *)&out + kp->fd->off, e + kp->off, kp->len);
 			if (kp->fd->type == FLOE_FT_MAC)
 				keyflags |= FLOE_F_MAC;
 			if (kp->fd->off == offsetof(struct floe_flow, vlan))
 				keyflags |= FLOE_F_VLAN;
 			if (kp->fd->type == FLOE_FT_ADDR && !addr_set && !c->merge_mode) {
-				bool v4 = floe_addr_is_v4(e + kp->off);
+				bool v4 = floe_addr_is_v4((uint8_t *)&out + kp->fd->off);
 				out.ipver = v4 ? 4 : 6;
 				out.etype = v4 ? FLOE_ETH_IPV4 : FLOE_ETH_IPV6;
 				addr_set = true;
 			}
 		}
-		const struct acc *a = acc_of(c, e);
+		struct acc av;
+		grp_get(c, e, &av);
+		const struct acc *a = &av;
 		if (c->bin) {
 			int64_t b0 = out.stime;
 			out.stime = b0;
@@ -891,7 +1031,7 @@ static enum floe_err merge_entry(struct floe_cluster *c, FILE *in, uint8_t *rec)
 	enum floe_err err = room(c, rec, &e);
 	if (err != FLOE_OK)
 		return err;
-	acc_merge(acc_of(c, e), acc_of(c, rec));
+	grp_merge(c, e, rec);
 	if (c->ext)
 		ext_merge(ext_of(c, e), ext_of(c, rec));
 	for (size_t j = 0; j < c->ndc; j++) {
@@ -931,7 +1071,7 @@ static enum floe_err read_partition(struct floe_cluster *c, FILE *in, unsigned l
 	c->ps = &sub;
 	c->level = level;
 	c->spilled = false;
-	uint8_t rec[1024];
+	_Alignas(8) uint8_t rec[1024];
 	enum floe_err err = FLOE_OK;
 	while (err == FLOE_OK) {
 		size_t got = fread(rec, 1, c->disk_size, in);
@@ -959,10 +1099,8 @@ static enum floe_err read_partition(struct floe_cluster *c, FILE *in, unsigned l
 	return err;
 }
 
-enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
+static enum floe_err finish_own(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
 {
-	if (c->eb.code)
-		return c->eb.code;
 	enum floe_err err = pipe_drain(c);
 	if (err != FLOE_OK)
 		return err;
@@ -976,20 +1114,43 @@ enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit
 	return drain(c, &c->top, 1, emit, ud);
 }
 
+enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
+{
+	if (c->eb.code)
+		return c->eb.code;
+	enum floe_err err = finish_own(c, emit, ud);
+	if (err == FLOE_OK && c->wide) {
+		/* the wide groups' percentages are of the totals of all records */
+		memcpy(c->wide->pct_total, c->pct_total, (c->ncols ? c->ncols : 1) * sizeof(uint64_t));
+		err = finish_own(c->wide, emit, ud);
+		if (err != FLOE_OK && c->wide->eb.code && !c->eb.code)
+			c->eb = c->wide->eb;
+	}
+	return err;
+}
+
 const char *floe_cluster_error(const struct floe_cluster *c)
 {
-	return c->eb.code ? c->eb.msg : "";
+	return c->eb.code ? c->eb.msg : c->wide ? floe_cluster_error(c->wide) : "";
 }
 
 void floe_cluster_stats(const struct floe_cluster *c, struct floe_cluster_stats *st)
 {
 	*st = c->st;
+	if (c->wide) {
+		st->groups += c->wide->st.groups;
+		st->spills += c->wide->st.spills;
+		st->spilled_groups += c->wide->st.spilled_groups;
+		if (c->wide->st.max_level > st->max_level)
+			st->max_level = c->wide->st.max_level;
+	}
 }
 
 void floe_cluster_destroy(struct floe_cluster *c)
 {
 	if (!c)
 		return;
+	floe_cluster_destroy(c->wide);
 	drop_groups(c);
 	for (unsigned p = 0; p < NPART; p++)
 		if (c->top.f[p])

@@ -76,10 +76,23 @@ struct floe_cluster_opts {
 	size_t ncols;
 	bool lean;               /* only stime, ltime, trans, [sd]pkts, [sd]bytes
 	                          * and the keys are wanted: smaller groups */
+	unsigned values;         /* with lean: FLOE_CLV_* the output needs, the
+	                          * others are not kept (0 = all of them) */
 	struct floe_budget *budget;  /* borrowed; NULL = unlimited */
 	const char *tmpdir;      /* spill directory; NULL = $TMPDIR or /tmp */
 	const struct floe_log *log;
 };
+
+/* Values of lean groups (floe_cluster_opts.values).  A group emits what
+ * it does not keep as 0; PKTS and BYTES keep the sum of both directions
+ * and emit it on the source side (spkts, sbytes), so pkts and bytes are
+ * right and the per-direction fields are not. */
+#define FLOE_CLV_TIMES  0x01u  /* stime and ltime (dur, load, rate) */
+#define FLOE_CLV_PKTS   0x02u  /* spkts + dpkts as one sum */
+#define FLOE_CLV_SPKTS  0x04u  /* spkts and dpkts apart */
+#define FLOE_CLV_BYTES  0x08u  /* sbytes + dbytes as one sum */
+#define FLOE_CLV_SBYTES 0x10u  /* sbytes and dbytes apart */
+#define FLOE_CLV_TRANS  0x20u  /* trans */
 
 struct floe_cluster;
 
