@@ -65,13 +65,20 @@ int cmd_cluster(int argc, char **argv)
 
 /* ---- reading ---- */
 
-typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
+/* Takes one element of a feed: a struct floe_flow, or with a prepare
+ * function what it made of one. */
+typedef enum floe_err (*add_fn)(void *ud, const void *elem);
+/* Turns a record into an element of esize bytes, in the reading thread. */
+typedef void (*prep_fn)(const void *pud, const struct floe_flow *f, void *elem);
 
 /*
  * Reading runs in a thread of its own: it decodes blocks, filters, orients
  * and copies the records into one of two slots of FEED_RECS records while
  * the main thread aggregates the other, so decompression and aggregation
  * overlap.  Only the main thread touches the operators and their budget.
+ * With a prepare function (floe_cluster_prepare) the reading thread also
+ * makes each record's group key and hash and hands over those small items
+ * instead of whole records.
  */
 #define FEED_RECS 8192
 
@@ -82,10 +89,13 @@ struct feed {
 	bool dirs;                     /* also read -R directories */
 	const struct floe_filter *filter;
 	const struct floe_netset *orient;
+	prep_fn prep;                  /* NULL: elements are records */
+	const void *prep_ud;
+	size_t esize;                  /* bytes of an element */
 	/* shared, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct floe_flow *slot[2];
+	uint8_t *slot[2];
 	size_t len[2];
 	bool full[2];
 	bool done, stop;
@@ -170,10 +180,22 @@ static void *feed_main(void *arg)
 			if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
 				continue;
 			fd->nrec++;
-			struct floe_flow *f = &fd->slot[w][k++];
-			*f = recs[i];
-			if (fd->orient)
-				floe_flow_orient_local(f, fd->orient);
+			uint8_t *el = fd->slot[w] + k++ * fd->esize;
+			if (fd->prep) {
+				const struct floe_flow *f = &recs[i];
+				struct floe_flow turned;
+				if (fd->orient) {
+					turned = recs[i];
+					floe_flow_orient_local(&turned, fd->orient);
+					f = &turned;
+				}
+				fd->prep(fd->prep_ud, f, el);
+			} else {
+				struct floe_flow *f = (struct floe_flow *)(void *)el;
+				*f = recs[i];
+				if (fd->orient)
+					floe_flow_orient_local(f, fd->orient);
+			}
 			if (k == FEED_RECS) {
 				feed_publish(fd, w, k);
 				w ^= 1;
@@ -199,19 +221,22 @@ static void *feed_main(void *arg)
 }
 
 /* Feeds every record of the inputs that passes filter to add; oriented to
- * the local networks first if orient is set. */
-static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
-                      const struct floe_netset *orient, add_fn add, void *ud,
-                      const char *(*errmsg)(void *ud), uint64_t *nrec)
+ * the local networks first if orient is set; made into an element of
+ * esize bytes by prep if that is set. */
+static int read_prepared(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                         const struct floe_netset *orient, prep_fn prep, const void *prep_ud,
+                         size_t esize, add_fn add, void *ud, const char *(*errmsg)(void *ud),
+                         uint64_t *nrec)
 {
 	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
-	                  .filter = filter, .orient = orient};
-	fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow));
+	                  .filter = filter, .orient = orient, .prep = prep, .prep_ud = prep_ud,
+	                  .esize = prep ? esize : sizeof(struct floe_flow)};
+	fd.slot[0] = malloc(2 * FEED_RECS * fd.esize);
 	if (!fd.slot[0]) {
 		cli_error(o, "out of memory");
 		return EXIT_FAIL;
 	}
-	fd.slot[1] = fd.slot[0] + FEED_RECS;
+	fd.slot[1] = fd.slot[0] + FEED_RECS * fd.esize;
 	pthread_mutex_init(&fd.mu, NULL);
 	pthread_cond_init(&fd.cv, NULL);
 	pthread_t th;
@@ -232,7 +257,7 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
 		if (!have)
 			break;
 		for (size_t i = 0; i < fd.len[r] && rc == EXIT_OK; i++) {
-			enum floe_err e = add(ud, &fd.slot[r][i]);
+			enum floe_err e = add(ud, fd.slot[r] + i * fd.esize);
 			if (e != FLOE_OK) {
 				cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
 				          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
@@ -256,6 +281,13 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
 	if (rc == EXIT_OK || fd.rc == EXIT_FAIL)
 		rc = fd.rc == EXIT_OK ? rc : fd.rc;
 	return rc;
+}
+
+static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                      const struct floe_netset *orient, add_fn add, void *ud,
+                      const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	return read_prepared(o, first, count, filter, orient, NULL, NULL, 0, add, ud, errmsg, nrec);
 }
 
 static int read_all(struct cli_opts *o, const struct floe_filter *filter,
@@ -324,12 +356,12 @@ struct agg {
 	struct sink sink;
 };
 
-static enum floe_err add_b(void *ud, const struct floe_flow *f)
+static enum floe_err add_b(void *ud, const void *f)
 {
 	return floe_merge_add_b(((struct agg *)ud)->mg, f);
 }
 
-static enum floe_err add_a(void *ud, const struct floe_flow *f)
+static enum floe_err add_a(void *ud, const void *f)
 {
 	struct agg *g = ud;
 	return floe_merge_join(g->mg, f, sink_emit, &g->sink);
@@ -341,9 +373,19 @@ static const char *merge_err(void *ud)
 	return "out of memory: the second capture does not fit in --memory";
 }
 
-static enum floe_err add_cluster(void *ud, const struct floe_flow *f)
+static enum floe_err add_cluster(void *ud, const void *f)
 {
 	return floe_cluster_add(((struct agg *)ud)->cl, f);
+}
+
+static void prep_cluster(const void *pud, const struct floe_flow *f, void *item)
+{
+	floe_cluster_prepare(pud, f, item);
+}
+
+static enum floe_err add_prepared(void *ud, const void *item)
+{
+	return floe_cluster_add_prepared(((struct agg *)ud)->cl, item);
 }
 
 static const char *cluster_err(void *ud)
@@ -351,7 +393,7 @@ static const char *cluster_err(void *ud)
 	return floe_cluster_error(((struct agg *)ud)->cl);
 }
 
-static enum floe_err add_sort(void *ud, const struct floe_flow *f)
+static enum floe_err add_sort(void *ud, const void *f)
 {
 	return floe_sort_add(((struct agg *)ud)->sink.sort, f, NULL);
 }
@@ -597,6 +639,9 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		}
 	} else if (mode == CLI_AGG_SORT)
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, NULL, &nrec);
+	else if (floe_cluster_item_size(g->cl))
+		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL, prep_cluster, g->cl,
+		                   floe_cluster_item_size(g->cl), add_prepared, g, cluster_err, &nrec);
 	else
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_cluster, g, cluster_err, &nrec);
 	if (rc != EXIT_FAIL && g->cl) {

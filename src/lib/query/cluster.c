@@ -161,14 +161,17 @@ struct part_set {
 /* Records on their way into the table: hashed and their slot prefetched
  * when they arrive, looked up PIPE records later, when the slot (and, from
  * halfway, the entry) is in cache.  Used for lean groups without distinct
- * counts and keys of at most PIPE_KEY bytes: the common report queries. */
+ * counts and keys of at most PIPE_KEY bytes: the common report queries.
+ * A pending record is an item (floe_cluster_prepare): the header, the
+ * value cells, the packed key. */
 #define PIPE 16
 #define PIPE_KEY 64
-struct pending {
-	uint64_t h;
-	struct acc a;
-	uint8_t key[PIPE_KEY];
+struct item_hdr {
+	uint64_t h;                   /* hash of the key, by the target's key */
+	uint32_t wide;                /* 1: for c->wide */
+	uint32_t pad;
 };
+#define ITEM_MAX (sizeof(struct item_hdr) + 8 * MAX_CELLS + PIPE_KEY)
 
 struct floe_cluster {
 	struct keypart kp[FLOE_CLUSTER_MAX_KEYS + 8];
@@ -206,7 +209,8 @@ struct floe_cluster {
 	struct floe_errbuf eb;
 	bool piped;
 	unsigned phead, pcount;
-	struct pending pipe[PIPE];
+	uint64_t pushed;              /* records through the pipe */
+	_Alignas(8) uint8_t pipe[PIPE][ITEM_MAX];
 };
 
 static uint8_t *entry_at(const struct floe_cluster *c, size_t idx)
@@ -262,14 +266,20 @@ static void grp_add(const struct floe_cluster *c, uint8_t *e, const struct acc *
 		cell_merge((enum cell)c->cell[k], e + c->acc_off + 8 * k, cell_from((enum cell)c->cell[k], a));
 }
 
-/* Adds the values of group rec (same layout, e.g. from a spill file) to e. */
-static void grp_merge(const struct floe_cluster *c, uint8_t *e, const uint8_t *rec)
+/* Adds value cells (as a group keeps them) to group e. */
+static void grp_add_cells(const struct floe_cluster *c, uint8_t *e, const uint8_t *cells)
 {
 	for (size_t k = 0; k < c->ncell; k++) {
 		uint64_t v;
-		memcpy(&v, rec + c->acc_off + 8 * k, 8);
+		memcpy(&v, cells + 8 * k, 8);
 		cell_merge((enum cell)c->cell[k], e + c->acc_off + 8 * k, v);
 	}
+}
+
+/* Adds the values of group rec (same layout, e.g. from a spill file) to e. */
+static void grp_merge(const struct floe_cluster *c, uint8_t *e, const uint8_t *rec)
+{
+	grp_add_cells(c, e, rec + c->acc_off);
 }
 
 /* The values of group e; what it does not keep is 0, a kept sum of both
@@ -760,40 +770,81 @@ static void prefetch_slot(const struct floe_cluster *c, uint64_t h)
 		__builtin_prefetch(&c->slots[(uint32_t)h & (c->cap - 1)]);
 }
 
+static size_t item_key_off(const struct floe_cluster *c)
+{
+	return sizeof(struct item_hdr) + 8 * c->ncell;
+}
+
+/* The value cells of f, as grp_merge adds them. */
+static void cells_from(const struct floe_cluster *c, const struct floe_flow *f, uint8_t *cells)
+{
+	struct acc a = {f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v = cell_from((enum cell)c->cell[k], &a);
+		memcpy(cells + 8 * k, &v, 8);
+	}
+}
+
 /* Adds the oldest pending record to its group. */
 static enum floe_err pipe_pop(struct floe_cluster *c)
 {
-	struct pending *p = &c->pipe[c->phead];
+	const uint8_t *p = c->pipe[c->phead];
 	c->phead = (c->phead + 1) % PIPE;
 	c->pcount--;
+	struct item_hdr hd;
+	memcpy(&hd, p, sizeof(hd));
 	uint8_t *e;
-	enum floe_err err = room_h(c, p->key, p->h, &e);
+	enum floe_err err = room_h(c, p + item_key_off(c), hd.h, &e);
 	if (err == FLOE_OK)
-		grp_add(c, e, &p->a);
+		grp_add_cells(c, e, p + sizeof(struct item_hdr));
 	return err;
+}
+
+/* Makes room at the tail of the pipe; returns the free item there. */
+static enum floe_err pipe_tail(struct floe_cluster *c, uint8_t **p)
+{
+	enum floe_err err = FLOE_OK;
+	if (c->pcount == PIPE && (err = pipe_pop(c)) != FLOE_OK)
+		return err;
+	*p = c->pipe[(c->phead + c->pcount) % PIPE];
+	return FLOE_OK;
+}
+
+/* Queues the item at the tail (filled in): prefetches its slot, and, when
+ * records mostly find their group already there, the entry of the record
+ * halfway down the pipe.  (Reading that slot stalls if it is not in cache
+ * yet; when most records make new groups, as with millions of sources of
+ * one flow each, there is no entry to fetch and the stall is all cost:
+ * 10% of the time of -m saddr on the big capture.) */
+static void pipe_commit(struct floe_cluster *c, uint64_t h)
+{
+	c->pcount++;
+	c->pushed++;
+	prefetch_slot(c, h);
+	if (c->pushed > 2 * c->count && c->pcount > PIPE / 2 && c->cap) {
+		struct item_hdr q;
+		memcpy(&q, c->pipe[(c->phead + c->pcount - 1 - PIPE / 2) % PIPE], sizeof(q));
+		uint64_t s = c->slots[(uint32_t)q.h & (c->cap - 1)];
+		if (s)
+			__builtin_prefetch(entry_at(c, (size_t)(uint32_t)s - 1));
+	}
 }
 
 static enum floe_err add_piece(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart);
 
 static enum floe_err pipe_push(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart)
 {
-	enum floe_err err = FLOE_OK;
-	if (c->pcount == PIPE && (err = pipe_pop(c)) != FLOE_OK)
+	uint8_t *p;
+	enum floe_err err = pipe_tail(c, &p);
+	if (err != FLOE_OK)
 		return err;
-	struct pending *p = &c->pipe[(c->phead + c->pcount) % PIPE];
-	if (!make_key(c, f, binstart, p->key))
+	uint8_t *key = p + item_key_off(c);
+	if (!make_key(c, f, binstart, key))
 		return add_piece(c->wide, f, binstart);
-	c->pcount++;
-	p->h = floe_hash(&c->hk, p->key, c->klen);
-	p->a = (struct acc){f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
-	prefetch_slot(c, p->h);
-	/* halfway: the slot is in cache, fetch the entry it points to */
-	if (c->pcount > PIPE / 2 && c->cap) {
-		struct pending *q = &c->pipe[(c->phead + c->pcount - 1 - PIPE / 2) % PIPE];
-		uint64_t s = c->slots[(uint32_t)q->h & (c->cap - 1)];
-		if (s)
-			__builtin_prefetch(entry_at(c, (size_t)(uint32_t)s - 1));
-	}
+	struct item_hdr hd = {floe_hash(&c->hk, key, c->klen), 0, 0};
+	memcpy(p, &hd, sizeof(hd));
+	cells_from(c, f, p + sizeof(hd));
+	pipe_commit(c, hd.h);
 	return FLOE_OK;
 }
 
@@ -915,6 +966,58 @@ enum floe_err floe_cluster_add(struct floe_cluster *c, const struct floe_flow *f
 					break;
 			}
 		}
+	}
+	if (err != FLOE_OK && !c->eb.code) {
+		if (c->wide && c->wide->eb.code)
+			c->eb = c->wide->eb;
+		else
+			floe_errbuf_set(&c->eb, err, "%s", floe_strerror(err));
+	}
+	return err;
+}
+
+/* ---- adding from another thread ---- */
+
+size_t floe_cluster_item_size(const struct floe_cluster *c)
+{
+	if (!c->piped || c->bin || (c->wide && !c->wide->piped))
+		return 0;
+	for (size_t i = 0; i < c->ncols; i++)
+		if (c->cols[i].op == FLOE_AGG_PCT)
+			return 0;
+	size_t klen = c->wide && c->wide->klen > c->klen ? c->wide->klen : c->klen;
+	return (item_key_off(c) + klen + 7) & ~(size_t)7;
+}
+
+void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *f, void *item)
+{
+	uint8_t *p = item;
+	uint8_t *key = p + item_key_off(c);
+	struct item_hdr hd = {0, 0, 0};
+	const struct floe_cluster *t = c;
+	if (!make_key(c, f, 0, key)) {
+		t = c->wide;
+		hd.wide = 1;
+		(void)make_key(t, f, 0, key);  /* wide keys always fit */
+	}
+	hd.h = floe_hash(&t->hk, key, t->klen);
+	memcpy(p, &hd, sizeof(hd));
+	cells_from(c, f, p + sizeof(hd));
+}
+
+enum floe_err floe_cluster_add_prepared(struct floe_cluster *c, const void *item)
+{
+	if (c->eb.code)
+		return c->eb.code;
+	c->st.records++;
+	struct item_hdr hd;
+	memcpy(&hd, item, sizeof(hd));
+	struct floe_cluster *t = hd.wide ? c->wide : c;
+	uint8_t *p;
+	enum floe_err err = pipe_tail(t, &p);
+	if (err == FLOE_OK) {
+		memcpy(p, item, item_key_off(t) + t->klen);
+		pipe_commit(t, hd.h);
 	}
 	if (err != FLOE_OK && !c->eb.code) {
 		if (c->wide && c->wide->eb.code)

@@ -113,6 +113,26 @@ typedef enum floe_err (*floe_cluster_emit)(void *ud, const struct floe_flow *f, 
 /* Emits every group once.  Call once, after the last add. */
 FLOE_WUR enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit, void *ud);
 
+/* ---- adding from a reading thread ----
+ *
+ * floe_cluster_add makes a record's group key and hash, then adds it to
+ * its group.  A reading thread can do the first half (floe_cluster_prepare)
+ * while the aggregating thread does the second (floe_cluster_add_prepared),
+ * and hand over small items instead of records. */
+
+/* Bytes of one prepared item (a multiple of 8); 0 if c takes records only
+ * (full groups, distinct counts, time bins, pct() columns, long keys). */
+size_t floe_cluster_item_size(const struct floe_cluster *c);
+
+/* Writes the item of f to item (floe_cluster_item_size bytes, 8-byte
+ * aligned).  Only reads what create set up: may run in another thread
+ * while the owner calls floe_cluster_add_prepared.  Call only if the size
+ * is not 0. */
+void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *f, void *item);
+
+/* Adds a prepared item, as floe_cluster_add adds its record (same errors). */
+FLOE_WUR enum floe_err floe_cluster_add_prepared(struct floe_cluster *c, const void *item);
+
 const char *floe_cluster_error(const struct floe_cluster *c);
 
 struct floe_cluster_stats {
