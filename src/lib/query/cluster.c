@@ -584,7 +584,8 @@ static enum floe_err find_or_insert(struct floe_cluster *c, const uint8_t *key, 
 		return FLOE_NOMEM;
 	size_t idx = c->count++;
 	uint8_t *e = entry_at(c, idx);
-	memset(e, 0, c->esize);
+	if (c->ext_off > c->acc_off + 8 * c->ncell || c->esize > c->ext_off)
+		memset(e, 0, c->esize);  /* padding, acc_ext, dcount pointers */
 	memcpy(e, key, c->klen);
 	grp_init(c, e);
 	size_t mask = c->cap - 1;
@@ -1033,9 +1034,11 @@ enum floe_err floe_cluster_add_prepared(struct floe_cluster *c, const void *item
 static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
 {
 	double extra[256];
+	/* every field set below is set for every group, so one clearing does */
+	struct floe_flow out = {0};
 	for (size_t i = 0; i < c->count; i++) {
 		uint8_t *e = entry_at(c, i);
-		struct floe_flow out = {0};
+		out.flags = 0;
 		bool addr_set = false;
 		uint16_t keyflags = 0;
 		for (size_t k = 0; k < c->nk; k++) {
