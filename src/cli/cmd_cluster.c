@@ -89,6 +89,7 @@ struct feed {
 	bool dirs;                     /* also read -R directories */
 	const struct floe_filter *filter;
 	const struct floe_netset *orient;
+	uint64_t columns;              /* to decode (floe_reader_set_columns); 0: all */
 	prep_fn prep;                  /* NULL: elements are records */
 	const void *prep_ud;
 	size_t esize;                  /* bytes of an element */
@@ -135,7 +136,8 @@ static struct floe_source *feed_source(struct feed *fd)
 	if (fd->filter && !floe_filter_required_addrs(fd->filter, addrs, 64, &naddrs))
 		naddrs = 0;
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log()};
+	                              .naddrs = naddrs, .no_index = o->no_index, .columns = fd->columns,
+	                              .log = cli_log()};
 	struct floe_source *src = floe_source_create(&so, &eb);
 	bool ok = src != NULL;
 	for (size_t i = fd->first; ok && i < fd->first + fd->count; i++)
@@ -224,12 +226,12 @@ static void *feed_main(void *arg)
  * the local networks first if orient is set; made into an element of
  * esize bytes by prep if that is set. */
 static int read_prepared(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
-                         const struct floe_netset *orient, prep_fn prep, const void *prep_ud,
-                         size_t esize, add_fn add, void *ud, const char *(*errmsg)(void *ud),
-                         uint64_t *nrec)
+                         const struct floe_netset *orient, uint64_t columns, prep_fn prep,
+                         const void *prep_ud, size_t esize, add_fn add, void *ud,
+                         const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
 	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
-	                  .filter = filter, .orient = orient, .prep = prep, .prep_ud = prep_ud,
+	                  .filter = filter, .orient = orient, .columns = columns, .prep = prep, .prep_ud = prep_ud,
 	                  .esize = prep ? esize : sizeof(struct floe_flow)};
 	fd.slot[0] = malloc(2 * FEED_RECS * fd.esize);
 	if (!fd.slot[0]) {
@@ -287,7 +289,7 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
                       const struct floe_netset *orient, add_fn add, void *ud,
                       const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
-	return read_prepared(o, first, count, filter, orient, NULL, NULL, 0, add, ud, errmsg, nrec);
+	return read_prepared(o, first, count, filter, orient, 0, NULL, NULL, 0, add, ud, errmsg, nrec);
 }
 
 static int read_all(struct cli_opts *o, const struct floe_filter *filter,
@@ -455,6 +457,46 @@ static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size
 	return true;
 }
 
+#define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+/* The columns a lean aggregation without filter or --local reads (the
+ * others are not decoded): its key fields, its values (FLOE_CLV_*), the
+ * fields of its pct() columns, and the times and protocol fields every
+ * record carries. */
+static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned values)
+{
+	uint64_t m = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags);
+	if (values & (FLOE_CLV_PKTS | FLOE_CLV_SPKTS))
+		m |= COLS(spkts) | COLS(dpkts);
+	if (values & (FLOE_CLV_BYTES | FLOE_CLV_SBYTES))
+		m |= COLS(sbytes) | COLS(dbytes);
+	if (values & FLOE_CLV_TRANS)
+		m |= COLS(trans);
+	for (size_t i = 0; i < g->ncols; i++)
+		if (g->cols[i].op == FLOE_AGG_PCT) {
+			if (!g->cols[i].arg->size)
+				return 0;
+			m |= floe_columns_of(g->cols[i].arg->off, g->cols[i].arg->size);
+		}
+	for (const char *p = keys ? keys : ""; *p;) {
+		char w[64];
+		p += strspn(p, " ,");
+		size_t n = strcspn(p, " ,/");
+		if (n >= sizeof(w))
+			return 0;
+		memcpy(w, p, n);
+		w[n] = '\0';
+		const struct floe_field *fd = n ? floe_field_lookup(w) : NULL;
+		if (n && (!fd || !fd->size))
+			return 0;
+		if (fd)
+			m |= floe_columns_of(fd->off, fd->size);
+		p += n;
+		p += strcspn(p, " ,");
+	}
+	return m;
+}
+
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv)
 {
 	static const char *const names[] = {"cluster", "sort", "bins", "merge"};
@@ -569,13 +611,14 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	floe_budget_init(&g->budget, (size_t)(mem > RESERVE + (8u << 20) ? mem - RESERVE : (8u << 20)));
 
 	rc = EXIT_FAIL;
+	unsigned values = 0;
+	bool lean = false;
 	if (mode == CLI_AGG_MERGE && !(g->mg = floe_merge_create(1000000000, &g->budget))) {
 		cli_error(o, "out of memory");
 		goto out;
 	}
 	if (mode == CLI_AGG_CLUSTER || mode == CLI_AGG_BINS) {
-		unsigned values = 0;
-		bool lean = !o->wfile && lean_enough(g, sk, nsk, &values);
+		lean = !o->wfile && lean_enough(g, sk, nsk, &values);
 		struct floe_cluster_opts co = {
 			.keys = mode == CLI_AGG_BINS && !o->keys ? "" : o->keys,
 			.bin = o->bin, .cols = g->cols, .ncols = g->ncols,
@@ -640,8 +683,10 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	} else if (mode == CLI_AGG_SORT)
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, NULL, &nrec);
 	else if (floe_cluster_item_size(g->cl))
-		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL, prep_cluster, g->cl,
-		                   floe_cluster_item_size(g->cl), add_prepared, g, cluster_err, &nrec);
+		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL,
+		                   lean && !filter && !local_fields ? lean_columns(o->keys, g, values) : 0,
+		                   prep_cluster, g->cl, floe_cluster_item_size(g->cl), add_prepared, g,
+		                   cluster_err, &nrec);
 	else
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_cluster, g, cluster_err, &nrec);
 	if (rc != EXIT_FAIL && g->cl) {
