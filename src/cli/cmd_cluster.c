@@ -70,6 +70,8 @@ int cmd_cluster(int argc, char **argv)
 typedef enum floe_err (*add_fn)(void *ud, const void *elem);
 /* Turns a record into an element of esize bytes, in the reading thread. */
 typedef void (*prep_fn)(const void *pud, const struct floe_flow *f, void *elem);
+/* Takes n prepared elements at once. */
+typedef enum floe_err (*batch_fn)(void *ud, const void *elems, size_t n);
 
 /*
  * Reading runs in a thread of its own: it decodes blocks, filters, orients
@@ -227,7 +229,7 @@ static void *feed_main(void *arg)
  * esize bytes by prep if that is set. */
 static int read_prepared(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
                          const struct floe_netset *orient, uint64_t columns, prep_fn prep,
-                         const void *prep_ud, size_t esize, add_fn add, void *ud,
+                         const void *prep_ud, size_t esize, add_fn add, batch_fn batch, void *ud,
                          const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
 	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
@@ -258,13 +260,15 @@ static int read_prepared(struct cli_opts *o, size_t first, size_t count, const s
 		pthread_mutex_unlock(&fd.mu);
 		if (!have)
 			break;
-		for (size_t i = 0; i < fd.len[r] && rc == EXIT_OK; i++) {
-			enum floe_err e = add(ud, fd.slot[r] + i * fd.esize);
-			if (e != FLOE_OK) {
-				cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
-				          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
-				rc = EXIT_FAIL;
-			}
+		enum floe_err e = FLOE_OK;
+		if (batch)
+			e = batch(ud, fd.slot[r], fd.len[r]);
+		for (size_t i = 0; !batch && i < fd.len[r] && e == FLOE_OK; i++)
+			e = add(ud, fd.slot[r] + i * fd.esize);
+		if (e != FLOE_OK) {
+			cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
+			          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
+			rc = EXIT_FAIL;
 		}
 		pthread_mutex_lock(&fd.mu);
 		fd.full[r] = false;
@@ -289,7 +293,7 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
                       const struct floe_netset *orient, add_fn add, void *ud,
                       const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
-	return read_prepared(o, first, count, filter, orient, 0, NULL, NULL, 0, add, ud, errmsg, nrec);
+	return read_prepared(o, first, count, filter, orient, 0, NULL, NULL, 0, add, NULL, ud, errmsg, nrec);
 }
 
 static int read_all(struct cli_opts *o, const struct floe_filter *filter,
@@ -385,9 +389,9 @@ static void prep_cluster(const void *pud, const struct floe_flow *f, void *item)
 	floe_cluster_prepare(pud, f, item);
 }
 
-static enum floe_err add_prepared(void *ud, const void *item)
+static enum floe_err add_items(void *ud, const void *items, size_t n)
 {
-	return floe_cluster_add_prepared(((struct agg *)ud)->cl, item);
+	return floe_cluster_add_items(((struct agg *)ud)->cl, items, n);
 }
 
 static const char *cluster_err(void *ud)
@@ -685,7 +689,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	else if (floe_cluster_item_size(g->cl))
 		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL,
 		                   lean && !filter && !local_fields ? lean_columns(o->keys, g, values) : 0,
-		                   prep_cluster, g->cl, floe_cluster_item_size(g->cl), add_prepared, g,
+		                   prep_cluster, g->cl, floe_cluster_item_size(g->cl), NULL, add_items, g,
 		                   cluster_err, &nrec);
 	else
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_cluster, g, cluster_err, &nrec);

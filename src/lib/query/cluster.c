@@ -188,6 +188,7 @@ struct floe_cluster {
 	size_t ncell;
 	bool narrow;                  /* addresses in keys are IPv4, 4 bytes */
 	struct floe_cluster *wide;    /* groups with IPv6 keys (narrow only) */
+	struct floe_cluster *sib;     /* the other of the pair: wide <-> narrow */
 	struct floe_budget *budget;
 	const struct floe_log *log;
 	char tmpdir[256];
@@ -496,6 +497,10 @@ static struct floe_cluster *create(const struct floe_cluster_opts *o, bool narro
 		c->narrow = false;  /* nothing to narrow: no second operator */
 	if (c->narrow && !(c->wide = create(o, false, eb)))
 		goto fail;
+	if (c->wide) {
+		c->sib = c->wide;
+		c->wide->sib = c;
+	}
 	return c;
 fail:
 	free(c->pct_total);
@@ -746,13 +751,43 @@ static enum floe_err spill(struct floe_cluster *c)
 	return FLOE_OK;
 }
 
+/* Gives the memory of the table and arena back to the budget (after the
+ * groups were spilled or emitted). */
+static void free_table(struct floe_cluster *c)
+{
+	drop_groups(c);
+	for (size_t i = 0; i < c->nchunks; i++)
+		floe_free(c->budget, c->chunks[i], CHUNK_ENTRIES * c->esize);
+	floe_free(c->budget, c->chunks, c->chunks_cap * sizeof(*c->chunks));
+	floe_free(c->budget, c->slots, c->cap * sizeof(uint64_t));
+	c->chunks = NULL;
+	c->nchunks = c->chunks_cap = 0;
+	c->slots = NULL;
+	c->cap = 0;
+}
+
+/* The budget refused c memory: spill c (it keeps its memory to refill)
+ * and the other operator of the pair (IPv4 / IPv6 keys), which also gives
+ * its memory back, so neither can starve the other. */
+static enum floe_err make_room(struct floe_cluster *c)
+{
+	enum floe_err err = spill(c);
+	if (err == FLOE_OK && c->sib && c->sib->count)
+		err = spill(c->sib);
+	if (err == FLOE_OK && c->sib)
+		free_table(c->sib);
+	if (err != FLOE_OK && c->sib && c->sib->eb.code && !c->eb.code)
+		c->eb = c->sib->eb;
+	return err;
+}
+
 /* find_or_insert, spilling once if the budget says no. */
 static enum floe_err room_h(struct floe_cluster *c, const uint8_t *key, uint64_t h, uint8_t **e)
 {
 	enum floe_err err = find_or_insert(c, key, h, e);
 	if (err != FLOE_NOMEM)
 		return err;
-	if ((err = spill(c)) != FLOE_OK)
+	if ((err = make_room(c)) != FLOE_OK)
 		return err;
 	err = find_or_insert(c, key, h, e);
 	if (err == FLOE_NOMEM)
@@ -871,7 +906,7 @@ static enum floe_err dc_add(struct floe_cluster *c, const uint8_t *key, uint8_t 
 			err = src ? floe_dcount_merge(dc[j], c->budget, src) : floe_dcount_add(dc[j], c->budget, vh);
 		if (err != FLOE_NOMEM)
 			return err;
-		if ((err = spill(c)) != FLOE_OK || (err = room(c, key, e)) != FLOE_OK)
+		if ((err = make_room(c)) != FLOE_OK || (err = room(c, key, e)) != FLOE_OK)
 			return err;
 	}
 	return floe_errbuf_set(&c->eb, FLOE_NOMEM, "memory budget too small for a distinct count");
@@ -1006,20 +1041,48 @@ void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *
 	cells_from(c, f, p + sizeof(hd));
 }
 
-enum floe_err floe_cluster_add_prepared(struct floe_cluster *c, const void *item)
+/* The whole pipeline over items in place: the slot of item i + PIPE and
+ * (when records mostly find their group) the entry of item i + PIPE/2 are
+ * fetched while item i is added.  No copies into the ring, no call per
+ * item. */
+enum floe_err floe_cluster_add_items(struct floe_cluster *c, const void *items, size_t n)
 {
 	if (c->eb.code)
 		return c->eb.code;
-	c->st.records++;
-	struct item_hdr hd;
-	memcpy(&hd, item, sizeof(hd));
-	struct floe_cluster *t = hd.wide ? c->wide : c;
-	uint8_t *p;
-	enum floe_err err = pipe_tail(t, &p);
-	if (err == FLOE_OK) {
-		memcpy(p, item, item_key_off(t) + t->klen);
-		pipe_commit(t, hd.h);
+	enum floe_err err = pipe_drain(c);
+	const uint8_t *base = items;
+	size_t isz = floe_cluster_item_size(c);
+	size_t koff = item_key_off(c);
+	bool entries = c->pushed > 2 * c->count;
+	for (size_t i = 0; i < n && err == FLOE_OK; i++) {
+		struct item_hdr hd;
+		if (i + PIPE < n) {
+			memcpy(&hd, base + (i + PIPE) * isz, sizeof(hd));
+			if (!hd.wide)
+				prefetch_slot(c, hd.h);
+		}
+		if (entries && i + PIPE / 2 < n && c->cap) {
+			memcpy(&hd, base + (i + PIPE / 2) * isz, sizeof(hd));
+			uint64_t s = hd.wide ? 0 : c->slots[(uint32_t)hd.h & (c->cap - 1)];
+			if (s)
+				__builtin_prefetch(entry_at(c, (size_t)(uint32_t)s - 1));
+		}
+		const uint8_t *it = base + i * isz;
+		memcpy(&hd, it, sizeof(hd));
+		if (hd.wide) {
+			uint8_t *p;
+			if ((err = pipe_tail(c->wide, &p)) == FLOE_OK) {
+				memcpy(p, it, item_key_off(c->wide) + c->wide->klen);
+				pipe_commit(c->wide, hd.h);
+			}
+			continue;
+		}
+		uint8_t *e;
+		if ((err = room_h(c, it + koff, hd.h, &e)) == FLOE_OK)
+			grp_add_cells(c, e, it + sizeof(hd));
 	}
+	c->pushed += n;
+	c->st.records += n;
 	if (err != FLOE_OK && !c->eb.code) {
 		if (c->wide && c->wide->eb.code)
 			c->eb = c->wide->eb;
@@ -1245,6 +1308,7 @@ enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit
 		return c->eb.code;
 	enum floe_err err = finish_own(c, emit, ud);
 	if (err == FLOE_OK && c->wide) {
+		free_table(c);  /* all of the budget for the wide groups */
 		/* the wide groups' percentages are of the totals of all records */
 		memcpy(c->wide->pct_total, c->pct_total, (c->ncols ? c->ncols : 1) * sizeof(uint64_t));
 		err = finish_own(c->wide, emit, ud);

@@ -117,7 +117,7 @@ FLOE_WUR enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_
  *
  * floe_cluster_add makes a record's group key and hash, then adds it to
  * its group.  A reading thread can do the first half (floe_cluster_prepare)
- * while the aggregating thread does the second (floe_cluster_add_prepared),
+ * while the aggregating thread does the second (floe_cluster_add_items),
  * and hand over small items instead of records. */
 
 /* Bytes of one prepared item (a multiple of 8); 0 if c takes records only
@@ -126,12 +126,13 @@ size_t floe_cluster_item_size(const struct floe_cluster *c);
 
 /* Writes the item of f to item (floe_cluster_item_size bytes, 8-byte
  * aligned).  Only reads what create set up: may run in another thread
- * while the owner calls floe_cluster_add_prepared.  Call only if the size
+ * while the owner calls floe_cluster_add_items.  Call only if the size
  * is not 0. */
 void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *f, void *item);
 
-/* Adds a prepared item, as floe_cluster_add adds its record (same errors). */
-FLOE_WUR enum floe_err floe_cluster_add_prepared(struct floe_cluster *c, const void *item);
+/* Adds n prepared items stored one after the other (a batch the reading
+ * thread filled), as floe_cluster_add adds their records (same errors). */
+FLOE_WUR enum floe_err floe_cluster_add_items(struct floe_cluster *c, const void *items, size_t n);
 
 const char *floe_cluster_error(const struct floe_cluster *c);
 
