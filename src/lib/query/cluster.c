@@ -1041,6 +1041,34 @@ void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *
 	cells_from(c, f, p + sizeof(hd));
 }
 
+struct floe_cluster *floe_cluster_create_shard(const struct floe_cluster_opts *o,
+                                               const struct floe_cluster *like, struct floe_errbuf *eb)
+{
+	struct floe_cluster *c = floe_cluster_create(o, eb);
+	if (!c)
+		return NULL;
+	if (c->klen != like->klen || c->ncell != like->ncell || !c->wide != !like->wide ||
+	    (c->wide && c->wide->klen != like->wide->klen)) {
+		floe_cluster_destroy(c);
+		floe_errbuf_set(eb, FLOE_INVALID, "a shard needs the options of its operator");
+		return NULL;
+	}
+	/* the same hash keys: items prepared by like are valid here */
+	c->hk = like->hk;
+	if (c->wide)
+		c->wide->hk = like->wide->hk;
+	return c;
+}
+
+unsigned floe_cluster_item_bits(const void *item)
+{
+	struct item_hdr hd;
+	memcpy(&hd, item, sizeof(hd));
+	/* bits 32..38: neither the slot (low bits) nor a partition (5 per
+	 * level from the top, at most 5 levels: bits 63..39) */
+	return (unsigned)(hd.h >> 32) & 0x7f;
+}
+
 /* The whole pipeline over items in place: the slot of item i + PIPE and
  * (when records mostly find their group) the entry of item i + PIPE/2 are
  * fetched while item i is added.  No copies into the ring, no call per

@@ -134,6 +134,17 @@ void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *
  * thread filled), as floe_cluster_add adds their records (same errors). */
 FLOE_WUR enum floe_err floe_cluster_add_items(struct floe_cluster *c, const void *items, size_t n);
 
+/* Another operator for the same query (the same opts, its own budget)
+ * that takes items prepared by like: two threads can each aggregate a
+ * share of the groups, chosen by floe_cluster_item_bits, and the two
+ * outputs together are the result (a group is in one share only).
+ * NULL with eb set: as floe_cluster_create; INVALID if o differs. */
+struct floe_cluster *floe_cluster_create_shard(const struct floe_cluster_opts *o,
+                                               const struct floe_cluster *like, struct floe_errbuf *eb);
+/* 7 bits of an item's hash, independent of where it goes in a table or
+ * partition: items with the same key have the same bits. */
+unsigned floe_cluster_item_bits(const void *item);
+
 const char *floe_cluster_error(const struct floe_cluster *c);
 
 struct floe_cluster_stats {
