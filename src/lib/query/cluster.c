@@ -283,22 +283,26 @@ static void grp_merge(const struct floe_cluster *c, uint8_t *e, const uint8_t *r
 	grp_add_cells(c, e, rec + c->acc_off);
 }
 
-/* The values of group e; what it does not keep is 0, a kept sum of both
- * directions is in the source side (spkts, sbytes). */
-static void grp_get(const struct floe_cluster *c, const uint8_t *e, struct acc *a)
+/* Sets the values of out from group e; what it does not keep is 0, a
+ * kept sum of both directions is on the source side (spkts, sbytes).
+ * With time bins, stime and ltime are the bin's (already set). */
+static void grp_get_flow(const struct floe_cluster *c, const uint8_t *e, struct floe_flow *out)
 {
-	memset(a, 0, sizeof(*a));
+	if (!c->bin)
+		out->stime = out->ltime = 0;
+	out->spkts = out->dpkts = out->sbytes = out->dbytes = 0;
+	out->trans = 0;
 	for (size_t k = 0; k < c->ncell; k++) {
 		uint64_t v;
 		memcpy(&v, e + c->acc_off + 8 * k, 8);
 		switch ((enum cell)c->cell[k]) {
-		case C_STIME: a->stime = (int64_t)v; break;
-		case C_LTIME: a->ltime = (int64_t)v; break;
-		case C_SPKTS: case C_PKTS: a->spkts = v; break;
-		case C_DPKTS: a->dpkts = v; break;
-		case C_SBYTES: case C_BYTES: a->sbytes = v; break;
-		case C_DBYTES: a->dbytes = v; break;
-		case C_TRANS: a->trans = v; break;
+		case C_STIME: if (!c->bin) out->stime = (int64_t)v; break;
+		case C_LTIME: if (!c->bin) out->ltime = (int64_t)v; break;
+		case C_SPKTS: case C_PKTS: out->spkts = v; break;
+		case C_DPKTS: out->dpkts = v; break;
+		case C_SBYTES: case C_BYTES: out->sbytes = v; break;
+		case C_DBYTES: out->dbytes = v; break;
+		case C_TRANS: out->trans = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
 		}
 	}
 }
@@ -1147,28 +1151,15 @@ static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, vo
 			if (kp->fd->off == offsetof(struct floe_flow, vlan))
 				keyflags |= FLOE_F_VLAN;
 			if (kp->fd->type == FLOE_FT_ADDR && !addr_set && !c->merge_mode) {
-				bool v4 = floe_addr_is_v4((uint8_t *)&out + kp->fd->off);
+				bool v4 = kp->len == 4 || floe_addr_is_v4(e + kp->off);
 				out.ipver = v4 ? 4 : 6;
 				out.etype = v4 ? FLOE_ETH_IPV4 : FLOE_ETH_IPV6;
 				addr_set = true;
 			}
 		}
-		struct acc av;
-		grp_get(c, e, &av);
-		const struct acc *a = &av;
-		if (c->bin) {
-			int64_t b0 = out.stime;
-			out.stime = b0;
-			out.ltime = b0 + c->bin;
-		} else {
-			out.stime = a->stime;
-			out.ltime = a->ltime;
-		}
-		out.spkts = a->spkts;
-		out.dpkts = a->dpkts;
-		out.sbytes = a->sbytes;
-		out.dbytes = a->dbytes;
-		out.trans = a->trans > UINT32_MAX ? UINT32_MAX : (uint32_t)a->trans;
+		if (c->bin)
+			out.ltime = out.stime + c->bin;  /* the bin, from the key */
+		grp_get_flow(c, e, &out);
 		if (c->ext) {
 			const struct acc_ext *x = ext_of(c, e);
 			out.sappbytes = x->sappbytes;

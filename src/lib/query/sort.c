@@ -135,21 +135,29 @@ static int cmp_field(const struct floe_field *fd, const struct floe_flow *a, con
 }
 
 /* < 0 if a goes before b. */
-static int cmp_items(const struct floe_sort *s, const struct item *a, const struct item *b)
+/* Compares record fa (its extra values ea, sequence number seqa) with
+ * item b in output order. */
+static int cmp_rec(const struct floe_sort *s, const struct floe_flow *fa, const double *ea, uint64_t seqa,
+                   const struct item *b)
 {
 	for (size_t i = 0; i < s->nkeys; i++) {
 		const struct floe_sortkey *k = &s->keys[i];
 		int r;
 		if (k->fd) {
-			r = cmp_field(k->fd, &a->f, &b->f);
+			r = cmp_field(k->fd, fa, &b->f);
 		} else {
-			double x = a->extra[k->extra], y = b->extra[k->extra];
+			double x = ea[k->extra], y = b->extra[k->extra];
 			r = (x > y) - (x < y);
 		}
 		if (r)
 			return k->desc ? -r : r;
 	}
-	return (a->seq > b->seq) - (a->seq < b->seq);
+	return (seqa > b->seq) - (seqa < b->seq);
+}
+
+static int cmp_items(const struct floe_sort *s, const struct item *a, const struct item *b)
+{
+	return cmp_rec(s, &a->f, a->extra, a->seq, b);
 }
 
 static void put_item(struct floe_sort *s, struct item *it, const struct floe_flow *f, const double *extra)
@@ -196,14 +204,14 @@ static void sift_up(struct floe_sort *s, size_t i)
 enum floe_err floe_sort_add(struct floe_sort *s, const struct floe_flow *f, const double *extra)
 {
 	if (s->top && s->n == s->top) {
-		/* full heap: replace the root if the new record goes before it */
+		/* full heap: replace the root if the new record goes before it
+		 * (compared in place: most records of a top-N do not) */
 		struct item *root = item_at(s, 0);
-		uint8_t buf[s->isize];
-		struct item *it = (struct item *)(void *)buf;
-		put_item(s, it, f, extra);
-		if (cmp_items(s, it, root) < 0) {
-			memcpy(root, it, s->isize);
+		if (cmp_rec(s, f, extra, s->seq, root) < 0) {
+			put_item(s, root, f, extra);
 			sift_down(s, 0);
+		} else {
+			s->seq++;
 		}
 		return FLOE_OK;
 	}
