@@ -439,6 +439,12 @@ static enum floe_err add_sort(void *ud, const void *f)
 	return floe_sort_add(((struct agg *)ud)->sink.sort, f, NULL);
 }
 
+static const char *sort_err(void *ud)
+{
+	(void)ud;
+	return "cannot sort: --memory is too small, or a run cannot be written in $TMPDIR";
+}
+
 /* Appends the field names of a key list (masks dropped) to buf. */
 static void key_names(const char *keys, char *buf, size_t len)
 {
@@ -753,7 +759,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 			rc = EXIT_FAIL;
 		}
 	} else if (mode == CLI_AGG_SORT)
-		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, NULL, &nrec);
+		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, sort_err, &nrec);
 	else if (floe_cluster_item_size(g->cl))
 		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL,
 		                   lean && !filter && !local_fields ? lean_columns(o->keys, g, values) : 0,
@@ -775,7 +781,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		struct floe_sort *s = g->sink.sort;
 		g->sink.sort = NULL;  /* from now on emit writes */
 		if (floe_sort_finish(s, sink_write, &g->sink) != FLOE_OK) {
-			cli_error(o, "cannot sort: out of memory (use --top N or a larger --memory)");
+			cli_error(o, "cannot sort: --memory is too small, or a run cannot be written in $TMPDIR");
 			rc = EXIT_FAIL;
 		}
 		g->sink.sort = s;
