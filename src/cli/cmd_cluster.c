@@ -698,9 +698,11 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 			rc = eb.code == FLOE_INVALID ? EXIT_USAGE : EXIT_FAIL;
 			goto out;
 		}
-		/* a quarter of the groups (and of the budget) to the reading thread */
-		if (floe_cluster_item_size(g->cl) && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
-			size_t share = g->budget.limit / 4;
+		/* a quarter of the groups (and of the budget) to the reading
+		 * thread; not when a quarter could not hold a few chunks of
+		 * groups (--memory under 64M) */
+		size_t share = g->budget.limit / 4;
+		if (floe_cluster_item_size(g->cl) && sysconf(_SC_NPROCESSORS_ONLN) > 1 && share >= (8u << 20)) {
 			floe_budget_init(&g->sbudget, share);
 			co.budget = &g->sbudget;
 			if (!(g->shard = floe_cluster_create_shard(&co, g->cl, &eb))) {

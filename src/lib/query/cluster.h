@@ -14,8 +14,9 @@
  * follow from those.  Aggregate columns (floe_aggcol) add percentages of
  * the total, pct(bytes), and distinct counts, dcount(daddr) (hll.h).
  *
- * Memory: groups live in a hash table and an arena of fixed-size entries,
- * all charged to the caller's budget.  When the budget refuses, every group
+ * Memory: groups live in a hash table and an arena of fixed-size entries
+ * (the key, with IPv4 addresses in 4 bytes, and only the values asked
+ * for: floe_cluster_opts.values), all charged to the caller's budget.  When the budget refuses, every group
  * is written to one of 32 partition files by hash (temporary, unlinked as
  * soon as created, so nothing is left behind even on a crash) and the table
  * starts over; at the end each partition is aggregated alone, partitioned
