@@ -9,7 +9,8 @@
 #   scan.floe scan.argus scan.nf/ the 2M-SYN scan flood (2M distinct daddr)
 # Results (time and peak RSS of each tool, ratios) go to stdout and to
 # $AGG_OUT/aggregate.txt (default bench/out).  The machine is shared and
-# noisy: read the ratios, not the absolute times.
+# noisy: read the ratios, not the absolute times.  NO_ARGUS=1 leaves out
+# racluster (minutes) while iterating; a recorded run includes it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -19,6 +20,7 @@ in=${BENCH_IN:-$here/out}
 out=${AGG_OUT:-$here/out}
 mkdir -p "$out"
 [ -x "$floe" ] || { echo "build floe first: meson setup $build && ninja -C $build" >&2; exit 1; }
+no_argus=${NO_ARGUS:-0}
 for t in racluster rasort nfdump /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install argus-client nfdump time)" >&2; exit 1; }
 done
@@ -44,7 +46,12 @@ measure() {
   LINES=$(wc -l < "$out/agg-stdout.$name")
 }
 
-ratio() { python3 -c "a,b=float('$1'),float('$2'); print(f'{b/a:.1f}x' if a>0 else 'n/a')"; }
+# argus NAME CMD...: measure, unless NO_ARGUS=1 (then SECS is n/a)
+argus() {
+  if [ "$no_argus" = 1 ]; then SECS=0 CPU=- RSS_MB=- LINES=-; else measure "$@"; fi
+}
+
+ratio() { python3 -c "a,b=float('$1'),float('$2'); print(f'{b/a:.1f}x' if a>0 and b>0 else 'n/a')"; }
 row() { say "$(printf '%-36s %8s %8s %8s %10s' "$1" "$2" "$3" "$4" "$5")"; }
 head_row() { row tool seconds cpu-s peakMB lines; }
 
@@ -54,7 +61,7 @@ measure f-top "'$floe' cluster -r '$in/big.floe' -m saddr --top 10 -s saddr tran
 row "floe cluster --top 10 (256M)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f1=$SECS
 measure f-top1g "'$floe' cluster -r '$in/big.floe' -m saddr --top 10 -s saddr trans pkts bytes --memory 1G"
 row "floe cluster --top 10 (1G)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f1g=$SECS
-measure r-top "racluster -r '$in/big.argus' -m saddr -w - | rasort -r - -m bytes -s saddr trans pkts bytes | head -11"
+argus r-top "racluster -r '$in/big.argus' -m saddr -w - | rasort -r - -m bytes -s saddr trans pkts bytes | head -11"
 row "racluster -m saddr | rasort -m bytes" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r1=$SECS
 measure n-top "nfdump -R '$in/big.nf' -s srcip/bytes -n 10 -q"
 row "nfdump -s srcip/bytes -n 10" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n1=$SECS
@@ -68,7 +75,7 @@ measure f-all "'$floe' cluster -r '$in/big.floe' -m saddr -s saddr trans pkts by
 row "floe cluster -m saddr (256M)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f2=$SECS
 measure f-all1g "'$floe' cluster -r '$in/big.floe' -m saddr -s saddr trans pkts bytes -n --no-header --memory 1G"
 row "floe cluster -m saddr (1G)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f2g=$SECS
-measure r-all "racluster -r '$in/big.argus' -m saddr -n -s saddr trans pkts bytes"
+argus r-all "racluster -r '$in/big.argus' -m saddr -n -s saddr trans pkts bytes"
 row "racluster -m saddr" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r2=$SECS
 measure n-all "nfdump -R '$in/big.nf' -A srcip -q -o 'fmt:%sa %fl %pkt %byt'"
 row "nfdump -A srcip" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n2=$SECS
@@ -80,7 +87,7 @@ say "== -m saddr daddr on the scan flood (2M groups)"
 head_row
 measure f-scan "'$floe' cluster -r '$in/scan.floe' -m saddr daddr -s saddr daddr trans pkts bytes -n --no-header --memory 256M --stats"
 row "floe cluster (--memory 256M)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f3=$SECS; f3m=$RSS_MB
-measure r-scan "racluster -r '$in/scan.argus' -m saddr daddr -n -s saddr daddr trans pkts bytes"
+argus r-scan "racluster -r '$in/scan.argus' -m saddr daddr -n -s saddr daddr trans pkts bytes"
 row "racluster -m saddr daddr" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r3=$SECS
 measure n-scan "nfdump -R '$in/scan.nf' -A srcip,dstip -q -o 'fmt:%sa %da %fl %pkt %byt'"
 row "nfdump -A srcip,dstip" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n3=$SECS

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Memory kept outside the operators' budget for readers (a decompressed
  * block of 64 Ki records), zstd, stdio and the binary itself. */
@@ -65,14 +66,27 @@ int cmd_cluster(int argc, char **argv)
 
 /* ---- reading ---- */
 
-typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
+/* Takes one element of a feed: a struct floe_flow, or with a prepare
+ * function what it made of one. */
+typedef enum floe_err (*add_fn)(void *ud, const void *elem);
+/* Turns a record into an element of esize bytes, in the reading thread. */
+typedef void (*prep_fn)(const void *pud, const struct floe_flow *f, void *elem);
+/* Takes n prepared elements at once. */
+typedef enum floe_err (*batch_fn)(void *ud, const void *elems, size_t n);
 
 /*
  * Reading runs in a thread of its own: it decodes blocks, filters, orients
  * and copies the records into one of two slots of FEED_RECS records while
  * the main thread aggregates the other, so decompression and aggregation
  * overlap.  Only the main thread touches the operators and their budget.
+ * With a prepare function (floe_cluster_prepare) the reading thread also
+ * makes each record's group key and hash and hands over those small items
+ * instead of whole records.  With a shard (floe_cluster_create_shard) it
+ * also aggregates a quarter of the groups itself, chosen by hash bits, so
+ * both cores aggregate: decoding takes about half of what aggregating
+ * does, and a quarter evens the two threads out.
  */
+#define SHARD_BITS 3u                  /* item bits 11: a quarter of the groups */
 #define FEED_RECS 8192
 
 struct feed {
@@ -82,10 +96,17 @@ struct feed {
 	bool dirs;                     /* also read -R directories */
 	const struct floe_filter *filter;
 	const struct floe_netset *orient;
+	uint64_t columns;              /* to decode (floe_reader_set_columns); 0: all */
+	prep_fn prep;                  /* NULL: elements are records */
+	const void *prep_ud;
+	size_t esize;                  /* bytes of an element */
+	struct floe_cluster *shard;    /* the reader's own operator, or NULL */
+	uint8_t *sbuf;                 /* its items, FEED_RECS of them */
+	size_t sn;
 	/* shared, under mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct floe_flow *slot[2];
+	uint8_t *slot[2];
 	size_t len[2];
 	bool full[2];
 	bool done, stop;
@@ -125,7 +146,8 @@ static struct floe_source *feed_source(struct feed *fd)
 	if (fd->filter && !floe_filter_required_addrs(fd->filter, addrs, 64, &naddrs))
 		naddrs = 0;
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log()};
+	                              .naddrs = naddrs, .no_index = o->no_index, .columns = fd->columns,
+	                              .log = cli_log()};
 	struct floe_source *src = floe_source_create(&so, &eb);
 	bool ok = src != NULL;
 	for (size_t i = fd->first; ok && i < fd->first + fd->count; i++)
@@ -138,6 +160,21 @@ static struct floe_source *feed_source(struct feed *fd)
 		return NULL;
 	}
 	return src;
+}
+
+/* Aggregates the reader's share of items; false (error reported) if its
+ * operator fails. */
+static bool shard_flush(struct feed *fd)
+{
+	if (!fd->shard || !fd->sn)
+		return true;
+	enum floe_err e = floe_cluster_add_items(fd->shard, fd->sbuf, fd->sn);
+	fd->sn = 0;
+	if (e == FLOE_OK)
+		return true;
+	cli_error(fd->o, "%s", floe_cluster_error(fd->shard));
+	fd->rc = EXIT_FAIL;
+	return false;
 }
 
 static void *feed_main(void *arg)
@@ -170,10 +207,29 @@ static void *feed_main(void *arg)
 			if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
 				continue;
 			fd->nrec++;
-			struct floe_flow *f = &fd->slot[w][k++];
-			*f = recs[i];
-			if (fd->orient)
-				floe_flow_orient_local(f, fd->orient);
+			uint8_t *el = fd->slot[w] + k++ * fd->esize;
+			if (fd->prep) {
+				const struct floe_flow *f = &recs[i];
+				struct floe_flow turned;
+				if (fd->orient) {
+					turned = recs[i];
+					floe_flow_orient_local(&turned, fd->orient);
+					f = &turned;
+				}
+				fd->prep(fd->prep_ud, f, el);
+				if (fd->shard && (floe_cluster_item_bits(el) & SHARD_BITS) == SHARD_BITS) {
+					memcpy(fd->sbuf + fd->sn++ * fd->esize, el, fd->esize);
+					k--;
+					if (fd->sn == FEED_RECS && !shard_flush(fd))
+						go = false;
+					continue;
+				}
+			} else {
+				struct floe_flow *f = (struct floe_flow *)(void *)el;
+				*f = recs[i];
+				if (fd->orient)
+					floe_flow_orient_local(f, fd->orient);
+			}
 			if (k == FEED_RECS) {
 				feed_publish(fd, w, k);
 				w ^= 1;
@@ -182,6 +238,8 @@ static void *feed_main(void *arg)
 			}
 		}
 	}
+	if (go && !shard_flush(fd))
+		go = false;
 	if (src) {
 		struct floe_source_stats ss;
 		floe_source_stats(src, &ss);
@@ -199,19 +257,23 @@ static void *feed_main(void *arg)
 }
 
 /* Feeds every record of the inputs that passes filter to add; oriented to
- * the local networks first if orient is set. */
-static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
-                      const struct floe_netset *orient, add_fn add, void *ud,
-                      const char *(*errmsg)(void *ud), uint64_t *nrec)
+ * the local networks first if orient is set; made into an element of
+ * esize bytes by prep if that is set. */
+static int read_prepared(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                         const struct floe_netset *orient, uint64_t columns, prep_fn prep,
+                         const void *prep_ud, size_t esize, struct floe_cluster *shard, add_fn add,
+                         batch_fn batch, void *ud, const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
 	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
-	                  .filter = filter, .orient = orient};
-	fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow));
+	                  .filter = filter, .orient = orient, .columns = columns, .prep = prep, .prep_ud = prep_ud,
+	                  .esize = prep ? esize : sizeof(struct floe_flow), .shard = prep ? shard : NULL};
+	fd.slot[0] = malloc((fd.shard ? 3 : 2) * FEED_RECS * fd.esize);
 	if (!fd.slot[0]) {
 		cli_error(o, "out of memory");
 		return EXIT_FAIL;
 	}
-	fd.slot[1] = fd.slot[0] + FEED_RECS;
+	fd.slot[1] = fd.slot[0] + FEED_RECS * fd.esize;
+	fd.sbuf = fd.slot[1] + FEED_RECS * fd.esize;
 	pthread_mutex_init(&fd.mu, NULL);
 	pthread_cond_init(&fd.cv, NULL);
 	pthread_t th;
@@ -231,13 +293,15 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
 		pthread_mutex_unlock(&fd.mu);
 		if (!have)
 			break;
-		for (size_t i = 0; i < fd.len[r] && rc == EXIT_OK; i++) {
-			enum floe_err e = add(ud, &fd.slot[r][i]);
-			if (e != FLOE_OK) {
-				cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
-				          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
-				rc = EXIT_FAIL;
-			}
+		enum floe_err e = FLOE_OK;
+		if (batch)
+			e = batch(ud, fd.slot[r], fd.len[r]);
+		for (size_t i = 0; !batch && i < fd.len[r] && e == FLOE_OK; i++)
+			e = add(ud, fd.slot[r] + i * fd.esize);
+		if (e != FLOE_OK) {
+			cli_error(o, "%s", e == FLOE_NOMEM && !errmsg ? "out of memory: the records do not "
+			          "fit in --memory (use --top N or a larger --memory)" : errmsg(ud));
+			rc = EXIT_FAIL;
 		}
 		pthread_mutex_lock(&fd.mu);
 		fd.full[r] = false;
@@ -256,6 +320,13 @@ static int read_files(struct cli_opts *o, size_t first, size_t count, const stru
 	if (rc == EXIT_OK || fd.rc == EXIT_FAIL)
 		rc = fd.rc == EXIT_OK ? rc : fd.rc;
 	return rc;
+}
+
+static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                      const struct floe_netset *orient, add_fn add, void *ud,
+                      const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	return read_prepared(o, first, count, filter, orient, 0, NULL, NULL, 0, NULL, add, NULL, ud, errmsg, nrec);
 }
 
 static int read_all(struct cli_opts *o, const struct floe_filter *filter,
@@ -320,16 +391,18 @@ struct agg {
 	size_t ncols;
 	struct floe_budget budget;
 	struct floe_cluster *cl;
+	struct floe_budget sbudget;    /* the shard's share of --memory */
+	struct floe_cluster *shard;    /* aggregated by the reading thread */
 	struct floe_merge *mg;
 	struct sink sink;
 };
 
-static enum floe_err add_b(void *ud, const struct floe_flow *f)
+static enum floe_err add_b(void *ud, const void *f)
 {
 	return floe_merge_add_b(((struct agg *)ud)->mg, f);
 }
 
-static enum floe_err add_a(void *ud, const struct floe_flow *f)
+static enum floe_err add_a(void *ud, const void *f)
 {
 	struct agg *g = ud;
 	return floe_merge_join(g->mg, f, sink_emit, &g->sink);
@@ -341,9 +414,19 @@ static const char *merge_err(void *ud)
 	return "out of memory: the second capture does not fit in --memory";
 }
 
-static enum floe_err add_cluster(void *ud, const struct floe_flow *f)
+static enum floe_err add_cluster(void *ud, const void *f)
 {
 	return floe_cluster_add(((struct agg *)ud)->cl, f);
+}
+
+static void prep_cluster(const void *pud, const struct floe_flow *f, void *item)
+{
+	floe_cluster_prepare(pud, f, item);
+}
+
+static enum floe_err add_items(void *ud, const void *items, size_t n)
+{
+	return floe_cluster_add_items(((struct agg *)ud)->cl, items, n);
 }
 
 static const char *cluster_err(void *ud)
@@ -351,9 +434,15 @@ static const char *cluster_err(void *ud)
 	return floe_cluster_error(((struct agg *)ud)->cl);
 }
 
-static enum floe_err add_sort(void *ud, const struct floe_flow *f)
+static enum floe_err add_sort(void *ud, const void *f)
 {
 	return floe_sort_add(((struct agg *)ud)->sink.sort, f, NULL);
+}
+
+static const char *sort_err(void *ud)
+{
+	(void)ud;
+	return "cannot sort: --memory is too small, or a run cannot be written in $TMPDIR";
 }
 
 /* Appends the field names of a key list (masks dropped) to buf. */
@@ -372,12 +461,23 @@ static void key_names(const char *keys, char *buf, size_t len)
 	}
 }
 
-/* True if every column can be computed from the lean accumulator. */
-static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size_t nsk)
+/* True if every column and sort key can be computed from a lean group;
+ * *values gets the FLOE_CLV_* of the values they need. */
+static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size_t nsk, unsigned *values)
 {
-	static const char *const lean[] = {"stime", "ltime", "dur", "spkts", "dpkts", "pkts", "sbytes",
-	                                   "dbytes", "bytes", "trans", "load", "sload", "dload",
-	                                   "rate", "srate", "drate"};
+	static const struct {
+		const char *name;
+		unsigned values;
+	} lean[] = {
+		{"stime", FLOE_CLV_TIMES}, {"ltime", FLOE_CLV_TIMES}, {"dur", FLOE_CLV_TIMES},
+		{"spkts", FLOE_CLV_SPKTS}, {"dpkts", FLOE_CLV_SPKTS}, {"pkts", FLOE_CLV_PKTS},
+		{"sbytes", FLOE_CLV_SBYTES}, {"dbytes", FLOE_CLV_SBYTES}, {"bytes", FLOE_CLV_BYTES},
+		{"trans", FLOE_CLV_TRANS},
+		{"load", FLOE_CLV_TIMES | FLOE_CLV_BYTES},
+		{"sload", FLOE_CLV_TIMES | FLOE_CLV_SBYTES}, {"dload", FLOE_CLV_TIMES | FLOE_CLV_SBYTES},
+		{"rate", FLOE_CLV_TIMES | FLOE_CLV_PKTS},
+		{"srate", FLOE_CLV_TIMES | FLOE_CLV_SPKTS}, {"drate", FLOE_CLV_TIMES | FLOE_CLV_SPKTS},
+	};
 	const struct floe_field *need[CLI_MAX_COLS + 32];
 	size_t nn = 0;
 	for (size_t i = 0; i < g->ncols; i++)
@@ -386,14 +486,60 @@ static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size
 	for (size_t i = 0; i < nsk; i++)
 		if (sk[i].fd)
 			need[nn++] = sk[i].fd;
+	*values = 0;
 	for (size_t i = 0; i < nn; i++) {
 		bool ok = (need[i]->kinds & FLOE_FK_KEY) != 0;
 		for (size_t j = 0; j < sizeof(lean) / sizeof(lean[0]) && !ok; j++)
-			ok = strcmp(need[i]->name, lean[j]) == 0;
+			if (strcmp(need[i]->name, lean[j].name) == 0) {
+				*values |= lean[j].values;
+				ok = true;
+			}
 		if (!ok)
 			return false;
 	}
+	if (*values == 0)
+		*values = FLOE_CLV_TRANS;  /* keys only: keep the smallest cell */
 	return true;
+}
+
+#define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+/* The columns a lean aggregation without filter or --local reads (the
+ * others are not decoded): its key fields, its values (FLOE_CLV_*), the
+ * fields of its pct() columns, and the times and protocol fields every
+ * record carries. */
+static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned values)
+{
+	uint64_t m = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags);
+	if (values & (FLOE_CLV_PKTS | FLOE_CLV_SPKTS))
+		m |= COLS(spkts) | COLS(dpkts);
+	if (values & (FLOE_CLV_BYTES | FLOE_CLV_SBYTES))
+		m |= COLS(sbytes) | COLS(dbytes);
+	if (values & FLOE_CLV_TRANS)
+		m |= COLS(trans);
+	for (size_t i = 0; i < g->ncols; i++)
+		if (g->cols[i].op == FLOE_AGG_PCT) {
+			if (!g->cols[i].arg->size)
+				return 0;
+			m |= floe_columns_of(g->cols[i].arg->off, g->cols[i].arg->size);
+		}
+	for (const char *p = keys ? keys : ""; *p;) {
+		char w[64];
+		p += strspn(p, " ,");
+		size_t n = strcspn(p, " ,/");
+		if (n >= sizeof(w))
+			return 0;
+		memcpy(w, p, n);
+		w[n] = '\0';
+		const struct floe_field *fd = n ? floe_field_lookup(w) : NULL;
+		if (n && (!fd || !fd->size))
+			return 0;
+		if (fd)
+			m |= floe_columns_of(fd->off, fd->size);
+		p += n;
+		p += strcspn(p, " ,");
+	}
+	return m;
 }
 
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv)
@@ -477,6 +623,28 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		cli_error(o, "%s", eb.msg);
 		goto out;
 	}
+	/* groups that tie come in the order of their keys, ascending: the same
+	 * output whatever order the operator emits them in (it changes with
+	 * spills, and the reading thread aggregates a share of them) */
+	if (order && mode == CLI_AGG_CLUSTER && o->keys) {
+		char tie[512] = "";
+		struct floe_sortkey more[32];
+		size_t nmore = 0;
+		key_names(o->keys, tie, sizeof(tie));
+		if (o->bin)
+			snprintf(tie + strlen(tie), sizeof(tie) - strlen(tie), " stime");
+		if (floe_sortkeys_parse(tie, NULL, 0, more, 32, &nmore, &eb) != FLOE_OK)
+			nmore = 0;
+		for (size_t i = 0; i < nmore && nsk < 32; i++) {
+			bool have = false;
+			for (size_t j = 0; j < nsk; j++)
+				have |= sk[j].fd == more[i].fd;
+			if (!have) {
+				more[i].desc = false;
+				sk[nsk++] = more[i];
+			}
+		}
+	}
 
 	/* fields relative to --local (laddr, inbytes, ...) orient the records */
 	bool local_fields = false;
@@ -510,15 +678,18 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	floe_budget_init(&g->budget, (size_t)(mem > RESERVE + (8u << 20) ? mem - RESERVE : (8u << 20)));
 
 	rc = EXIT_FAIL;
+	unsigned values = 0;
+	bool lean = false;
 	if (mode == CLI_AGG_MERGE && !(g->mg = floe_merge_create(1000000000, &g->budget))) {
 		cli_error(o, "out of memory");
 		goto out;
 	}
 	if (mode == CLI_AGG_CLUSTER || mode == CLI_AGG_BINS) {
+		lean = !o->wfile && lean_enough(g, sk, nsk, &values);
 		struct floe_cluster_opts co = {
 			.keys = mode == CLI_AGG_BINS && !o->keys ? "" : o->keys,
 			.bin = o->bin, .cols = g->cols, .ncols = g->ncols,
-			.lean = !o->wfile && lean_enough(g, sk, nsk),
+			.lean = lean, .values = values,
 			.budget = &g->budget, .log = cli_log(),
 		};
 		g->cl = floe_cluster_create(&co, &eb);
@@ -526,6 +697,19 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 			cli_error(o, "%s", eb.msg);
 			rc = eb.code == FLOE_INVALID ? EXIT_USAGE : EXIT_FAIL;
 			goto out;
+		}
+		/* a quarter of the groups (and of the budget) to the reading
+		 * thread; not when a quarter could not hold a few chunks of
+		 * groups (--memory under 64M) */
+		size_t share = g->budget.limit / 4;
+		if (floe_cluster_item_size(g->cl) && sysconf(_SC_NPROCESSORS_ONLN) > 1 && share >= (8u << 20)) {
+			floe_budget_init(&g->sbudget, share);
+			co.budget = &g->sbudget;
+			if (!(g->shard = floe_cluster_create_shard(&co, g->cl, &eb))) {
+				cli_error(o, "%s", eb.msg);
+				goto out;
+			}
+			g->budget.limit -= share;
 		}
 	}
 	if (order) {
@@ -577,13 +761,19 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 			rc = EXIT_FAIL;
 		}
 	} else if (mode == CLI_AGG_SORT)
-		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, NULL, &nrec);
+		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, sort_err, &nrec);
+	else if (floe_cluster_item_size(g->cl))
+		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL,
+		                   lean && !filter && !local_fields ? lean_columns(o->keys, g, values) : 0,
+		                   prep_cluster, g->cl, floe_cluster_item_size(g->cl), g->shard, NULL, add_items, g,
+		                   cluster_err, &nrec);
 	else
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_cluster, g, cluster_err, &nrec);
-	if (rc != EXIT_FAIL && g->cl) {
-		enum floe_err e = floe_cluster_finish(g->cl, sink_emit, &g->sink);
+	for (int i = 0; i < 2 && rc != EXIT_FAIL; i++) {
+		struct floe_cluster *cl = i ? g->shard : g->cl;
+		enum floe_err e = cl ? floe_cluster_finish(cl, sink_emit, &g->sink) : FLOE_OK;
 		if (e != FLOE_OK) {
-			const char *m = floe_cluster_error(g->cl);
+			const char *m = floe_cluster_error(cl);
 			cli_error(o, "%s", *m ? m : e == FLOE_NOMEM ? "out of memory: the groups do not fit in "
 			          "--memory (use --top N or a larger --memory)" : floe_strerror(e));
 			rc = EXIT_FAIL;
@@ -593,7 +783,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		struct floe_sort *s = g->sink.sort;
 		g->sink.sort = NULL;  /* from now on emit writes */
 		if (floe_sort_finish(s, sink_write, &g->sink) != FLOE_OK) {
-			cli_error(o, "cannot sort: out of memory (use --top N or a larger --memory)");
+			cli_error(o, "cannot sort: --memory is too small, or a run cannot be written in $TMPDIR");
 			rc = EXIT_FAIL;
 		}
 		g->sink.sort = s;
@@ -621,18 +811,27 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		fprintf(stderr, "records of A %" PRIu64 ", of B %" PRIu64 ", joined %" PRIu64 ", written %" PRIu64 "\n",
 		        ms.a, ms.b, ms.joined, g->sink.written);
 	} else if (o->stats) {
-		struct floe_cluster_stats st = {0};
+		struct floe_cluster_stats st = {0}, sst = {0};
 		if (g->cl)
 			floe_cluster_stats(g->cl, &st);
+		if (g->shard) {
+			floe_cluster_stats(g->shard, &sst);
+			st.groups += sst.groups;
+			st.spills += sst.spills;
+			st.spilled_groups += sst.spilled_groups;
+			st.max_level = sst.max_level > st.max_level ? sst.max_level : st.max_level;
+		}
 		fprintf(stderr, "records %" PRIu64 ", groups %" PRIu64 ", written %" PRIu64 ", spills %" PRIu64
 		        ", spilled groups %" PRIu64 ", partition levels %u, budget peak %zu MB of %zu MB\n",
 		        nrec, g->cl ? st.groups : nrec, g->sink.written, st.spills, st.spilled_groups,
-		        st.max_level, g->budget.peak >> 20, g->budget.limit >> 20);
+		        st.max_level, (g->budget.peak + g->sbudget.peak) >> 20,
+		        (g->budget.limit + g->sbudget.limit) >> 20);
 	}
 out:
 	if (g->sink.w)
 		floe_writer_abandon(g->sink.w);
 	floe_sort_destroy(g->sink.sort);
+	floe_cluster_destroy(g->shard);
 	floe_cluster_destroy(g->cl);
 	floe_merge_destroy(g->mg);
 	floe_filter_destroy(filter);

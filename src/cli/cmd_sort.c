@@ -16,7 +16,8 @@ static const char sort_help[] =
 	"  -R DIR... -t RANGE  archives and time ranges, as for 'floe read'\n"
 	"  -m KEYS          sort keys\n"
 	"  --top N          only the first N records (a heap of N, not a full sort)\n"
-	"  --memory SIZE    memory target (default 256M); a full sort must fit in it\n"
+	"  --memory SIZE    memory target (default 256M); a bigger full sort writes\n"
+	"                   sorted runs to temporary files in $TMPDIR and merges them\n"
 	"  -s -o -n -u -p --no-header -w   as for 'floe read'\n";
 
 int cmd_sort(int argc, char **argv)

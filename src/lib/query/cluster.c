@@ -1,9 +1,12 @@
 /*
  * cluster.c - grouping and aggregation with spilling (cluster.h).
  *
- * A group is one fixed-size arena entry: the packed key, the accumulator
- * (struct acc), optionally the wider struct acc_ext, then one pointer per
- * distinct-count column.  The table is open addressing with linear probing
+ * A group is one fixed-size arena entry: the packed key, the value cells
+ * (8 bytes each, only those the output needs: see enum cell), optionally
+ * the wider struct acc_ext, then one pointer per distinct-count column.
+ * IPv4 addresses are packed in 4 bytes ("narrow" keys); a record with an
+ * IPv6 (or no) address in a key goes to a second, wide operator (c->wide)
+ * with 16-byte addresses, so mixed traffic is exact and IPv4 groups small.  The table is open addressing with linear probing
  * over 64-bit slots: the low 32 bits of the key's SipHash in the upper half
  * (compared before the key) and the entry index + 1 in the lower half.
  * Partitions take other bits of the same hash (5 per level from the top),
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define NPART 32
@@ -132,6 +136,10 @@ struct acc {
 	uint64_t spkts, dpkts, sbytes, dbytes, trans;
 };
 
+/* The values a group keeps, one 8-byte cell each (unaligned, memcpy). */
+enum cell { C_STIME, C_LTIME, C_SPKTS, C_DPKTS, C_SBYTES, C_DBYTES, C_TRANS, C_PKTS, C_BYTES };
+#define MAX_CELLS 7
+
 /* What flow merging and full records need beyond struct acc. */
 struct acc_ext {
 	uint64_t sappbytes, dappbytes;
@@ -153,14 +161,17 @@ struct part_set {
 /* Records on their way into the table: hashed and their slot prefetched
  * when they arrive, looked up PIPE records later, when the slot (and, from
  * halfway, the entry) is in cache.  Used for lean groups without distinct
- * counts and keys of at most PIPE_KEY bytes: the common report queries. */
+ * counts and keys of at most PIPE_KEY bytes: the common report queries.
+ * A pending record is an item (floe_cluster_prepare): the header, the
+ * value cells, the packed key. */
 #define PIPE 16
 #define PIPE_KEY 64
-struct pending {
-	uint64_t h;
-	struct acc a;
-	uint8_t key[PIPE_KEY];
+struct item_hdr {
+	uint64_t h;                   /* hash of the key, by the target's key */
+	uint32_t wide;                /* 1: for c->wide */
+	uint32_t pad;
 };
+#define ITEM_MAX (sizeof(struct item_hdr) + 8 * MAX_CELLS + PIPE_KEY)
 
 struct floe_cluster {
 	struct keypart kp[FLOE_CLUSTER_MAX_KEYS + 8];
@@ -173,6 +184,11 @@ struct floe_cluster {
 	size_t dc_col[64];            /* column index of each dcount */
 	uint64_t *pct_total;          /* per column; PCT columns only */
 	size_t acc_off, ext_off, dc_off, esize, disk_size;
+	uint8_t cell[MAX_CELLS];      /* enum cell of each value cell */
+	size_t ncell;
+	bool narrow;                  /* addresses in keys are IPv4, 4 bytes */
+	struct floe_cluster *wide;    /* groups with IPv6 keys (narrow only) */
+	struct floe_cluster *sib;     /* the other of the pair: wide <-> narrow */
 	struct floe_budget *budget;
 	const struct floe_log *log;
 	char tmpdir[256];
@@ -194,7 +210,8 @@ struct floe_cluster {
 	struct floe_errbuf eb;
 	bool piped;
 	unsigned phead, pcount;
-	struct pending pipe[PIPE];
+	uint64_t pushed;              /* records through the pipe */
+	_Alignas(8) uint8_t pipe[PIPE][ITEM_MAX];
 };
 
 static uint8_t *entry_at(const struct floe_cluster *c, size_t idx)
@@ -202,9 +219,92 @@ static uint8_t *entry_at(const struct floe_cluster *c, size_t idx)
 	return c->chunks[idx >> CHUNK_SHIFT] + (idx & (CHUNK_ENTRIES - 1)) * c->esize;
 }
 
-static struct acc *acc_of(const struct floe_cluster *c, uint8_t *e)
+/* ---- value cells ---- */
+
+static uint64_t cell_from(enum cell k, const struct acc *a)
 {
-	return (struct acc *)(void *)(e + c->acc_off);
+	switch (k) {
+	case C_STIME: return (uint64_t)a->stime;
+	case C_LTIME: return (uint64_t)a->ltime;
+	case C_SPKTS: return a->spkts;
+	case C_DPKTS: return a->dpkts;
+	case C_SBYTES: return a->sbytes;
+	case C_DBYTES: return a->dbytes;
+	case C_TRANS: return a->trans;
+	case C_PKTS: return a->spkts + a->dpkts;
+	case C_BYTES: return a->sbytes + a->dbytes;
+	}
+	return 0;
+}
+
+/* Combines value v into cell k at p: earliest stime, latest ltime, sums. */
+static void cell_merge(enum cell k, uint8_t *p, uint64_t v)
+{
+	uint64_t o;
+	memcpy(&o, p, 8);
+	if (k == C_STIME)
+		o = (int64_t)v < (int64_t)o ? v : o;
+	else if (k == C_LTIME)
+		o = (int64_t)v > (int64_t)o ? v : o;
+	else
+		o += v;
+	memcpy(p, &o, 8);
+}
+
+static void grp_init(const struct floe_cluster *c, uint8_t *e)
+{
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v = c->cell[k] == C_STIME ? (uint64_t)INT64_MAX
+		           : c->cell[k] == C_LTIME ? (uint64_t)INT64_MIN : 0;
+		memcpy(e + c->acc_off + 8 * k, &v, 8);
+	}
+}
+
+/* Adds a record's values to group e. */
+static void grp_add(const struct floe_cluster *c, uint8_t *e, const struct acc *a)
+{
+	for (size_t k = 0; k < c->ncell; k++)
+		cell_merge((enum cell)c->cell[k], e + c->acc_off + 8 * k, cell_from((enum cell)c->cell[k], a));
+}
+
+/* Adds value cells (as a group keeps them) to group e. */
+static void grp_add_cells(const struct floe_cluster *c, uint8_t *e, const uint8_t *cells)
+{
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v;
+		memcpy(&v, cells + 8 * k, 8);
+		cell_merge((enum cell)c->cell[k], e + c->acc_off + 8 * k, v);
+	}
+}
+
+/* Adds the values of group rec (same layout, e.g. from a spill file) to e. */
+static void grp_merge(const struct floe_cluster *c, uint8_t *e, const uint8_t *rec)
+{
+	grp_add_cells(c, e, rec + c->acc_off);
+}
+
+/* Sets the values of out from group e; what it does not keep is 0, a
+ * kept sum of both directions is on the source side (spkts, sbytes).
+ * With time bins, stime and ltime are the bin's (already set). */
+static void grp_get_flow(const struct floe_cluster *c, const uint8_t *e, struct floe_flow *out)
+{
+	if (!c->bin)
+		out->stime = out->ltime = 0;
+	out->spkts = out->dpkts = out->sbytes = out->dbytes = 0;
+	out->trans = 0;
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v;
+		memcpy(&v, e + c->acc_off + 8 * k, 8);
+		switch ((enum cell)c->cell[k]) {
+		case C_STIME: if (!c->bin) out->stime = (int64_t)v; break;
+		case C_LTIME: if (!c->bin) out->ltime = (int64_t)v; break;
+		case C_SPKTS: case C_PKTS: out->spkts = v; break;
+		case C_DPKTS: out->dpkts = v; break;
+		case C_SBYTES: case C_BYTES: out->sbytes = v; break;
+		case C_DBYTES: out->dbytes = v; break;
+		case C_TRANS: out->trans = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v; break;
+		}
+	}
 }
 
 static struct acc_ext *ext_of(const struct floe_cluster *c, uint8_t *e)
@@ -226,7 +326,7 @@ static enum floe_err add_keypart(struct floe_cluster *c, const struct floe_field
 	k->fd = fd;
 	k->plen = plen;
 	k->off = (uint16_t)c->klen;
-	k->len = fd ? fd->size : 8;
+	k->len = !fd ? 8 : c->narrow && fd->type == FLOE_FT_ADDR ? 4 : fd->size;
 	c->klen += k->len;
 	return FLOE_OK;
 }
@@ -281,7 +381,9 @@ static void mask_addr(uint8_t a[16], int plen)
 	}
 }
 
-static void make_key(const struct floe_cluster *c, const struct floe_flow *f, int64_t binstart,
+/* Packs the key of f into key; false if a narrow operator cannot hold it
+ * (an address of f in the key is not IPv4): it goes to c->wide. */
+static bool make_key(const struct floe_cluster *c, const struct floe_flow *f, int64_t binstart,
                      uint8_t *key)
 {
 	for (size_t i = 0; i < c->nk; i++) {
@@ -290,13 +392,52 @@ static void make_key(const struct floe_cluster *c, const struct floe_flow *f, in
 			memcpy(key + k->off, &binstart, 8);
 			continue;
 		}
-		memcpy(key + k->off, (const uint8_t *)f + k->fd->off, k->len);
-		if (k->fd->type == FLOE_FT_ADDR)
+		const uint8_t *v = (const uint8_t *)f + k->fd->off;
+		if (k->fd->type != FLOE_FT_ADDR) {
+			memcpy(key + k->off, v, k->len);
+		} else if (k->len == 4) {
+			if (!floe_addr_is_v4(v))
+				return false;
+			uint8_t a[16];
+			memcpy(a, v, 16);
+			mask_addr(a, k->plen);
+			memcpy(key + k->off, a + 12, 4);
+		} else {
+			memcpy(key + k->off, v, 16);
 			mask_addr(key + k->off, k->plen);
+		}
 	}
+	return true;
 }
 
-struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, struct floe_errbuf *eb)
+/* The cells a group keeps: all for full groups, else those values asks for
+ * (0: all of struct acc). */
+static void choose_cells(struct floe_cluster *c, unsigned values)
+{
+	if (c->ext || values == 0)
+		values = FLOE_CLV_TIMES | FLOE_CLV_SPKTS | FLOE_CLV_SBYTES | FLOE_CLV_TRANS;
+	c->ncell = 0;
+	if (values & FLOE_CLV_TIMES) {
+		c->cell[c->ncell++] = C_STIME;
+		c->cell[c->ncell++] = C_LTIME;
+	}
+	if (values & FLOE_CLV_SPKTS) {
+		c->cell[c->ncell++] = C_SPKTS;
+		c->cell[c->ncell++] = C_DPKTS;
+	} else if (values & FLOE_CLV_PKTS) {
+		c->cell[c->ncell++] = C_PKTS;
+	}
+	if (values & FLOE_CLV_SBYTES) {
+		c->cell[c->ncell++] = C_SBYTES;
+		c->cell[c->ncell++] = C_DBYTES;
+	} else if (values & FLOE_CLV_BYTES) {
+		c->cell[c->ncell++] = C_BYTES;
+	}
+	if (values & FLOE_CLV_TRANS)
+		c->cell[c->ncell++] = C_TRANS;
+}
+
+static struct floe_cluster *create(const struct floe_cluster_opts *o, bool narrow, struct floe_errbuf *eb)
 {
 	struct floe_cluster *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -310,6 +451,7 @@ struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, stru
 	c->ncols = o->ncols;
 	c->merge_mode = !o->keys;
 	c->ext = c->merge_mode || !o->lean;
+	c->narrow = narrow;
 	const char *td = o->tmpdir ? o->tmpdir : getenv("TMPDIR");
 	snprintf(c->tmpdir, sizeof(c->tmpdir), "%s", td && *td ? td : "/tmp");
 	if (c->merge_mode) {
@@ -337,9 +479,13 @@ struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, stru
 		}
 		c->dc_col[c->ndc++] = i;
 	}
-	c->acc_off = (c->klen + 7) & ~(size_t)7;
-	c->ext_off = c->acc_off + sizeof(struct acc);
+	choose_cells(c, o->values);
+	/* cells are unaligned; acc_ext and the dcount pointers are aligned */
+	c->acc_off = c->klen;
+	c->ext_off = (c->acc_off + 8 * c->ncell + 7) & ~(size_t)7;
 	c->dc_off = c->ext_off + (c->ext ? sizeof(struct acc_ext) : 0);
+	if (!c->ext && !c->ndc)
+		c->ext_off = c->dc_off = c->acc_off + 8 * c->ncell;
 	c->disk_size = c->dc_off;
 	c->esize = c->dc_off + c->ndc * sizeof(struct floe_dcount *);
 	if (floe_hashkey_random(&c->hk) != 0) {
@@ -348,11 +494,44 @@ struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, stru
 	}
 	c->ps = &c->top;
 	c->piped = !c->ext && c->ndc == 0 && c->klen <= PIPE_KEY;
+	bool addr_key = false;
+	for (size_t i = 0; i < c->nk; i++)
+		addr_key |= c->kp[i].fd && c->kp[i].fd->type == FLOE_FT_ADDR;
+	if (c->narrow && !addr_key)
+		c->narrow = false;  /* nothing to narrow: no second operator */
+	if (c->narrow && !(c->wide = create(o, false, eb)))
+		goto fail;
+	if (c->wide) {
+		c->sib = c->wide;
+		c->wide->sib = c;
+	}
 	return c;
 fail:
 	free(c->pct_total);
 	free(c);
 	return NULL;
+}
+
+struct floe_cluster *floe_cluster_create(const struct floe_cluster_opts *o, struct floe_errbuf *eb)
+{
+	return create(o, true, eb);
+}
+
+/* Asks for transparent huge pages under a big table: every new group
+ * probes a random slot, and with 4 KiB pages each probe also misses the
+ * TLB.  Only a hint (Linux; elsewhere nothing). */
+static void huge_pages(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = 2u << 20;
+	uintptr_t lo = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t hi = ((uintptr_t)p + n) & ~(huge - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }
 
 /* Finds the group of key or makes an empty one.  NOMEM when the budget
@@ -381,6 +560,7 @@ static enum floe_err find_or_insert(struct floe_cluster *c, const uint8_t *key, 
 		uint64_t *ns = floe_calloc(c->budget, ncap, sizeof(uint64_t));
 		if (!ns)
 			return FLOE_NOMEM;
+		huge_pages(ns, ncap * sizeof(uint64_t));
 		for (size_t i = 0; i < c->cap; i++) {
 			uint64_t s = c->slots[i];
 			if (!s)
@@ -413,11 +593,10 @@ static enum floe_err find_or_insert(struct floe_cluster *c, const uint8_t *key, 
 		return FLOE_NOMEM;
 	size_t idx = c->count++;
 	uint8_t *e = entry_at(c, idx);
-	memset(e, 0, c->esize);
+	if (c->ext_off > c->acc_off + 8 * c->ncell || c->esize > c->ext_off)
+		memset(e, 0, c->esize);  /* padding, acc_ext, dcount pointers */
 	memcpy(e, key, c->klen);
-	struct acc *a = acc_of(c, e);
-	a->stime = INT64_MAX;
-	a->ltime = INT64_MIN;
+	grp_init(c, e);
 	size_t mask = c->cap - 1;
 	size_t i = h32 & mask;
 	while (c->slots[i])
@@ -425,19 +604,6 @@ static enum floe_err find_or_insert(struct floe_cluster *c, const uint8_t *key, 
 	c->slots[i] = (uint64_t)h32 << 32 | (uint64_t)(idx + 1);
 	*out = e;
 	return FLOE_OK;
-}
-
-static void acc_merge(struct acc *a, const struct acc *b)
-{
-	if (b->stime < a->stime)
-		a->stime = b->stime;
-	if (b->ltime > a->ltime)
-		a->ltime = b->ltime;
-	a->spkts += b->spkts;
-	a->dpkts += b->dpkts;
-	a->sbytes += b->sbytes;
-	a->dbytes += b->dbytes;
-	a->trans += b->trans;
 }
 
 static uint8_t min8(uint8_t a, uint8_t b) { return a < b ? a : b; }
@@ -589,13 +755,43 @@ static enum floe_err spill(struct floe_cluster *c)
 	return FLOE_OK;
 }
 
+/* Gives the memory of the table and arena back to the budget (after the
+ * groups were spilled or emitted). */
+static void free_table(struct floe_cluster *c)
+{
+	drop_groups(c);
+	for (size_t i = 0; i < c->nchunks; i++)
+		floe_free(c->budget, c->chunks[i], CHUNK_ENTRIES * c->esize);
+	floe_free(c->budget, c->chunks, c->chunks_cap * sizeof(*c->chunks));
+	floe_free(c->budget, c->slots, c->cap * sizeof(uint64_t));
+	c->chunks = NULL;
+	c->nchunks = c->chunks_cap = 0;
+	c->slots = NULL;
+	c->cap = 0;
+}
+
+/* The budget refused c memory: spill c (it keeps its memory to refill)
+ * and the other operator of the pair (IPv4 / IPv6 keys), which also gives
+ * its memory back, so neither can starve the other. */
+static enum floe_err make_room(struct floe_cluster *c)
+{
+	enum floe_err err = spill(c);
+	if (err == FLOE_OK && c->sib && c->sib->count)
+		err = spill(c->sib);
+	if (err == FLOE_OK && c->sib)
+		free_table(c->sib);
+	if (err != FLOE_OK && c->sib && c->sib->eb.code && !c->eb.code)
+		c->eb = c->sib->eb;
+	return err;
+}
+
 /* find_or_insert, spilling once if the budget says no. */
 static enum floe_err room_h(struct floe_cluster *c, const uint8_t *key, uint64_t h, uint8_t **e)
 {
 	enum floe_err err = find_or_insert(c, key, h, e);
 	if (err != FLOE_NOMEM)
 		return err;
-	if ((err = spill(c)) != FLOE_OK)
+	if ((err = make_room(c)) != FLOE_OK)
 		return err;
 	err = find_or_insert(c, key, h, e);
 	if (err == FLOE_NOMEM)
@@ -614,37 +810,81 @@ static void prefetch_slot(const struct floe_cluster *c, uint64_t h)
 		__builtin_prefetch(&c->slots[(uint32_t)h & (c->cap - 1)]);
 }
 
+static size_t item_key_off(const struct floe_cluster *c)
+{
+	return sizeof(struct item_hdr) + 8 * c->ncell;
+}
+
+/* The value cells of f, as grp_merge adds them. */
+static void cells_from(const struct floe_cluster *c, const struct floe_flow *f, uint8_t *cells)
+{
+	struct acc a = {f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
+	for (size_t k = 0; k < c->ncell; k++) {
+		uint64_t v = cell_from((enum cell)c->cell[k], &a);
+		memcpy(cells + 8 * k, &v, 8);
+	}
+}
+
 /* Adds the oldest pending record to its group. */
 static enum floe_err pipe_pop(struct floe_cluster *c)
 {
-	struct pending *p = &c->pipe[c->phead];
+	const uint8_t *p = c->pipe[c->phead];
 	c->phead = (c->phead + 1) % PIPE;
 	c->pcount--;
+	struct item_hdr hd;
+	memcpy(&hd, p, sizeof(hd));
 	uint8_t *e;
-	enum floe_err err = room_h(c, p->key, p->h, &e);
+	enum floe_err err = room_h(c, p + item_key_off(c), hd.h, &e);
 	if (err == FLOE_OK)
-		acc_merge(acc_of(c, e), &p->a);
+		grp_add_cells(c, e, p + sizeof(struct item_hdr));
 	return err;
 }
 
-static enum floe_err pipe_push(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart)
+/* Makes room at the tail of the pipe; returns the free item there. */
+static enum floe_err pipe_tail(struct floe_cluster *c, uint8_t **p)
 {
 	enum floe_err err = FLOE_OK;
 	if (c->pcount == PIPE && (err = pipe_pop(c)) != FLOE_OK)
 		return err;
-	struct pending *p = &c->pipe[(c->phead + c->pcount) % PIPE];
+	*p = c->pipe[(c->phead + c->pcount) % PIPE];
+	return FLOE_OK;
+}
+
+/* Queues the item at the tail (filled in): prefetches its slot, and, when
+ * records mostly find their group already there, the entry of the record
+ * halfway down the pipe.  (Reading that slot stalls if it is not in cache
+ * yet; when most records make new groups, as with millions of sources of
+ * one flow each, there is no entry to fetch and the stall is all cost:
+ * 10% of the time of -m saddr on the big capture.) */
+static void pipe_commit(struct floe_cluster *c, uint64_t h)
+{
 	c->pcount++;
-	make_key(c, f, binstart, p->key);
-	p->h = floe_hash(&c->hk, p->key, c->klen);
-	p->a = (struct acc){f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
-	prefetch_slot(c, p->h);
-	/* halfway: the slot is in cache, fetch the entry it points to */
-	if (c->pcount > PIPE / 2 && c->cap) {
-		struct pending *q = &c->pipe[(c->phead + c->pcount - 1 - PIPE / 2) % PIPE];
-		uint64_t s = c->slots[(uint32_t)q->h & (c->cap - 1)];
+	c->pushed++;
+	prefetch_slot(c, h);
+	if (c->pushed > 2 * c->count && c->pcount > PIPE / 2 && c->cap) {
+		struct item_hdr q;
+		memcpy(&q, c->pipe[(c->phead + c->pcount - 1 - PIPE / 2) % PIPE], sizeof(q));
+		uint64_t s = c->slots[(uint32_t)q.h & (c->cap - 1)];
 		if (s)
 			__builtin_prefetch(entry_at(c, (size_t)(uint32_t)s - 1));
 	}
+}
+
+static enum floe_err add_piece(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart);
+
+static enum floe_err pipe_push(struct floe_cluster *c, const struct floe_flow *f, int64_t binstart)
+{
+	uint8_t *p;
+	enum floe_err err = pipe_tail(c, &p);
+	if (err != FLOE_OK)
+		return err;
+	uint8_t *key = p + item_key_off(c);
+	if (!make_key(c, f, binstart, key))
+		return add_piece(c->wide, f, binstart);
+	struct item_hdr hd = {floe_hash(&c->hk, key, c->klen), 0, 0};
+	memcpy(p, &hd, sizeof(hd));
+	cells_from(c, f, p + sizeof(hd));
+	pipe_commit(c, hd.h);
 	return FLOE_OK;
 }
 
@@ -670,7 +910,7 @@ static enum floe_err dc_add(struct floe_cluster *c, const uint8_t *key, uint8_t 
 			err = src ? floe_dcount_merge(dc[j], c->budget, src) : floe_dcount_add(dc[j], c->budget, vh);
 		if (err != FLOE_NOMEM)
 			return err;
-		if ((err = spill(c)) != FLOE_OK || (err = room(c, key, e)) != FLOE_OK)
+		if ((err = make_room(c)) != FLOE_OK || (err = room(c, key, e)) != FLOE_OK)
 			return err;
 	}
 	return floe_errbuf_set(&c->eb, FLOE_NOMEM, "memory budget too small for a distinct count");
@@ -687,13 +927,14 @@ static enum floe_err add_piece(struct floe_cluster *c, const struct floe_flow *f
 	if (c->piped)
 		return pipe_push(c, f, binstart);
 	uint8_t key[512];
-	make_key(c, f, binstart, key);
+	if (!make_key(c, f, binstart, key))
+		return add_piece(c->wide, f, binstart);
 	uint8_t *e;
 	enum floe_err err = room(c, key, &e);
 	if (err != FLOE_OK)
 		return err;
 	struct acc a = {f->stime, f->ltime, f->spkts, f->dpkts, f->sbytes, f->dbytes, f->trans};
-	acc_merge(acc_of(c, e), &a);
+	grp_add(c, e, &a);
 	if (c->ext) {
 		struct acc_ext x;
 		ext_from_flow(&x, f);
@@ -766,8 +1007,120 @@ enum floe_err floe_cluster_add(struct floe_cluster *c, const struct floe_flow *f
 			}
 		}
 	}
-	if (err != FLOE_OK && !c->eb.code)
-		floe_errbuf_set(&c->eb, err, "%s", floe_strerror(err));
+	if (err != FLOE_OK && !c->eb.code) {
+		if (c->wide && c->wide->eb.code)
+			c->eb = c->wide->eb;
+		else
+			floe_errbuf_set(&c->eb, err, "%s", floe_strerror(err));
+	}
+	return err;
+}
+
+/* ---- adding from another thread ---- */
+
+size_t floe_cluster_item_size(const struct floe_cluster *c)
+{
+	if (!c->piped || c->bin || (c->wide && !c->wide->piped))
+		return 0;
+	for (size_t i = 0; i < c->ncols; i++)
+		if (c->cols[i].op == FLOE_AGG_PCT)
+			return 0;
+	size_t klen = c->wide && c->wide->klen > c->klen ? c->wide->klen : c->klen;
+	return (item_key_off(c) + klen + 7) & ~(size_t)7;
+}
+
+void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *f, void *item)
+{
+	uint8_t *p = item;
+	uint8_t *key = p + item_key_off(c);
+	struct item_hdr hd = {0, 0, 0};
+	const struct floe_cluster *t = c;
+	if (!make_key(c, f, 0, key)) {
+		t = c->wide;
+		hd.wide = 1;
+		(void)make_key(t, f, 0, key);  /* wide keys always fit */
+	}
+	hd.h = floe_hash(&t->hk, key, t->klen);
+	memcpy(p, &hd, sizeof(hd));
+	cells_from(c, f, p + sizeof(hd));
+}
+
+struct floe_cluster *floe_cluster_create_shard(const struct floe_cluster_opts *o,
+                                               const struct floe_cluster *like, struct floe_errbuf *eb)
+{
+	struct floe_cluster *c = floe_cluster_create(o, eb);
+	if (!c)
+		return NULL;
+	if (c->klen != like->klen || c->ncell != like->ncell || !c->wide != !like->wide ||
+	    (c->wide && c->wide->klen != like->wide->klen)) {
+		floe_cluster_destroy(c);
+		floe_errbuf_set(eb, FLOE_INVALID, "a shard needs the options of its operator");
+		return NULL;
+	}
+	/* the same hash keys: items prepared by like are valid here */
+	c->hk = like->hk;
+	if (c->wide)
+		c->wide->hk = like->wide->hk;
+	return c;
+}
+
+unsigned floe_cluster_item_bits(const void *item)
+{
+	struct item_hdr hd;
+	memcpy(&hd, item, sizeof(hd));
+	/* bits 32..38: neither the slot (low bits) nor a partition (5 per
+	 * level from the top, at most 5 levels: bits 63..39) */
+	return (unsigned)(hd.h >> 32) & 0x7f;
+}
+
+/* The whole pipeline over items in place: the slot of item i + PIPE and
+ * (when records mostly find their group) the entry of item i + PIPE/2 are
+ * fetched while item i is added.  No copies into the ring, no call per
+ * item. */
+enum floe_err floe_cluster_add_items(struct floe_cluster *c, const void *items, size_t n)
+{
+	if (c->eb.code)
+		return c->eb.code;
+	enum floe_err err = pipe_drain(c);
+	const uint8_t *base = items;
+	size_t isz = floe_cluster_item_size(c);
+	size_t koff = item_key_off(c);
+	bool entries = c->pushed > 2 * c->count;
+	for (size_t i = 0; i < n && err == FLOE_OK; i++) {
+		struct item_hdr hd;
+		if (i + PIPE < n) {
+			memcpy(&hd, base + (i + PIPE) * isz, sizeof(hd));
+			if (!hd.wide)
+				prefetch_slot(c, hd.h);
+		}
+		if (entries && i + PIPE / 2 < n && c->cap) {
+			memcpy(&hd, base + (i + PIPE / 2) * isz, sizeof(hd));
+			uint64_t s = hd.wide ? 0 : c->slots[(uint32_t)hd.h & (c->cap - 1)];
+			if (s)
+				__builtin_prefetch(entry_at(c, (size_t)(uint32_t)s - 1));
+		}
+		const uint8_t *it = base + i * isz;
+		memcpy(&hd, it, sizeof(hd));
+		if (hd.wide) {
+			uint8_t *p;
+			if ((err = pipe_tail(c->wide, &p)) == FLOE_OK) {
+				memcpy(p, it, item_key_off(c->wide) + c->wide->klen);
+				pipe_commit(c->wide, hd.h);
+			}
+			continue;
+		}
+		uint8_t *e;
+		if ((err = room_h(c, it + koff, hd.h, &e)) == FLOE_OK)
+			grp_add_cells(c, e, it + sizeof(hd));
+	}
+	c->pushed += n;
+	c->st.records += n;
+	if (err != FLOE_OK && !c->eb.code) {
+		if (c->wide && c->wide->eb.code)
+			c->eb = c->wide->eb;
+		else
+			floe_errbuf_set(&c->eb, err, "%s", floe_strerror(err));
+	}
 	return err;
 }
 
@@ -776,9 +1129,11 @@ enum floe_err floe_cluster_add(struct floe_cluster *c, const struct floe_flow *f
 static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
 {
 	double extra[256];
+	/* every field set below is set for every group, so one clearing does */
+	struct floe_flow out = {0};
 	for (size_t i = 0; i < c->count; i++) {
 		uint8_t *e = entry_at(c, i);
-		struct floe_flow out = {0};
+		out.flags = 0;
 		bool addr_set = false;
 		uint16_t keyflags = 0;
 		for (size_t k = 0; k < c->nk; k++) {
@@ -787,32 +1142,24 @@ static enum floe_err emit_all(struct floe_cluster *c, floe_cluster_emit emit, vo
 				memcpy(&out.stime, e + kp->off, 8);
 				continue;
 			}
-			memcpy((uint8_t *)&out + kp->fd->off, e + kp->off, kp->len);
+			if (kp->len == 4 && kp->fd->type == FLOE_FT_ADDR)
+				floe_addr_from_v4((uint8_t *)&out + kp->fd->off, e + kp->off);
+			else
+				memcpy((uint8_t *)&out + kp->fd->off, e + kp->off, kp->len);
 			if (kp->fd->type == FLOE_FT_MAC)
 				keyflags |= FLOE_F_MAC;
 			if (kp->fd->off == offsetof(struct floe_flow, vlan))
 				keyflags |= FLOE_F_VLAN;
 			if (kp->fd->type == FLOE_FT_ADDR && !addr_set && !c->merge_mode) {
-				bool v4 = floe_addr_is_v4(e + kp->off);
+				bool v4 = kp->len == 4 || floe_addr_is_v4(e + kp->off);
 				out.ipver = v4 ? 4 : 6;
 				out.etype = v4 ? FLOE_ETH_IPV4 : FLOE_ETH_IPV6;
 				addr_set = true;
 			}
 		}
-		const struct acc *a = acc_of(c, e);
-		if (c->bin) {
-			int64_t b0 = out.stime;
-			out.stime = b0;
-			out.ltime = b0 + c->bin;
-		} else {
-			out.stime = a->stime;
-			out.ltime = a->ltime;
-		}
-		out.spkts = a->spkts;
-		out.dpkts = a->dpkts;
-		out.sbytes = a->sbytes;
-		out.dbytes = a->dbytes;
-		out.trans = a->trans > UINT32_MAX ? UINT32_MAX : (uint32_t)a->trans;
+		if (c->bin)
+			out.ltime = out.stime + c->bin;  /* the bin, from the key */
+		grp_get_flow(c, e, &out);
 		if (c->ext) {
 			const struct acc_ext *x = ext_of(c, e);
 			out.sappbytes = x->sappbytes;
@@ -891,7 +1238,7 @@ static enum floe_err merge_entry(struct floe_cluster *c, FILE *in, uint8_t *rec)
 	enum floe_err err = room(c, rec, &e);
 	if (err != FLOE_OK)
 		return err;
-	acc_merge(acc_of(c, e), acc_of(c, rec));
+	grp_merge(c, e, rec);
 	if (c->ext)
 		ext_merge(ext_of(c, e), ext_of(c, rec));
 	for (size_t j = 0; j < c->ndc; j++) {
@@ -931,7 +1278,7 @@ static enum floe_err read_partition(struct floe_cluster *c, FILE *in, unsigned l
 	c->ps = &sub;
 	c->level = level;
 	c->spilled = false;
-	uint8_t rec[1024];
+	_Alignas(8) uint8_t rec[1024];
 	enum floe_err err = FLOE_OK;
 	while (err == FLOE_OK) {
 		size_t got = fread(rec, 1, c->disk_size, in);
@@ -959,10 +1306,8 @@ static enum floe_err read_partition(struct floe_cluster *c, FILE *in, unsigned l
 	return err;
 }
 
-enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
+static enum floe_err finish_own(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
 {
-	if (c->eb.code)
-		return c->eb.code;
 	enum floe_err err = pipe_drain(c);
 	if (err != FLOE_OK)
 		return err;
@@ -976,20 +1321,44 @@ enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit
 	return drain(c, &c->top, 1, emit, ud);
 }
 
+enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit, void *ud)
+{
+	if (c->eb.code)
+		return c->eb.code;
+	enum floe_err err = finish_own(c, emit, ud);
+	if (err == FLOE_OK && c->wide) {
+		free_table(c);  /* all of the budget for the wide groups */
+		/* the wide groups' percentages are of the totals of all records */
+		memcpy(c->wide->pct_total, c->pct_total, (c->ncols ? c->ncols : 1) * sizeof(uint64_t));
+		err = finish_own(c->wide, emit, ud);
+		if (err != FLOE_OK && c->wide->eb.code && !c->eb.code)
+			c->eb = c->wide->eb;
+	}
+	return err;
+}
+
 const char *floe_cluster_error(const struct floe_cluster *c)
 {
-	return c->eb.code ? c->eb.msg : "";
+	return c->eb.code ? c->eb.msg : c->wide ? floe_cluster_error(c->wide) : "";
 }
 
 void floe_cluster_stats(const struct floe_cluster *c, struct floe_cluster_stats *st)
 {
 	*st = c->st;
+	if (c->wide) {
+		st->groups += c->wide->st.groups;
+		st->spills += c->wide->st.spills;
+		st->spilled_groups += c->wide->st.spilled_groups;
+		if (c->wide->st.max_level > st->max_level)
+			st->max_level = c->wide->st.max_level;
+	}
 }
 
 void floe_cluster_destroy(struct floe_cluster *c)
 {
 	if (!c)
 		return;
+	floe_cluster_destroy(c->wide);
 	drop_groups(c);
 	for (unsigned p = 0; p < NPART; p++)
 		if (c->top.f[p])

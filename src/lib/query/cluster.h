@@ -14,8 +14,9 @@
  * follow from those.  Aggregate columns (floe_aggcol) add percentages of
  * the total, pct(bytes), and distinct counts, dcount(daddr) (hll.h).
  *
- * Memory: groups live in a hash table and an arena of fixed-size entries,
- * all charged to the caller's budget.  When the budget refuses, every group
+ * Memory: groups live in a hash table and an arena of fixed-size entries
+ * (the key, with IPv4 addresses in 4 bytes, and only the values asked
+ * for: floe_cluster_opts.values), all charged to the caller's budget.  When the budget refuses, every group
  * is written to one of 32 partition files by hash (temporary, unlinked as
  * soon as created, so nothing is left behind even on a crash) and the table
  * starts over; at the end each partition is aggregated alone, partitioned
@@ -76,10 +77,23 @@ struct floe_cluster_opts {
 	size_t ncols;
 	bool lean;               /* only stime, ltime, trans, [sd]pkts, [sd]bytes
 	                          * and the keys are wanted: smaller groups */
+	unsigned values;         /* with lean: FLOE_CLV_* the output needs, the
+	                          * others are not kept (0 = all of them) */
 	struct floe_budget *budget;  /* borrowed; NULL = unlimited */
 	const char *tmpdir;      /* spill directory; NULL = $TMPDIR or /tmp */
 	const struct floe_log *log;
 };
+
+/* Values of lean groups (floe_cluster_opts.values).  A group emits what
+ * it does not keep as 0; PKTS and BYTES keep the sum of both directions
+ * and emit it on the source side (spkts, sbytes), so pkts and bytes are
+ * right and the per-direction fields are not. */
+#define FLOE_CLV_TIMES  0x01u  /* stime and ltime (dur, load, rate) */
+#define FLOE_CLV_PKTS   0x02u  /* spkts + dpkts as one sum */
+#define FLOE_CLV_SPKTS  0x04u  /* spkts and dpkts apart */
+#define FLOE_CLV_BYTES  0x08u  /* sbytes + dbytes as one sum */
+#define FLOE_CLV_SBYTES 0x10u  /* sbytes and dbytes apart */
+#define FLOE_CLV_TRANS  0x20u  /* trans */
 
 struct floe_cluster;
 
@@ -99,6 +113,38 @@ typedef enum floe_err (*floe_cluster_emit)(void *ud, const struct floe_flow *f, 
 
 /* Emits every group once.  Call once, after the last add. */
 FLOE_WUR enum floe_err floe_cluster_finish(struct floe_cluster *c, floe_cluster_emit emit, void *ud);
+
+/* ---- adding from a reading thread ----
+ *
+ * floe_cluster_add makes a record's group key and hash, then adds it to
+ * its group.  A reading thread can do the first half (floe_cluster_prepare)
+ * while the aggregating thread does the second (floe_cluster_add_items),
+ * and hand over small items instead of records. */
+
+/* Bytes of one prepared item (a multiple of 8); 0 if c takes records only
+ * (full groups, distinct counts, time bins, pct() columns, long keys). */
+size_t floe_cluster_item_size(const struct floe_cluster *c);
+
+/* Writes the item of f to item (floe_cluster_item_size bytes, 8-byte
+ * aligned).  Only reads what create set up: may run in another thread
+ * while the owner calls floe_cluster_add_items.  Call only if the size
+ * is not 0. */
+void floe_cluster_prepare(const struct floe_cluster *c, const struct floe_flow *f, void *item);
+
+/* Adds n prepared items stored one after the other (a batch the reading
+ * thread filled), as floe_cluster_add adds their records (same errors). */
+FLOE_WUR enum floe_err floe_cluster_add_items(struct floe_cluster *c, const void *items, size_t n);
+
+/* Another operator for the same query (the same opts, its own budget)
+ * that takes items prepared by like: two threads can each aggregate a
+ * share of the groups, chosen by floe_cluster_item_bits, and the two
+ * outputs together are the result (a group is in one share only).
+ * NULL with eb set: as floe_cluster_create; INVALID if o differs. */
+struct floe_cluster *floe_cluster_create_shard(const struct floe_cluster_opts *o,
+                                               const struct floe_cluster *like, struct floe_errbuf *eb);
+/* 7 bits of an item's hash, independent of where it goes in a table or
+ * partition: items with the same key have the same bits. */
+unsigned floe_cluster_item_bits(const void *item);
 
 const char *floe_cluster_error(const struct floe_cluster *c);
 

@@ -150,6 +150,52 @@ enum floe_err floe_output_write(struct floe_output *o, const struct floe_flow *f
 	return floe_output_write_cells(o, f, NULL);
 }
 
+/* A text line is assembled in one buffer and written with one fwrite:
+ * per-cell strlen, fputs and padding calls were a fifth of the time of
+ * printing millions of short lines. */
+static void text_line(struct floe_output *o, const struct floe_flow *f, const char *const *cells)
+{
+	char line[4096];
+	size_t n = 0;
+	for (size_t i = 0; i < o->ncols; i++) {
+		char buf[128];
+		size_t len;
+		if (cells && cells[i]) {
+			len = strlen(cells[i]);
+			if (len >= sizeof(buf))
+				len = sizeof(buf) - 1;
+			memcpy(buf, cells[i], len);
+		} else {
+			len = floe_field_format(o->cols[i], f, &o->opts, buf, sizeof(buf));
+		}
+		int w = o->cols[i]->width;
+		size_t wabs = (size_t)(w < 0 ? -w : w);
+		size_t padn = wabs > len ? wabs - len : 0;
+		if (w < 0 && i + 1 == o->ncols)
+			padn = 0;  /* no trailing blanks */
+		if (n + 1 + padn + len > sizeof(line)) {
+			fwrite(line, 1, n, o->fp);
+			n = 0;
+		}
+		if (i)
+			line[n++] = ' ';
+		if (w >= 0) {
+			memset(line + n, ' ', padn);
+			memcpy(line + n + padn, buf, len);
+		} else {
+			memcpy(line + n, buf, len);
+			memset(line + n + len, ' ', padn);
+		}
+		n += padn + len;
+	}
+	if (n == sizeof(line)) {
+		fwrite(line, 1, n, o->fp);
+		n = 0;
+	}
+	line[n++] = '\n';
+	fwrite(line, 1, n, o->fp);
+}
+
 enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_flow *f,
                                       const char *const *cells)
 {
@@ -157,6 +203,10 @@ enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_f
 	if (o->header_pending) {
 		write_header(o);
 		o->header_pending = false;
+	}
+	if (o->fmt == FLOE_OUT_TEXT) {
+		text_line(o, f, cells);
+		return ferror(o->fp) ? FLOE_IO : FLOE_OK;
 	}
 	if (o->fmt == FLOE_OUT_JSON)
 		putc('{', o->fp);

@@ -8,9 +8,10 @@
  * want from `-m bytes`), everything else ascending; "F:asc" / "F:desc"
  * say it explicitly.  Ties keep input order, so sorting is stable.
  *
- * A full sort holds every record (budget-charged; NOMEM past the budget,
- * there is no external sort yet); with top N it holds N and costs
- * O(records * log N).
+ * A full sort holds the records in memory (budget-charged) while they
+ * fit; past the budget it writes sorted runs to temporary files ($TMPDIR,
+ * unlinked at once) and merges them at the end, so its memory is bounded
+ * too.  With top N it holds N and costs O(records * log N).
  *
  * Must not depend on: codec, filter, output, the CLI.
  */
@@ -48,10 +49,14 @@ struct floe_sort;
 struct floe_sort *floe_sort_create(const struct floe_sortkey *keys, size_t nkeys, size_t nextra,
                                    uint64_t top, struct floe_budget *budget);
 /* Adds a record and its extra values (may be NULL if nextra is 0); both
- * are copied.  NOMEM if the budget refuses (full sort only). */
+ * are copied.  NOMEM if the budget cannot hold even a few records; IO if
+ * a run cannot be written. */
 FLOE_WUR enum floe_err floe_sort_add(struct floe_sort *s, const struct floe_flow *f, const double *extra);
-/* Emits the records in order (cluster.h's callback type). */
+/* Emits the records in order (cluster.h's callback type).  NOMEM, IO
+ * (a run file), or what emit returned. */
 FLOE_WUR enum floe_err floe_sort_finish(struct floe_sort *s, floe_cluster_emit emit, void *ud);
+/* Records written to sorted runs on disk so far (0: all in memory). */
+uint64_t floe_sort_spilled(const struct floe_sort *s);
 void floe_sort_destroy(struct floe_sort *s);
 
 #endif
