@@ -21,6 +21,7 @@ out=${AGG_OUT:-$here/out}
 mkdir -p "$out"
 [ -x "$floe" ] || { echo "build floe first: meson setup $build && ninja -C $build" >&2; exit 1; }
 no_argus=${NO_ARGUS:-0}
+repeat=${REPEAT:-3}
 for t in racluster rasort nfdump /usr/bin/time; do
   command -v "$t" >/dev/null || { echo "missing $t (apt-get install argus-client nfdump time)" >&2; exit 1; }
 done
@@ -32,23 +33,30 @@ res=$out/aggregate.txt
 : > "$res"
 say() { echo "$@" | tee -a "$res"; }
 
-# measure NAME CMD...: runs CMD (a shell pipeline) under /usr/bin/time;
-# sets SECS (elapsed), CPU (user + system), RSS_MB (the largest process of
-# the pipeline) and LINES
+# measure NAME CMD...: runs CMD (a shell pipeline) under /usr/bin/time,
+# REPEAT times (default 3; the machine is shared and a half-second run is
+# easily disturbed), and keeps the run of median elapsed time; sets SECS
+# (elapsed), CPU (user + system), RSS_MB (the largest process of the
+# pipeline) and LINES
 measure() {
   local name=$1; shift
-  /usr/bin/time -f '%e %M %U %S' -o "$out/agg-time.$name" bash -c "$*" > "$out/agg-stdout.$name" 2> "$out/agg-stderr.$name" || {
-    echo "$name failed: $(tail -3 "$out/agg-stderr.$name")" >&2; return 1; }
+  local k runs=()
+  for k in $(seq 1 "${MEASURE_REPEAT:-$repeat}"); do
+    /usr/bin/time -f '%e %M %U %S' -o "$out/agg-time.$name.$k" bash -c "$*" > "$out/agg-stdout.$name" 2> "$out/agg-stderr.$name" || {
+      echo "$name failed: $(tail -3 "$out/agg-stderr.$name")" >&2; return 1; }
+    runs+=("$(cat "$out/agg-time.$name.$k")")
+  done
   local u s
-  read -r SECS RSS_KB u s < "$out/agg-time.$name"
+  read -r SECS RSS_KB u s < <(printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(( (${#runs[@]} + 1) / 2 ))p")
   CPU=$(python3 -c "print(f'{$u + $s:.2f}')")
   RSS_MB=$((RSS_KB / 1024))
   LINES=$(wc -l < "$out/agg-stdout.$name")
 }
 
-# argus NAME CMD...: measure, unless NO_ARGUS=1 (then SECS is n/a)
+# argus NAME CMD...: measure once (minutes a run), unless NO_ARGUS=1
+# (then SECS is n/a)
 argus() {
-  if [ "$no_argus" = 1 ]; then SECS=0 CPU=- RSS_MB=- LINES=-; else measure "$@"; fi
+  if [ "$no_argus" = 1 ]; then SECS=0 CPU=- RSS_MB=- LINES=-; else MEASURE_REPEAT=1 measure "$@"; fi
 }
 
 ratio() { python3 -c "a,b=float('$1'),float('$2'); print(f'{b/a:.1f}x' if a>0 and b>0 else 'n/a')"; }
