@@ -504,13 +504,21 @@ static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size
 
 #define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
 
-/* The columns a lean aggregation without filter or --local reads (the
- * others are not decoded): its key fields, its values (FLOE_CLV_*), the
- * fields of its pct() columns, and the times and protocol fields every
- * record carries. */
-static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned values)
+static void add_cols(void *ud, size_t off, size_t size)
+{
+	*(uint64_t *)ud |= floe_columns_of(off, size);
+}
+
+/* The columns a lean aggregation without --local reads (the others are
+ * not decoded): its key fields, its values (FLOE_CLV_*), the fields of its
+ * pct() columns, the fields its filter reads, and the times and protocol
+ * fields every record carries.  0: all. */
+static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned values,
+                             const struct floe_filter *filter)
 {
 	uint64_t m = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags);
+	if (filter && !floe_filter_fields(filter, add_cols, &m))
+		return 0;
 	if (values & (FLOE_CLV_PKTS | FLOE_CLV_SPKTS))
 		m |= COLS(spkts) | COLS(dpkts);
 	if (values & (FLOE_CLV_BYTES | FLOE_CLV_SBYTES))
@@ -764,7 +772,7 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		rc = read_all(o, filter, local_fields ? o->local : NULL, add_sort, g, sort_err, &nrec);
 	else if (floe_cluster_item_size(g->cl))
 		rc = read_prepared(o, 0, o->nrfiles, filter, local_fields ? o->local : NULL,
-		                   lean && !filter && !local_fields ? lean_columns(o->keys, g, values) : 0,
+		                   lean && !local_fields ? lean_columns(o->keys, g, values, filter) : 0,
 		                   prep_cluster, g->cl, floe_cluster_item_size(g->cl), g->shard, NULL, add_items, g,
 		                   cluster_err, &nrec);
 	else
