@@ -118,8 +118,8 @@ static void stats_add(struct floe_source_stats *dst, const struct floe_source_st
 	dst->bytes_read += src->bytes_read;
 }
 
-/* Adds a reader's counts to st and closes it. */
-static void reader_done(struct floe_reader *r, struct floe_source_stats *st)
+/* Adds a reader's counts to st. */
+static void reader_counts(const struct floe_reader *r, struct floe_source_stats *st)
 {
 	struct floe_reader_stats rs;
 	floe_reader_stats(r, &rs);
@@ -130,6 +130,12 @@ static void reader_done(struct floe_reader *r, struct floe_source_stats *st)
 	st->blocks_considered += rs.blocks_read + rs.blocks_skipped + rs.blocks_damaged;
 	st->records += rs.records;
 	st->bytes_read += rs.bytes_read;
+}
+
+/* Adds a reader's counts to st and closes it. */
+static void reader_done(struct floe_reader *r, struct floe_source_stats *st)
+{
+	reader_counts(r, st);
 	floe_reader_close(r);
 }
 
@@ -573,15 +579,6 @@ void floe_source_stats(const struct floe_source *s, struct floe_source_stats *st
 		}
 		pthread_mutex_unlock((pthread_mutex_t *)&s->mu);
 	}
-	if (s->r) {
-		struct floe_reader_stats rs;
-		floe_reader_stats(s->r, &rs);
-		st->blocks_read += rs.blocks_read;
-		st->blocks_skipped += rs.blocks_skipped;
-		st->blocks_probed += rs.blocks_probed;
-		st->blocks_damaged += rs.blocks_damaged;
-		st->blocks_considered += rs.blocks_read + rs.blocks_skipped + rs.blocks_damaged;
-		st->records += rs.records;
-		st->bytes_read += rs.bytes_read;
-	}
+	if (s->r)
+		reader_counts(s->r, st);
 }

@@ -827,6 +827,28 @@ static enum floe_err col_start(struct col_state *cs, const struct col_desc *c, u
 	return FLOE_OK;
 }
 
+/* After a tile of an integer column: the column must end with its last
+ * tile and its m values v must fit its width; then they are stored in
+ * out[0..m). */
+static enum floe_err col_finish(struct col_state *cs, bool last, const uint64_t *v, size_t m,
+                                struct floe_flow *out, struct floe_errbuf *eb)
+{
+	const struct col_desc *c = cs->cd;
+	if (cs->cur.bad || (last && floe_cur_left(&cs->cur) != 0))
+		return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
+		                       c->id);
+	if (c->width < 8) {
+		uint64_t lim = (1ull << (8 * c->width)) - 1, any = 0;
+		for (size_t i = 0; i < m; i++)
+			any |= v[i] > lim;
+		if (any)
+			return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: value wider than %u bytes",
+			                       c->id, c->width);
+	}
+	store_ints(out, m, c, v);
+	return FLOE_OK;
+}
+
 /* Decodes records [i0, i0 + k) of column cs into out (the tile's first
  * record is out[0]). */
 static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t n,
@@ -895,19 +917,7 @@ static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t 
 			v[i] = (uint64_t)out[i].stime + zz_dec(cur_varint(cur));
 		break;
 	}
-	if (cur->bad || (i0 + k == n && floe_cur_left(cur) != 0))
-		return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
-		                       c->id);
-	if (c->width < 8) {
-		uint64_t lim = (1ull << (8 * c->width)) - 1, any = 0;
-		for (size_t i = 0; i < k; i++)
-			any |= v[i] > lim;
-		if (any)
-			return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: value wider than %u bytes",
-			                       c->id, c->width);
-	}
-	store_ints(out, k, c, v);
-	return FLOE_OK;
+	return col_finish(cs, i0 + k == n, v, k, out, eb);
 }
 
 /* The column directory of a raw payload: each known column's slice and
@@ -1122,19 +1132,7 @@ static enum floe_err col_tile_sel(struct col_state *cs, size_t i0, size_t k, siz
 		break;
 	}
 	}
-	if (cur->bad || (i0 + k == n && floe_cur_left(cur) != 0))
-		return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: length does not match its data",
-		                       c->id);
-	if (c->width < 8) {
-		uint64_t lim = (1ull << (8 * c->width)) - 1, any = 0;
-		for (size_t t = 0; t < ns; t++)
-			any |= v[t] > lim;
-		if (any)
-			return floe_errbuf_set(eb, FLOE_MALFORMED, "column %u: value wider than %u bytes",
-			                       c->id, c->width);
-	}
-	store_ints(out, ns, c, v);
-	return FLOE_OK;
+	return col_finish(cs, i0 + k == n, v, ns, out, eb);
 }
 
 /*
