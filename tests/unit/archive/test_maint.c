@@ -214,7 +214,7 @@ static void test_verify(void)
 {
 	new_root();
 	write_period(T0, 5, 2, false);   /* blocks of 2, 2, 1 */
-	size_t len;
+	size_t len = 0;
 	uint8_t *file = slurp(at(F0), &len);
 	uint64_t foff = rd64(file + len - 24);
 	uint32_t nent = rd32(file + foff + 4);
@@ -453,7 +453,7 @@ static void test_recover(void)
 			/* the crash's .part got "-1"; make it collide with the closed name */
 			rename(at("s1/2025/06/13/s1.20250613T050000Z-1.floe.part"), part);
 		}
-		size_t len;
+		size_t len = 0;
 		uint8_t *data = slurp(part, &len);
 		uint64_t sum_before = 0;
 		long before = -1;
