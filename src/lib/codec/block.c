@@ -827,6 +827,23 @@ static enum floe_err col_start(struct col_state *cs, const struct col_desc *c, u
 	return FLOE_OK;
 }
 
+/* ADDR column: writes record r's address (the next IPv4 or IPv6 one, as
+ * its bitmap bit says) to a and moves past it. */
+static inline void addr_next(struct col_state *cs, size_t r, uint8_t *a)
+{
+	static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (cs->bm[r >> 3] & (1u << (r & 7))) {
+		memcpy(a, v4pfx, 12);
+		for (unsigned b = 0; b < 4; b++)
+			a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
+		cs->i4++;
+	} else {
+		for (unsigned b = 0; b < 16; b++)
+			a[b] = cs->p6[b * cs->n6 + cs->i6];
+		cs->i6++;
+	}
+}
+
 /* After a tile of an integer column: the column must end with its last
  * tile and its m values v must fit its width; then they are stored in
  * out[0..m). */
@@ -866,21 +883,8 @@ static enum floe_err col_tile(struct col_state *cs, size_t i0, size_t k, size_t 
 				for (size_t i = 0; i < k; i++)
 					base[i * st + b] = cs->q[b * n + i0 + i];
 		} else {
-			static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-			for (size_t i = 0; i < k; i++) {
-				uint8_t *a = base + i * st;
-				size_t r = i0 + i;
-				if (cs->bm[r >> 3] & (1u << (r & 7))) {
-					memcpy(a, v4pfx, 12);
-					for (unsigned b = 0; b < 4; b++)
-						a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
-					cs->i4++;
-				} else {
-					for (unsigned b = 0; b < 16; b++)
-						a[b] = cs->p6[b * cs->n6 + cs->i6];
-					cs->i6++;
-				}
-			}
+			for (size_t i = 0; i < k; i++)
+				addr_next(cs, i0 + i, base + i * st);
 		}
 		return FLOE_OK;
 	}
@@ -1065,24 +1069,13 @@ static enum floe_err col_tile_sel(struct col_state *cs, size_t i0, size_t k, siz
 				for (unsigned b = 0; b < c->width; b++)
 					base[t * st + b] = cs->q[b * n + i0 + sel[t]];
 		} else {
-			static const uint8_t v4pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 			size_t pos = i0;  /* cs->i4 and i6 count the records before pos */
 			for (size_t t = 0; t < ns; t++) {
 				size_t r = i0 + sel[t];
 				size_t v4s = bm_count(cs->bm, pos, r);
 				cs->i4 += v4s;
 				cs->i6 += r - pos - v4s;
-				uint8_t *a = base + t * st;
-				if (cs->bm[r >> 3] & (1u << (r & 7))) {
-					memcpy(a, v4pfx, 12);
-					for (unsigned b = 0; b < 4; b++)
-						a[12 + b] = cs->p4[b * cs->n4 + cs->i4];
-					cs->i4++;
-				} else {
-					for (unsigned b = 0; b < 16; b++)
-						a[b] = cs->p6[b * cs->n6 + cs->i6];
-					cs->i6++;
-				}
+				addr_next(cs, r, base + t * st);
 				pos = r + 1;
 			}
 			size_t v4s = bm_count(cs->bm, pos, i0 + k);
