@@ -408,7 +408,8 @@ struct floe_reader {
 	uint8_t *buf;        /* buffered input: buf[start..end) is at file offset pos */
 	size_t cap, start, end;
 	uint64_t pos;
-	uint8_t *index;      /* footer entries, when the file has a valid footer */
+	uint8_t *footer;     /* footer head and entries, when the file has a valid footer */
+	const uint8_t *index;  /* its entries */
 	uint64_t size;       /* of a seekable file, at open */
 	uint32_t *af_crc;    /* address filter: page checksums (NULL: no filter) */
 	uint32_t af_pages, af_page_bytes;
@@ -522,7 +523,8 @@ static void reader_free(struct floe_reader *r)
 {
 	floe_dec_release(&r->dec);
 	floe_free(NULL, r->buf, r->cap);
-	floe_free(NULL, r->index, (size_t)r->nindex * FE_LEN);
+	if (r->footer)
+		floe_free(NULL, r->footer, FF_LEN + (size_t)r->nindex * FE_LEN);
 	floe_free(NULL, r->af_crc, 4 * (size_t)r->af_pages);
 	floe_free(NULL, r->recs, r->recs_cap * sizeof(*r->recs));
 	if (r->own_fd && r->fd >= 0)
@@ -651,13 +653,7 @@ static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 		floe_free(NULL, fb, fbl);
 		goto damaged;
 	}
-	uint8_t *idx = floe_malloc(NULL, (size_t)n * FE_LEN);
-	if (!idx) {
-		floe_free(NULL, fb, fbl);
-		return floe_errbuf_set(&r->err, FLOE_NOMEM, "cannot read '%s': out of memory", r->name);
-	}
-	memcpy(idx, fb + FF_LEN, (size_t)n * FE_LEN);
-	floe_free(NULL, fb, fbl);
+	const uint8_t *idx = fb + FF_LEN;
 	/* entries must be in order and inside [hdr_len, footer) */
 	uint64_t prev_end = hdr_len;
 	for (uint32_t i = 0; i < n; i++) {
@@ -666,11 +662,12 @@ static enum floe_err load_footer(struct floe_reader *r, uint64_t hdr_len)
 		floe_cur_skip(&e, FE_FRAMELEN - FE_NREC);
 		uint32_t flen = floe_cur_le32(&e);
 		if (off < prev_end || flen > foff || off > foff - flen) {
-			floe_free(NULL, idx, (size_t)n * FE_LEN);
+			floe_free(NULL, fb, fbl);
 			goto damaged;
 		}
 		prev_end = off + flen;
 	}
+	r->footer = fb;
 	r->index = idx;
 	r->nindex = n;
 	r->info.has_footer = true;
