@@ -407,26 +407,28 @@ static bool lane_file(struct lane *l, size_t i, struct floe_errbuf *err)
 		enum floe_err e = floe_reader_next(r, &recs, &n);
 		if (e == FLOE_EOF)
 			break;
-		struct item *it = e == FLOE_OK ? lane_slot(l) : NULL;
 		if (e != FLOE_OK) {
 			floe_errbuf_set(err, e, "%s", floe_reader_error(r));
 			ok = false;
-		} else if (!it) {
-			ok = false;
-		} else if (it->cap < n) {
+			break;
+		}
+		struct item *it = lane_slot(l);
+		if (!it) {
+			ok = false;   /* stopping */
+			break;
+		}
+		if (it->cap < n) {
 			struct floe_flow *nr = floe_realloc(NULL, it->recs, it->cap * sizeof(*nr),
 			                                     n * sizeof(*nr));
 			if (!nr) {
 				floe_errbuf_set(err, FLOE_NOMEM, "cannot read '%s': out of memory",
 				                s->files[i].path);
 				ok = false;
-			} else {
-				it->recs = nr;
-				it->cap = n;
+				break;
 			}
+			it->recs = nr;
+			it->cap = n;
 		}
-		if (!ok)
-			break;
 		memcpy(it->recs, recs, n * sizeof(*recs));
 		it->n = n;
 		it->file = i;
