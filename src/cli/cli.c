@@ -7,6 +7,8 @@
  * optionally after a lone "-" as ra accepts.
  */
 #include "cli.h"
+#include "codec/codec.h"
+#include "filter/filter.h"
 #include "query/output.h"
 #include "util/timefmt.h"
 
@@ -558,4 +560,15 @@ unsigned cli_read_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n <= 1 ? 0 : n > 4 ? 4 : (unsigned)n;
+}
+
+static void add_columns(void *ud, size_t off, size_t size)
+{
+	*(uint64_t *)ud |= floe_columns_of(off, size);
+}
+
+uint64_t cli_filter_columns(const struct floe_filter *f)
+{
+	uint64_t m = 0;
+	return floe_filter_fields(f, add_columns, &m) ? m : 0;
 }

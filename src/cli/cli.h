@@ -140,6 +140,11 @@ enum cli_agg_mode { CLI_AGG_CLUSTER, CLI_AGG_SORT, CLI_AGG_BINS, CLI_AGG_MERGE }
 /* The body of cluster, sort and bins; help is printed for -h. */
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv);
 
+/* The columns (floe_columns_of) the filter f reads; 0 when it reads a
+ * derived field, whose inputs it does not name (decode every column). */
+struct floe_filter;
+uint64_t cli_filter_columns(const struct floe_filter *f);
+
 /* Threads for reading several files at once: the processors online, at
  * most 4; 0 (read in the calling thread) on one processor. */
 unsigned cli_read_threads(void);

@@ -504,11 +504,6 @@ static bool lean_enough(const struct agg *g, const struct floe_sortkey *sk, size
 
 #define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
 
-static void add_cols(void *ud, size_t off, size_t size)
-{
-	*(uint64_t *)ud |= floe_columns_of(off, size);
-}
-
 /* The columns a lean aggregation without --local reads (the others are
  * not decoded): its key fields, its values (FLOE_CLV_*), the fields of its
  * pct() columns, the fields its filter reads, and the times and protocol
@@ -517,8 +512,12 @@ static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned val
                              const struct floe_filter *filter)
 {
 	uint64_t m = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags);
-	if (filter && !floe_filter_fields(filter, add_cols, &m))
-		return 0;
+	if (filter) {
+		uint64_t fm = cli_filter_columns(filter);
+		if (!fm)
+			return 0;
+		m |= fm;
+	}
 	if (values & (FLOE_CLV_PKTS | FLOE_CLV_SPKTS))
 		m |= COLS(spkts) | COLS(dpkts);
 	if (values & (FLOE_CLV_BYTES | FLOE_CLV_SBYTES))

@@ -104,18 +104,6 @@ static uint64_t col(size_t off, size_t size)
 }
 #define COLS(m) col(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
 
-static void add_cols(void *ud, size_t off, size_t size)
-{
-	*(uint64_t *)ud |= col(off, size);
-}
-
-/* The columns the filter reads; 0 = all. */
-static uint64_t filter_columns(const struct floe_filter *f)
-{
-	uint64_t m = 0;
-	return floe_filter_fields(f, add_cols, &m) ? m : 0;
-}
-
 /* The columns the printed fields need: stored fields by their offset; the
  * derived ones this list knows; anything else decodes everything. */
 static uint64_t output_columns(const struct cli_opts *o)
@@ -215,7 +203,7 @@ int cli_read_run(struct cli_opts *o)
 	                              .threads = cli_read_threads()};
 	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url) {
 		/* printing: decode only the columns printed and matched */
-		uint64_t fc = st.filter ? filter_columns(st.filter) : COLS(stime);
+		uint64_t fc = st.filter ? cli_filter_columns(st.filter) : COLS(stime);
 		uint64_t oc = output_columns(o);
 		/* times, and what printing and matching of any field may consult */
 		uint64_t base = COLS(stime) | COLS(ltime) | COLS(proto) | COLS(ipver) | COLS(etype) |
