@@ -39,15 +39,8 @@ static void say(char *dst, size_t cap, const char *fmt, ...)
 static enum floe_err list_push(void *ud, const char *path, uint64_t size, struct floe_errbuf *eb)
 {
 	struct floe_archive_list *l = ud;
-	if (l->n == l->cap) {
-		size_t ncap = l->cap ? 2 * l->cap : 64;
-		struct floe_archive_file *nf = floe_realloc(NULL, l->files, l->cap * sizeof(*nf),
-		                                            ncap * sizeof(*nf));
-		if (!nf)
-			return floe_errbuf_set(eb, FLOE_NOMEM, "cannot list '%s': out of memory", path);
-		l->files = nf;
-		l->cap = ncap;
-	}
+	if (!floe_grow(NULL, (void **)&l->files, &l->cap, l->n + 1, sizeof(*l->files), 64))
+		return floe_errbuf_set(eb, FLOE_NOMEM, "cannot list '%s': out of memory", path);
 	size_t len = strlen(path);
 	struct floe_archive_file *f = &l->files[l->n];
 	memset(f, 0, sizeof(*f));

@@ -186,15 +186,8 @@ void floe_source_destroy(struct floe_source *s)
 static enum floe_err push(struct floe_source *s, const char *path, bool from_dir,
                           struct floe_errbuf *eb)
 {
-	if (s->nfiles == s->cap) {
-		size_t ncap = s->cap ? 2 * s->cap : 64;
-		struct src_file *nf = floe_realloc(NULL, s->files, s->cap * sizeof(*nf),
-		                                   ncap * sizeof(*nf));
-		if (!nf)
-			return floe_errbuf_set(eb, FLOE_NOMEM, "cannot list '%s': out of memory", path);
-		s->files = nf;
-		s->cap = ncap;
-	}
+	if (!floe_grow(NULL, (void **)&s->files, &s->cap, s->nfiles + 1, sizeof(*s->files), 64))
+		return floe_errbuf_set(eb, FLOE_NOMEM, "cannot list '%s': out of memory", path);
 	size_t len = strlen(path);
 	char *p = floe_malloc(NULL, len + 1);
 	if (!p)

@@ -199,20 +199,6 @@ static void put_le(uint8_t *p, uint64_t v, unsigned w)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static bool grow(void **buf, size_t *cap, size_t need, size_t elem)
-{
-	if (*cap >= need)
-		return true;
-	size_t ncap = *cap ? *cap : 4096;
-	while (ncap < need)
-		ncap *= 2;
-	void *nb = floe_realloc(NULL, *buf, *cap * elem, ncap * elem);
-	if (!nb)
-		return false;
-	*buf = nb;
-	*cap = ncap;
-	return true;
-}
 
 /* Records per decoding tile (see col_tile). */
 #define TILE 512
@@ -416,7 +402,7 @@ static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col
 	size_t cap = 1;
 	while (cap < 4 * n)
 		cap <<= 1;
-	if (!grow((void **)&e->hset, &e->hset_cap, cap, sizeof(uint64_t)))
+	if (!floe_grow(NULL, (void **)&e->hset, &e->hset_cap, cap, sizeof(uint64_t), 4096))
 		return FLOE_NOMEM;
 	memset(e->hset, 0, cap * sizeof(uint64_t));
 	size_t distinct = 0;
@@ -521,8 +507,8 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 	size_t rowb = 0;
 	for (size_t ci = 0; ci < NCOLS; ci++)
 		rowb += col_table[ci].width;
-	if (!grow((void **)&e->tmp, &e->tmp_cap, 2 * n, sizeof(uint64_t)) ||
-	    !grow((void **)&e->cols, &e->cols_cap, n * rowb, 1))
+	if (!floe_grow(NULL, (void **)&e->tmp, &e->tmp_cap, 2 * n, sizeof(uint64_t), 4096) ||
+	    !floe_grow(NULL, (void **)&e->cols, &e->cols_cap, n * rowb, 1, 4096))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 	const uint8_t *col[NCOLS];
 	size_t acc = 0;
@@ -540,7 +526,7 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 	/* raw payload: directory, then the columns; bound each column by its
 	 * worst case before writing it */
 	size_t dir_len = DIR_HDR + NCOLS * DIR_ENT;
-	if (!grow((void **)&e->raw, &e->raw_cap, dir_len + 16 * n + 64, 1))
+	if (!floe_grow(NULL, (void **)&e->raw, &e->raw_cap, dir_len + 16 * n + 64, 1, 4096))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 	size_t off = dir_len, ncols = 0;
 	int64_t tmin = INT64_MAX, tmax = INT64_MIN;
@@ -555,7 +541,7 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 	for (size_t ci = 0; ci < NCOLS; ci++) {
 		const struct col_desc *c = &col_table[ci];
 		size_t bound = n * (c->kind == KIND_BYTES ? c->width : 10) + (n + 7) / 8 + 16;
-		if (!grow((void **)&e->raw, &e->raw_cap, off + bound, 1))
+		if (!floe_grow(NULL, (void **)&e->raw, &e->raw_cap, off + bound, 1, 4096))
 			return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 		unsigned enc = e->enc[c->id];
 		if (!enc || enc == FLOE_ENC_CONST || !enc_allowed(c, enc))
@@ -595,7 +581,7 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 
 	size_t cbound = e->codec == FLOE_CODEC_ZSTD ? ZSTD_compressBound(off) : off;
 	size_t need = BH_LEN + BS_LEN + FLOE_BLOOM_MAX_BITS / 8 + cbound;
-	if (!grow((void **)&e->frame, &e->frame_cap, need, 1))
+	if (!floe_grow(NULL, (void **)&e->frame, &e->frame_cap, need, 1, 4096))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
 	uint8_t *sum = e->frame + BH_LEN;
 	size_t slen;
@@ -1205,7 +1191,7 @@ enum floe_err floe_payload_decode(struct floe_dec *d, const struct floe_block_fr
 		return dec_probed(d, p, fr->raw_len, fr->nrec, out, nout, eb);
 	if (!d->zd && !(d->zd = ZSTD_createDCtx()))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
-	if (!grow((void **)&d->raw, &d->raw_cap, fr->raw_len ? fr->raw_len : 1, 1))
+	if (!floe_grow(NULL, (void **)&d->raw, &d->raw_cap, fr->raw_len ? fr->raw_len : 1, 1, 4096))
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory decoding a block");
 	size_t got = ZSTD_decompressDCtx(d->zd, d->raw, fr->raw_len, p, fr->comp_len);
 	if (ZSTD_isError(got))

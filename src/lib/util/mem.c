@@ -60,6 +60,27 @@ static void uncharge(struct floe_budget *b, size_t n)
 		b->used = n > b->used ? 0 : b->used - n;
 }
 
+bool floe_grow(struct floe_budget *b, void **buf, size_t *cap, size_t need, size_t elem,
+               size_t first)
+{
+	if (*cap >= need)
+		return true;
+	size_t ncap = *cap ? *cap : first;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2)
+			return false;
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / elem)
+		return false;
+	void *nb = floe_realloc(b, *buf, *cap * elem, ncap * elem);
+	if (!nb)
+		return false;
+	*buf = nb;
+	*cap = ncap;
+	return true;
+}
+
 void *floe_malloc(struct floe_budget *b, size_t n)
 {
 	if (inject_failure() || charge(b, n) < 0)

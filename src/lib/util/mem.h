@@ -13,6 +13,7 @@
 #ifndef FLOE_UTIL_MEM_H
 #define FLOE_UTIL_MEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct floe_budget {
@@ -29,6 +30,11 @@ void *floe_malloc(struct floe_budget *b, size_t n);
 void *floe_calloc(struct floe_budget *b, size_t nmemb, size_t size);
 /* Resize p from old_n to new_n bytes; on failure p is untouched. */
 void *floe_realloc(struct floe_budget *b, void *p, size_t old_n, size_t new_n);
+/* Grows the array *buf of *cap elements of elem bytes to hold at least
+ * need, doubling from first (or from *cap); on failure (NOMEM, or a size
+ * past SIZE_MAX) returns false with *buf and *cap untouched. */
+bool floe_grow(struct floe_budget *b, void **buf, size_t *cap, size_t need, size_t elem,
+               size_t first);
 /* Free p of n bytes (n as allocated); NULL p does nothing. */
 void floe_free(struct floe_budget *b, void *p, size_t n);
 
