@@ -299,15 +299,8 @@ static enum floe_err write_block(struct floe_writer *w)
 	struct floe_errbuf eb = {0};
 	if (floe_block_encode(&w->enc, w->recs, w->nrec, &len, &eb) != FLOE_OK)
 		return floe_errbuf_set(&w->err, eb.code, "cannot write '%s': %s", w->name, eb.msg);
-	if (w->nblocks == w->index_cap) {
-		size_t ncap = w->index_cap ? 2 * w->index_cap : 64;
-		uint8_t *ni = floe_realloc(NULL, w->index, w->index_cap * FE_LEN, ncap * FE_LEN);
-		if (!ni)
-			return floe_errbuf_set(&w->err, FLOE_NOMEM, "cannot write '%s': out of memory",
-			                       w->name);
-		w->index = ni;
-		w->index_cap = ncap;
-	}
+	if (!floe_grow(NULL, (void **)&w->index, &w->index_cap, w->nblocks + 1, FE_LEN, 64))
+		return floe_errbuf_set(&w->err, FLOE_NOMEM, "cannot write '%s': out of memory", w->name);
 	const uint8_t *f = w->enc.frame;
 	uint8_t *e = w->index + w->nblocks * FE_LEN;
 	memset(e, 0, FE_LEN);
