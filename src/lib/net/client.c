@@ -281,12 +281,13 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 			c->st.connects++;
 			if (s->connected_once)
 				c->st.reconnects++;
-			s->connected_once = true;
 			s->backoff = 0;
 			s->state = SRC_LIVE;
 			c->st.sources_live++;
-			floe_logf(c->o.log, FLOE_LOG_INFO, "stream: connected to '%s' (instance '%s')",
-			          s->text, h.instance);
+			if (s->connected_once)
+				floe_logf(c->o.log, FLOE_LOG_INFO, "stream: reconnected to '%s' (instance '%s')",
+				          s->text, h.instance);
+			s->connected_once = true;
 		} else if (type == FLOE_SF_BLOCK) {
 			if (!c->recs) {
 				c->recs = floe_malloc(NULL, FLOE_BLOCK_MAX_RECORDS * sizeof(struct floe_flow));
@@ -313,7 +314,6 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 			}
 			c->st.server_dropped = st.dropped;
 		} else if (type == FLOE_SF_END) {
-			floe_logf(c->o.log, FLOE_LOG_INFO, "stream: '%s' ended", s->text);
 			src_drop(c, s, true);
 			return FLOE_OK;
 		} else if (type != FLOE_SF_KEEPALIVE) {
