@@ -60,6 +60,8 @@ static const char read_help[] =
 	"                   the CA that signed the other side's certificate)\n"
 	"  --subscribers N  with --listen: wait for N subscribers before the first record\n"
 	"  --linger DUR     with --listen: keep serving DUR after the last record\n"
+	"  --subscriber-buffer SIZE  with --listen: a subscriber this far behind is cut\n"
+	"                   off (default 32M)\n"
 	"\n"
 	"FILTER is tcpdump-like: 'host 10.0.0.1 and dst port 22', 'tcp and not net\n"
 	"10.0.0.0/8', 'bytes > 1M' (docs/filter.md).\n";

@@ -78,6 +78,7 @@ struct floe_stream_server {
 	pthread_t th;
 	bool started;
 	pthread_mutex_t mu;
+	pthread_cond_t room;            /* the queue has room (pace) */
 	/* producer side, under mu */
 	struct floe_flow *cur;
 	uint32_t ncur;
@@ -99,6 +100,7 @@ struct floe_stream_server {
 	struct floe_enc enc;
 	struct floe_dec dec;
 	struct floe_flow *sel, *dscratch;
+	struct floe_stream_seen seen[FLOE_STREAM_RESUME_MAX];
 	int64_t last_status;
 	char why[256];
 };
@@ -156,6 +158,37 @@ static struct frame *frame_text(enum floe_stream_type type, const char *text)
 	struct frame *f = frame_new(l, type);
 	if (f)
 		memcpy(f->data + FLOE_STREAM_FRAME_HDR, text, l);
+	return f;
+}
+
+/* A SEEN frame for recs: the lowest and highest seq of each sensor (at
+ * most FLOE_STREAM_RESUME_MAX of them); NULL if none is numbered or NOMEM. */
+static struct frame *frame_seen(struct floe_stream_server *s, const struct floe_flow *recs,
+                                size_t n)
+{
+	struct floe_stream_seen *e = s->seen;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!recs[i].seq)
+			continue;
+		size_t j = 0;
+		/* a block's records come from few sensors: look back from the last */
+		for (j = k; j > 0 && e[j - 1].sensor != recs[i].sensor; j--)
+			;
+		if (j > 0) {
+			if (recs[i].seq > e[j - 1].last)
+				e[j - 1].last = recs[i].seq;
+			if (recs[i].seq < e[j - 1].first)
+				e[j - 1].first = recs[i].seq;
+		} else if (k < FLOE_STREAM_RESUME_MAX) {
+			e[k++] = (struct floe_stream_seen){recs[i].sensor, recs[i].seq, recs[i].seq};
+		}
+	}
+	if (!k)
+		return NULL;
+	struct frame *f = frame_new(k * FLOE_STREAM_SEEN_ENT, FLOE_SF_SEEN);
+	if (f)
+		floe_stream_seen_encode(e, k, f->data + FLOE_STREAM_FRAME_HDR);
 	return f;
 }
 
@@ -273,18 +306,25 @@ static int cmp_resume(const void *a, const void *b)
 static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct floe_stream_hello *h)
 {
 	bool all = (h->flags & FLOE_STREAM_F_BACKLOG) != 0;
-	if (!all && h->nresume == 0)
+	size_t nres = h->nresume;
+	if (h->session && h->session != s->session) {
+		/* resume points of another run of this server: its seq started
+		 * again, so all of the backlog is new to the subscriber */
+		nres = 0;
+		all = true;
+	}
+	if (!all && nres == 0)
 		return;
 	struct floe_stream_resume *rs = NULL;
-	if (h->nresume) {
-		rs = malloc(h->nresume * sizeof(*rs));
+	if (nres) {
+		rs = malloc(nres * sizeof(*rs));
 		if (!rs) {
 			sub_cut(s, u, "out of memory");
 			return;
 		}
-		for (size_t i = 0; i < h->nresume; i++)
+		for (size_t i = 0; i < nres; i++)
 			rs[i] = floe_stream_hello_resume(h, i);
-		qsort(rs, h->nresume, sizeof(*rs), cmp_resume);
+		qsort(rs, nres, sizeof(*rs), cmp_resume);
 	}
 	for (size_t k = 0; k < s->bl_len && u->state != SUB_DEAD; k++) {
 		struct frame *f = s->bl[(s->bl_head + k) % s->bl_cap];
@@ -303,7 +343,7 @@ static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct
 			const struct floe_flow *r = &s->dscratch[i];
 			struct floe_stream_resume key = {.sensor = r->sensor};
 			const struct floe_stream_resume *e =
-				rs ? bsearch(&key, rs, h->nresume, sizeof(*rs), cmp_resume) : NULL;
+				rs ? bsearch(&key, rs, nres, sizeof(*rs), cmp_resume) : NULL;
 			if (e ? r->seq <= e->seq : !all)
 				continue;
 			if (u->filter && !floe_filter_match(u->filter, r)) {
@@ -319,6 +359,12 @@ static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct
 				break;
 			}
 			(void)sub_push(s, u, g);
+			frame_unref(g);
+		}
+		if (u->filter) {
+			struct frame *g = frame_seen(s, s->dscratch, n);
+			if (g)
+				(void)sub_push(s, u, g);
 			frame_unref(g);
 		}
 	}
@@ -593,6 +639,7 @@ static void distribute(struct floe_stream_server *s, const struct floe_flow *rec
 		return;
 	}
 	STAT_ADD(s, blocks, 1);
+	struct frame *seen = NULL;
 	for (unsigned i = 0; i < s->nsubs; i++) {
 		struct sub *u = s->subs[i];
 		if (u->state != SUB_LIVE)
@@ -613,9 +660,14 @@ static void distribute(struct floe_stream_server *s, const struct floe_flow *rec
 					(void)sub_push(s, u, g);
 				frame_unref(g);
 			}
+			if (!seen)
+				seen = frame_seen(s, recs, n);
+			if (seen)
+				(void)sub_push(s, u, seen);
 		}
 		sub_write(s, u);
 	}
+	frame_unref(seen);
 	if (s->bl_cap) {
 		while (s->bl_len && (s->bl_len == s->bl_cap || s->bl_bytes + f->len > s->o.backlog)) {
 			struct frame *old = s->bl[s->bl_head];
@@ -659,6 +711,8 @@ static bool take_work(struct floe_stream_server *s)
 		s->qlen--;
 	}
 	bool more = s->qlen || s->ncur;
+	if (k)
+		pthread_cond_broadcast(&s->room);
 	pthread_mutex_unlock(&s->mu);
 	for (uint32_t i = 0; i < k; i++)
 		distribute(s, batch[i], bn[i]);
@@ -736,6 +790,7 @@ static void *server_main(void *arg)
 		if (!floe_grow(NULL, (void **)&pf, &pf_cap, s->nsubs + 2, sizeof(*pf), 16)) {
 			pthread_mutex_lock(&s->mu);
 			s->failed = true;
+			pthread_cond_broadcast(&s->room);
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
@@ -834,6 +889,7 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 	if (!s->o.max_subscribers)
 		s->o.max_subscribers = 64;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->room, NULL);
 	floe_dec_init(&s->dec);
 	if ((s->o.tls_cert != NULL) != (s->o.tls_key != NULL) || (s->o.tls_ca && !s->o.tls_cert)) {
 		floe_errbuf_set(eb, FLOE_INVALID, "TLS needs a certificate and its key (and a client "
@@ -903,6 +959,8 @@ static void push_cur(struct floe_stream_server *s)
 {
 	if (!s->ncur)
 		return;
+	while (s->o.pace && s->qlen == s->o.queue_blocks && !s->failed)
+		pthread_cond_wait(&s->room, &s->mu);
 	if (s->qlen == s->o.queue_blocks) {
 		s->st.dropped += s->ncur;
 		s->ncur = 0;
@@ -1014,6 +1072,7 @@ void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain)
 		close(s->wake[0]);
 		close(s->wake[1]);
 	}
+	pthread_cond_destroy(&s->room);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
