@@ -259,7 +259,7 @@ int cli_read_run(struct cli_opts *o)
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads()};
-	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url) {
+	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url && !o->listen) {
 		/* printing: decode only the columns printed and matched */
 		uint64_t fc = st.filter ? cli_filter_columns(st.filter) : COLS(stime);
 		uint64_t oc = output_columns(o);

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ struct sub {
 	size_t head_off, out_bytes;
 	struct floe_filter *filter;
 	uint64_t sent, filtered;
+	bool shut;                      /* closing: our side is shut down */
 };
 
 struct floe_stream_server {
@@ -276,8 +278,32 @@ static void sub_write(struct floe_stream_server *s, struct sub *u)
 			free(q);
 		}
 	}
-	if (!u->head && u->state == SUB_CLOSING)
-		u->state = SUB_DEAD;
+	if (!u->head && u->state == SUB_CLOSING && !u->shut) {
+		/* all sent: say so and wait for the peer to close, reading what it
+		 * still sends, so the close does not reset what it has not read */
+		shutdown(u->conn.fd, SHUT_WR);
+		u->shut = true;
+	}
+}
+
+/* A closing connection: discard input until the peer closes. */
+static void sub_discard(struct sub *u)
+{
+	uint8_t buf[4096];
+	for (int i = 0; i < 16; i++) {
+		ssize_t r = u->conn.ssl ? recv(u->conn.fd, buf, sizeof(buf), 0)
+		                        : floe_conn_read(&u->conn, buf, sizeof(buf));
+		if (r == 0 && u->conn.ssl)
+			r = -1;   /* recv: end of stream */
+		if (r < 0 && u->conn.ssl && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (r < 0) {
+			u->state = SUB_DEAD;
+			return;
+		}
+		if (r == 0)
+			return;
+	}
 }
 
 /* Refuses a hello: logged, counted, an ERROR frame, then close. */
@@ -517,9 +543,13 @@ static void sub_service(struct floe_stream_server *s, struct sub *u, short rev)
 			return;
 		u->state = SUB_HELLO;
 	}
-	if ((rev & (POLLIN | POLLHUP | POLLERR)) || floe_conn_pending(&u->conn) ||
-	    u->state == SUB_HELLO)
+	if (u->state == SUB_CLOSING) {
+		if (rev & (POLLIN | POLLHUP | POLLERR))
+			sub_discard(u);
+	} else if ((rev & (POLLIN | POLLHUP | POLLERR)) || floe_conn_pending(&u->conn) ||
+	           u->state == SUB_HELLO) {
 		sub_read(s, u);
+	}
 	if (u->head && u->state != SUB_DEAD)
 		sub_write(s, u);
 }
@@ -781,6 +811,11 @@ static void reap(struct floe_stream_server *s)
 static void *server_main(void *arg)
 {
 	struct floe_stream_server *s = arg;
+	/* a subscriber gone away must not raise SIGPIPE in the process */
+	sigset_t pipe_set;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	struct pollfd *pf = NULL;
 	size_t pf_cap = 0;
 	bool ending = false;
@@ -799,10 +834,12 @@ static void *server_main(void *arg)
 		bool pending = false;
 		for (unsigned i = 0; i < s->nsubs; i++) {
 			struct sub *u = s->subs[i];
-			short ev = u->state == SUB_CLOSING ? 0 : POLLIN;
+			short ev = POLLIN;
 			if (u->head)
 				ev |= POLLOUT;
-			pf[i + 2] = (struct pollfd){.fd = u->conn.fd, .events = floe_conn_events(&u->conn, ev)};
+			if (u->state != SUB_CLOSING)
+				ev = floe_conn_events(&u->conn, ev);
+			pf[i + 2] = (struct pollfd){.fd = u->conn.fd, .events = ev};
 			pending |= floe_conn_pending(&u->conn);
 		}
 		(void)poll(pf, s->nsubs + 2, pending ? 0 : POLL_MS);
