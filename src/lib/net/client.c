@@ -148,7 +148,7 @@ static enum floe_err src_connect(struct floe_stream_client *c, struct src *s)
 		return floe_errbuf_set(&c->eb, FLOE_NOMEM, "out of memory");
 	}
 	s->state = SRC_CONNECTING;
-	s->since = floe_net_mono();
+	s->since = s->last_rx = floe_net_mono();
 	return FLOE_OK;
 }
 
