@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -162,6 +163,84 @@ def test_filter_at_the_server(tmp_path, flows):
     # filtering at the server: far fewer bytes than the whole stream
     nbytes = int(sub.stderr().split("bytes ")[1].split(",")[0])
     assert nbytes < os.path.getsize(flows) / 2
+
+
+class CuttingProxy:
+    """A TCP proxy on loopback that cuts its first connection after
+    `after` bytes from the server: the network going away under a
+    subscriber, the server staying up."""
+
+    def __init__(self, port, target, after):
+        self.target, self.after, self.conns = target, after, 0
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", port))
+        self.ls.listen(8)
+        self.stop = False
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while not self.stop:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            self.conns += 1
+            u = socket.create_connection(("127.0.0.1", self.target))
+            limit = self.after if self.conns == 1 else None
+            threading.Thread(target=self.pump, args=(c, u, limit), daemon=True).start()
+
+    @staticmethod
+    def pump(c, u, limit):
+        import select
+        moved = 0
+        try:
+            while True:
+                r, _, _ = select.select([c, u], [], [], 1)
+                for s in r:
+                    d = s.recv(65536)
+                    if not d:
+                        return
+                    (u if s is c else c).sendall(d)
+                    if s is u:
+                        moved += len(d)
+                if limit is not None and moved >= limit:
+                    return
+        except OSError:
+            return
+        finally:
+            c.close()
+            u.close()
+
+    def close(self):
+        self.stop = True
+        self.ls.close()
+
+
+def test_reconnect_resumes_after_the_last_seq(tmp_path, flows):
+    port, pport = free_port(), free_port()
+    srv = Floe(tmp_path, "srv", "read", "-r", flows, "--listen", f"127.0.0.1:{port}",
+               "--subscribers", "1", "--linger", "600s", "--stats")
+    proxy = None
+    try:
+        srv.wait_listening(port)
+        proxy = CuttingProxy(pport, port, after=100_000)
+        sub = Floe(tmp_path, "sub", "read", "-S", f"127.0.0.1:{pport}", "--count", "37669", "-o",
+                   "csv", "-s", "seq", "--stats")
+        assert sub.finish() == 0, sub.stderr()
+        srv.p.send_signal(signal.SIGTERM)
+        assert srv.finish() == 0, srv.stderr()
+    finally:
+        srv.kill()
+        if proxy:
+            proxy.close()
+    assert proxy.conns == 2
+    # the second connection resumed after the last record of the first:
+    # every record once, none lost, no restart
+    assert [int(r["seq"]) for r in rows(sub.stdout())] == list(range(1, 37670))
+    err = sub.stderr()
+    assert "reconnected" in err and "reconnects 1" in err
+    assert "lost 0, restarts 0" in err
 
 
 def hello(instance=b"raw", token=b"", filt=b"", flags=1):
