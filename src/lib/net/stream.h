@@ -246,6 +246,15 @@ struct floe_stream_client_opts {
 	bool wait;                   /* a source that cannot be reached at the start is
 	                                retried too (relay); else the start fails */
 	int64_t backoff_max;         /* ns between reconnects, doubling from 100 ms; 0 = 10 s */
+	/* Where to start, for a subscriber that restarts (an archiver): the
+	 * last seq of each sensor it already has, sent to every source, and
+	 * the server run they come from (floe_stream_client_session; 0: any
+	 * run, and then a restarted server's records numbered at or below
+	 * them are not sent).  Copied at create; at most
+	 * FLOE_STREAM_RESUME_MAX. */
+	const struct floe_stream_resume *resume;
+	size_t nresume;
+	uint64_t resume_session;
 	const struct floe_log *log;
 };
 
@@ -282,6 +291,9 @@ FLOE_WUR enum floe_err floe_stream_client_next(struct floe_stream_client *c,
 const char *floe_stream_client_error(const struct floe_stream_client *c);
 /* Index in opts.sources of the source of the last block. */
 size_t floe_stream_client_source(const struct floe_stream_client *c);
+/* The run id (hello session) of source i's server, 0 before it answered:
+ * to keep with the last seq of its sensors for opts.resume_session. */
+uint64_t floe_stream_client_session(const struct floe_stream_client *c, size_t i);
 void floe_stream_client_stats(const struct floe_stream_client *c,
                               struct floe_stream_client_stats *st);
 void floe_stream_client_destroy(struct floe_stream_client *c);
