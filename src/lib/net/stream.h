@@ -8,8 +8,10 @@
  * version, instance name; a subscriber adds its auth token, an optional
  * filter the server applies, and resume points); then the server sends
  * BLOCK frames, each holding one encoded block exactly as in files
- * (codec.h), plus KEEPALIVE, STATUS, ERROR (text, then close) and END (the
- * producer finished).  Every record carries `seq`, its source's sequence
+ * (codec.h), plus KEEPALIVE, STATUS, ERROR (text, then close), END (the
+ * producer finished) and, to a subscriber with a filter, SEEN (the seq
+ * range each block covered, so the records the filter rejected are not
+ * taken for lost).  Every record carries `seq`, its source's sequence
  * number (1, 2, ... per sensor id and producer run), so a subscriber can
  * prove it lost nothing: a gap is counted as loss, never silent.
  *
@@ -281,7 +283,8 @@ struct floe_stream_client *floe_stream_client_create(const struct floe_stream_cl
  * has counted gaps (logged WARN).  AGAIN: nothing within timeout (check
  * signals, call again).  EOF: every source sent END.  Errors, with
  * floe_stream_client_error naming the source: IO (cannot connect at the
- * start without opts.wait), INVALID (a server refused the hello: its
+ * start without opts.wait, no hello within 10 s, a TLS handshake or
+ * certificate check failed), INVALID (a server refused the hello: its
  * ERROR text), MALFORMED / UNSUPPORTED (a server spoke something else),
  * NOMEM.  A source that goes away without END is reconnected with backoff,
  * resuming after the last seq of each sensor it served. */
