@@ -637,6 +637,10 @@ static void accept_all(struct floe_stream_server *s)
 			return;
 		char peer[NI_MAXHOST + NI_MAXSERV + 4];
 		peer_name((struct sockaddr *)&ss, sl, peer, sizeof(peer));
+		/* the kernel's buffer for a subscriber is bounded like its own:
+		 * a stalled one holds at most about twice sub_buffer */
+		int sndbuf = s->o.sub_buffer < (4u << 20) ? (int)s->o.sub_buffer : 4 << 20;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		/* connections still saying hello count too: at most twice the bound */
 		struct sub *u = NULL;
 		if (s->nsubs < 2 * s->o.max_subscribers &&
