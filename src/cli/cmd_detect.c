@@ -728,7 +728,8 @@ int cmd_detect(int argc, char **argv)
 	if (rc == EXIT_OK && damaged)
 		rc = EXIT_DAMAGED;
 	if (o.stats)
-		fprintf(stderr, "memory peak %zu bytes of %zu\n", budget.peak, budget.limit);
+		fprintf(stderr, "memory peak %zu bytes of %zu, spills %" PRIu64 "\n", budget.peak,
+		        budget.limit, floe_detect_spills(d));
 out:
 	floe_detect_destroy(d);
 	floe_watchlist_destroy(wl);

@@ -87,6 +87,12 @@ struct floe_detect {
 	size_t ntop_p, ntop_h;
 	struct floe_finding cur;        /* watch: the host being gathered */
 	bool cur_valid;
+	uint64_t spills;                /* cluster spills, counted at finish */
+	/* The caller's budget split: each operator gets a share of its own
+	 * (one operator spilling cannot free what another holds), the
+	 * findings a quarter. */
+	struct floe_budget share[3], own;
+	struct floe_budget *parent;
 };
 
 bool floe_flow_completed(const struct floe_flow *f)
@@ -171,27 +177,32 @@ static void add_example(struct floe_finding *x, const uint8_t a[16], uint16_t po
 
 /* ---- creating ---- */
 
+static struct floe_budget *share(struct floe_detect *d, int k)
+{
+	return d->parent ? &d->share[k] : NULL;
+}
+
 static enum floe_err make_cluster(struct floe_detect *d, struct floe_cluster **c, const char *keys,
                                   int64_t bin, const char *dcount, struct floe_aggcol *col,
-                                  unsigned lean_values)
+                                  unsigned lean_values, int k)
 {
 	size_t n = 0;
 	if (dcount && floe_aggcol_parse(dcount, col, 1, &n, &d->eb) != FLOE_OK)
 		return d->eb.code;
 	struct floe_cluster_opts co = {.keys = keys, .bin = bin, .cols = dcount ? col : NULL,
 	                               .ncols = n, .lean = lean_values != 0, .values = lean_values,
-	                               .budget = d->o.budget, .tmpdir = d->o.tmpdir, .log = d->o.log};
+	                               .budget = share(d, k), .tmpdir = d->o.tmpdir, .log = d->o.log};
 	*c = floe_cluster_create(&co, &d->eb);
 	return *c ? FLOE_OK : d->eb.code;
 }
 
-static enum floe_err make_sort(struct floe_detect *d, const char *keys, size_t nextra)
+static enum floe_err make_sort(struct floe_detect *d, const char *keys, size_t nextra, int k)
 {
-	struct floe_sortkey k[8];
+	struct floe_sortkey sk[8];
 	size_t n;
-	if (floe_sortkeys_parse(keys, NULL, 0, k, 8, &n, &d->eb) != FLOE_OK)
+	if (floe_sortkeys_parse(keys, NULL, 0, sk, 8, &n, &d->eb) != FLOE_OK)
 		return d->eb.code;
-	d->sort = floe_sort_create(k, n, nextra, 0, d->o.budget);
+	d->sort = floe_sort_create(sk, n, nextra, 0, share(d, k));
 	if (!d->sort)
 		return floe_errbuf_set(&d->eb, FLOE_NOMEM, "no memory for a sort");
 	return FLOE_OK;
@@ -204,25 +215,26 @@ static enum floe_err setup(struct floe_detect *d)
 		return floe_errbuf_set(&d->eb, FLOE_INVALID, "the window must be positive");
 	switch (o->kind) {
 	case FLOE_DETECT_SCAN:
-		if (make_cluster(d, &d->c1, "saddr dport proto", o->window, "dcount(daddr)", &d->col1, 0) ||
-		    make_cluster(d, &d->c2, "saddr daddr proto", o->window, "dcount(dport)", &d->col2, 0))
+		if (make_cluster(d, &d->c1, "saddr dport proto", o->window, "dcount(daddr)", &d->col1, 0, 0) ||
+		    make_cluster(d, &d->c2, "saddr daddr proto", o->window, "dcount(dport)", &d->col2, 0,
+		                 1))
 			return d->eb.code;
 		return FLOE_OK;
 	case FLOE_DETECT_SMTP:
 		if (o->nsmtp_ports == 0)
 			return floe_errbuf_set(&d->eb, FLOE_INVALID, "no mail ports");
-		return make_cluster(d, &d->c1, "saddr", o->window, "dcount(daddr)", &d->col1, 0);
+		return make_cluster(d, &d->c1, "saddr", o->window, "dcount(daddr)", &d->col1, 0, 0);
 	case FLOE_DETECT_WATCH:
 		if (!o->watch)
 			return floe_errbuf_set(&d->eb, FLOE_INVALID, "no watchlist");
 		if (make_cluster(d, &d->c1, "saddr sid", 0, NULL, NULL,
-		                 FLOE_CLV_TIMES | FLOE_CLV_BYTES | FLOE_CLV_TRANS))
+		                 FLOE_CLV_TIMES | FLOE_CLV_BYTES | FLOE_CLV_TRANS, 0))
 			return d->eb.code;
-		return make_sort(d, "saddr:asc sid:asc", 0);
+		return make_sort(d, "saddr:asc sid:asc", 0, 1);
 	case FLOE_DETECT_BEACON:
 		if (o->beacon_min < 3)
 			return floe_errbuf_set(&d->eb, FLOE_INVALID, "a beacon needs at least 3 connections");
-		return make_sort(d, "saddr:asc daddr:asc dport:asc proto:asc stime:asc", 0);
+		return make_sort(d, "saddr:asc daddr:asc dport:asc proto:asc stime:asc", 0, 0);
 	case FLOE_DETECT_BASELINE:
 		if (!o->local)
 			return floe_errbuf_set(&d->eb, FLOE_INVALID,
@@ -230,9 +242,9 @@ static enum floe_err setup(struct floe_detect *d)
 		if (o->history < o->window || o->period_end <= o->period_start)
 			return floe_errbuf_set(&d->eb, FLOE_INVALID,
 			                       "a baseline needs a period and at least a window of history");
-		if (make_cluster(d, &d->c1, "saddr", o->window, "dcount(daddr)", &d->col1, 0) ||
+		if (make_cluster(d, &d->c1, "saddr", o->window, "dcount(daddr)", &d->col1, 0, 0) ||
 		    make_cluster(d, &d->c2, "saddr proto dport sport", 0, NULL, NULL,
-		                 FLOE_CLV_TIMES | FLOE_CLV_TRANS))
+		                 FLOE_CLV_TIMES | FLOE_CLV_TRANS, 1))
 			return d->eb.code;
 		if (o->base_top) {
 			d->top_p = floe_calloc(o->budget, o->base_top + 1, sizeof(*d->top_p));
@@ -240,7 +252,7 @@ static enum floe_err setup(struct floe_detect *d)
 			if (!d->top_p || !d->top_h)
 				return floe_errbuf_set(&d->eb, FLOE_NOMEM, "no memory for the top lists");
 		}
-		return make_sort(d, "saddr:asc sid:asc stime:asc", 1);
+		return make_sort(d, "saddr:asc sid:asc stime:asc", 1, 2);
 	}
 	return floe_errbuf_set(&d->eb, FLOE_INVALID, "unknown detector");
 }
@@ -255,6 +267,17 @@ struct floe_detect *floe_detect_create(const struct floe_detect_opts *o, struct 
 	d->o = *o;
 	if (!d->o.max_findings)
 		d->o.max_findings = 10000;
+	if (o->budget) {
+		/* operators: scan 2, smtp 1, watch 2, beacon 1, baseline 3 */
+		static const unsigned parts[] = {2, 1, 2, 1, 3};
+		size_t limit = o->budget->limit;
+		size_t np = (unsigned)o->kind < 5 ? parts[o->kind] : 1;
+		d->parent = o->budget;
+		for (int k = 0; k < 3; k++)
+			floe_budget_init(&d->share[k], limit ? limit / 4 * 3 / np : 0);
+		floe_budget_init(&d->own, limit ? limit / 4 : 0);
+		d->o.budget = &d->own;
+	}
 	if (setup(d) != FLOE_OK) {
 		floe_errbuf_set(eb, d->eb.code, "%s", d->eb.msg);
 		floe_detect_destroy(d);
@@ -282,6 +305,29 @@ void floe_detect_destroy(struct floe_detect *d)
 const char *floe_detect_error(const struct floe_detect *d)
 {
 	return d->eb.msg;
+}
+
+uint64_t floe_detect_spills(const struct floe_detect *d)
+{
+	uint64_t n = d->spills;
+	if (d->sort)
+		n += floe_sort_spilled(d->sort);
+	return n;
+}
+
+/* The first operator message, as ": message", or "". */
+static const char *op_error(const struct floe_detect *d)
+{
+	static const char none[] = "";
+	for (int k = 0; k < 2; k++) {
+		const struct floe_cluster *c = k ? d->c2 : d->c1;
+		const char *m = c ? floe_cluster_error(c) : NULL;
+		if (m && *m) {
+			/* the handle's buffer outlives the call */
+			return m;
+		}
+	}
+	return none;
 }
 
 /* ---- pass 1 ---- */
@@ -401,7 +447,8 @@ enum floe_err floe_detect_add(struct floe_detect *d, const struct floe_flow *f)
 		break;
 	}
 	if (e != FLOE_OK)
-		floe_errbuf_set(&d->eb, e, "counting: %s", floe_strerror(e));
+		floe_errbuf_set(&d->eb, e, "counting: %s%s%s", floe_strerror(e),
+		                *op_error(d) ? ": " : "", op_error(d));
 	return e;
 }
 
@@ -710,6 +757,19 @@ static enum floe_err collect_addrs(struct floe_detect *d)
 	return FLOE_OK;
 }
 
+static void count_spills(struct floe_detect *d)
+{
+	struct floe_cluster_stats st;
+	if (d->c1) {
+		floe_cluster_stats(d->c1, &st);
+		d->spills += st.spills;
+	}
+	if (d->c2) {
+		floe_cluster_stats(d->c2, &st);
+		d->spills += st.spills;
+	}
+}
+
 enum floe_err floe_detect_end_pass(struct floe_detect *d)
 {
 	if (d->eb.code)
@@ -749,11 +809,17 @@ enum floe_err floe_detect_end_pass(struct floe_detect *d)
 			e = base_tops(d);
 		break;
 	}
-	if (e != FLOE_OK) {
-		const char *why = d->c1 ? floe_cluster_error(d->c1) : "";
-		return floe_errbuf_set(&d->eb, e, "counting: %s%s%s", floe_strerror(e),
-		                       why && *why ? ": " : "", why ? why : "");
+	count_spills(d);
+	if (d->parent) {  /* what the shares and the findings took at most */
+		size_t peak = d->own.peak;
+		for (int k = 0; k < 3; k++)
+			peak += d->share[k].peak;
+		if (peak > d->parent->peak)
+			d->parent->peak = peak;
 	}
+	if (e != FLOE_OK)
+		return floe_errbuf_set(&d->eb, e, "counting: %s%s%s", floe_strerror(e),
+		                       *op_error(d) ? ": " : "", op_error(d));
 	if (d->nfs)
 		qsort(d->fs, d->nfs, sizeof(*d->fs), finding_cmp);
 	if (d->pass2 && d->nfs == 0)

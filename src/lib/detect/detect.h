@@ -149,6 +149,9 @@ void floe_detect_add2(struct floe_detect *d, const struct floe_flow *f, const ch
 void floe_detect_findings(const struct floe_detect *d, const struct floe_finding **fs, size_t *n,
                           uint64_t *more);
 const char *floe_detect_error(const struct floe_detect *d);
+/* Times the counting went to disk: cluster spills plus sorted runs'
+ * records (0: everything fitted in the budget).  After end_pass. */
+uint64_t floe_detect_spills(const struct floe_detect *d);
 
 /* True if the handshake of f completed (TCP: the responder's SYN/ACK and
  * the initiator's ACK, or a state past it); other protocols: the

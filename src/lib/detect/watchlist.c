@@ -16,10 +16,16 @@ struct wentry {
 	uint8_t plen;        /* 128-bit terms */
 };
 
+/* IPv4 entries are found through their first 16 bits: v4idx[b] is the
+ * first entry starting at or after ::ffff:b.0.0 (b = 65536: past the IPv4
+ * space), so a lookup searches only the entries of one /16. */
+#define V4_BUCKETS 65536
+
 struct floe_watchlist {
 	struct floe_budget *budget;
 	struct wentry *e;
 	size_t n, cap;
+	uint32_t *v4idx;    /* V4_BUCKETS + 1 entries */
 };
 
 static uint64_t be64(const uint8_t *p)
@@ -106,6 +112,16 @@ static enum floe_err finish(struct floe_watchlist *w, struct floe_errbuf *eb)
 		x->parent = depth ? stack[depth - 1] : -1;
 		stack[depth++] = (int32_t)i;  /* at most 129 nested lengths */
 	}
+	w->v4idx = floe_malloc(w->budget, (V4_BUCKETS + 1) * sizeof(*w->v4idx));
+	if (!w->v4idx)
+		return floe_errbuf_set(eb, FLOE_NOMEM, "watchlist: out of memory");
+	size_t i = 0;
+	for (uint64_t b = 0; b <= V4_BUCKETS; b++) {
+		uint64_t lo = b < V4_BUCKETS ? 0xffff00000000ull | b << 16 : 0x0001000000000000ull;
+		while (i < w->n && cmp128(w->e[i].hi, w->e[i].lo, 0, lo) < 0)
+			i++;
+		w->v4idx[b] = (uint32_t)i;
+	}
 	return FLOE_OK;
 }
 
@@ -164,6 +180,8 @@ void floe_watchlist_destroy(struct floe_watchlist *w)
 	if (!w)
 		return;
 	floe_free(w->budget, w->e, w->cap * sizeof(*w->e));
+	if (w->v4idx)
+		floe_free(w->budget, w->v4idx, (V4_BUCKETS + 1) * sizeof(*w->v4idx));
 	floe_free(w->budget, w, sizeof(*w));
 }
 
@@ -171,6 +189,11 @@ long floe_watchlist_lookup(const struct floe_watchlist *w, const uint8_t a[16])
 {
 	uint64_t hi = be64(a), lo = be64(a + 8);
 	size_t l = 0, r = w->n;  /* the first entry starting after a is at r */
+	if (w->v4idx && floe_addr_is_v4(a)) {
+		unsigned b = (unsigned)a[12] << 8 | a[13];
+		l = w->v4idx[b];
+		r = w->v4idx[b + 1];
+	}
 	while (l < r) {
 		size_t m = l + (r - l) / 2;
 		if (cmp128(w->e[m].hi, w->e[m].lo, hi, lo) <= 0)
