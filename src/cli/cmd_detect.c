@@ -188,7 +188,9 @@ static const char *side(const struct cli_opts *o, const struct floe_finding *x)
 	if (!o->local)
 		return "-";
 	bool h = floe_netset_contains(o->local, x->host);
-	bool p = x->type == FLOE_FIND_VSCAN ? floe_netset_contains(o->local, x->peer) : !h;
+	/* the targets' side: the vscan's one, an hscan's first example */
+	bool p = x->type == FLOE_FIND_VSCAN ? floe_netset_contains(o->local, x->peer)
+	         : x->nexamples ? floe_netset_contains(o->local, x->examples[0]) : !h;
 	return h ? (p ? "internal" : "out") : (p ? "in" : "external");
 }
 

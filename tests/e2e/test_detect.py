@@ -137,16 +137,25 @@ def test_filter_applies(shipped):
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     d = tmp_path_factory.mktemp("live")
-    r = subprocess.run([sys.executable, SCENARIOS / "build.py", d], capture_output=True,
-                       text=True, timeout=300)
+    tag = "fle%d" % (os.getpid() % 100000)
+    try:
+        r = subprocess.run([sys.executable, SCENARIOS / "build.py", d], capture_output=True,
+                           text=True, timeout=300, env=dict(os.environ, FLOE_SCENARIO_TAG=tag))
+    finally:
+        # after a timeout the builder was killed before its own cleanup
+        for k in "cri":
+            subprocess.run(["ip", "netns", "del", tag + k], stderr=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     meta = json.loads((d / "scenario.json").read_text())
     assert meta["seconds"] < 90
     floe(d, "capture", "-r", "scenario.pcap", "--archive", "archive", "--instance", "scenario")
-    # windows of one day, unless the scenario crossed midnight (UTC)
-    day = lambda t: int(t) // 86400
-    window = "1d" if day(meta["start"]) == day(meta["period_end"]) else "2d"
-    return d, meta, window
+    # a window of days that holds the whole scenario (1d unless it crossed
+    # midnight, UTC)
+    for days in (1, 2, 3, 5, 7):
+        w = days * 86400
+        if int(meta["start"]) // w == int(meta["period_end"]) // w:
+            break
+    return d, meta, "%dd" % days
 
 
 def by_host(fs):

@@ -25,8 +25,9 @@ Both phases: 10.1.0.12 connects with socat to 10.2.0.99:8443 every 1.5 s
                          (roles, expected findings, the period) and
                          OUTDIR/watchlist.txt; exit 0 on success.
 
-Namespaces are named per process (flt<pid>c, ...) and removed on every
-exit path, processes started inside them are stopped by their pid.
+Namespaces are named per process (flt<pid>c, ...; $FLOE_SCENARIO_TAG
+instead of flt<pid> if set) and removed on every exit path (SIGTERM and
+SIGINT included); processes started inside them are stopped by their pid.
 """
 import json
 import os
@@ -62,7 +63,7 @@ HISTORY = 20                 # baseline history, seconds
 class Scenario:
     def __init__(self, outdir):
         self.outdir = outdir
-        tag = "flt%d" % (os.getpid() % 100000)
+        tag = os.environ.get("FLOE_SCENARIO_TAG") or "flt%d" % (os.getpid() % 100000)
         self.ns = {"c": tag + "c", "r": tag + "r", "i": tag + "i"}
         self.procs = []
         self.created = []
@@ -291,6 +292,11 @@ def main():
         return 2
     outdir = sys.argv[1]
     s = Scenario(outdir)
+
+    def stop(signum, frame):
+        raise SystemExit("stopped by signal %d" % signum)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         meta = s.build()
     finally:
