@@ -107,6 +107,27 @@ static const char *fmt(const uint8_t a[16])
 	return buf[k];
 }
 
+/* The same, but file names are not compared (pass 2 without paths). */
+static bool same_findings_nofiles(struct floe_detect *a, struct floe_detect *b)
+{
+	const struct floe_finding *fa, *fb;
+	size_t na, nb;
+	uint64_t ma, mb;
+	floe_detect_findings(a, &fa, &na, &ma);
+	floe_detect_findings(b, &fb, &nb, &mb);
+	if (na != nb || ma != mb)
+		return false;
+	for (size_t i = 0; i < na; i++) {
+		struct floe_finding x = fa[i], y = fb[i];
+		x.nfiles = y.nfiles = 0;
+		memset(x.files, 0, sizeof(x.files));
+		memset(y.files, 0, sizeof(y.files));
+		if (memcmp(&x, &y, sizeof(x)) != 0)
+			return false;
+	}
+	return true;
+}
+
 static bool same_findings(struct floe_detect *a, struct floe_detect *b)
 {
 	const struct floe_finding *fa, *fb;
@@ -120,6 +141,41 @@ static bool same_findings(struct floe_detect *a, struct floe_detect *b)
 		if (memcmp(&fa[i], &fb[i], sizeof(fa[i])) != 0)
 			return false;
 	return true;
+}
+
+/* Fails each of the first allocations in turn (util/mem.h fault
+ * injection): every run must end with the reference's findings (a failed
+ * allocation in an operator spills) or with an error and a message, never
+ * crash or leak (the sanitizer build checks that). */
+static void check_faults(const char *name, const struct floe_detect_opts *o,
+                         const struct recs *rs, struct floe_detect *ref)
+{
+	int runs = 0, same = 0, failed = 0, wrong = 0;
+	for (long n = 0; n < 160; n++, runs++) {
+		struct floe_errbuf eb = {0};
+		floe_mem_fail_after(n);
+		struct floe_detect *d = floe_detect_create(o, &eb);
+		enum floe_err e = d ? FLOE_OK : eb.code;
+		for (size_t i = 0; d && e == FLOE_OK && i < rs->n; i++)
+			e = floe_detect_add(d, &rs->r[i]);
+		if (d && e == FLOE_OK)
+			e = floe_detect_end_pass(d);
+		const uint8_t (*addrs)[16];
+		size_t na;
+		if (d && e == FLOE_OK && floe_detect_pass2(d, &addrs, &na))
+			for (size_t i = 0; i < rs->n; i++)
+				floe_detect_add2(d, &rs->r[i], NULL);
+		floe_mem_fail_after(-1);
+		if (e == FLOE_OK && same_findings_nofiles(d, ref))
+			same++;
+		else if (e != FLOE_OK && (d ? floe_detect_error(d)[0] : eb.msg[0]))
+			failed++;
+		else
+			wrong++;
+		floe_detect_destroy(d);
+	}
+	TAP_CHECK(wrong == 0, "%s: %d allocation failures: %d same findings, %d errors, %d wrong",
+	          name, runs, same, failed, wrong);
 }
 
 /* ---- scan ---- */
@@ -189,8 +245,15 @@ static void test_scan(void)
 	TAP_CHECK(d2 && same_findings(d, d2), "scan: same findings after spilling");
 	TAP_CHECK(b.peak <= b.limit, "scan: peak %zu within the budget", b.peak);
 	floe_detect_destroy(d2);
-	/* a stricter success threshold drops the vscan (3/120 answered) */
+	/* allocation failures, on the records without the 40000 pairs */
 	o.budget = NULL;
+	struct recs small = {0};
+	for (size_t i = 0; i < rs.n; i++)
+		if (rs.r[i].saddr[14] != 1)
+			push(&small, rs.r[i]);
+	check_faults("scan", &o, &small, d);
+	free(small.r);
+	/* a stricter success threshold drops the vscan (3/120 answered) */
 	o.scan_max_success = 0.01;
 	struct floe_detect *d3 = run(&o, &rs, NULL);
 	floe_detect_findings(d3, &fs, &n, &more);
@@ -242,6 +305,7 @@ static void test_smtp(void)
 		TAP_CHECK(fs[0].nexamples == 5 && !strcmp(fmt(fs[0].examples[0]), "172.16.1.1"),
 		          "smtp: example servers");
 	}
+	check_faults("smtp", &o, &rs, d);
 	floe_detect_destroy(d);
 	floe_netset_destroy(local);
 	free(rs.r);
@@ -288,6 +352,7 @@ static void test_watch(void)
 		TAP_CHECK(!strcmp(fmt(y->host), "192.168.1.2") && y->flows == 1 && y->nentries == 1,
 		          "watch: inbound from a listed host");
 	}
+	check_faults("watch", &o, &rs, d);
 	floe_detect_destroy(d);
 	floe_netset_destroy(local);
 	floe_watchlist_destroy(wl);
@@ -339,6 +404,8 @@ static void test_beacon(void)
 		TAP_CHECK(fabs(fs[0].value - 60) < 1 && fs[0].ratio < 0.02,
 		          "beacon: interval %.3f s, cv %.4f", fs[0].value, fs[0].ratio);
 	}
+	o.budget = NULL;
+	check_faults("beacon", &o, &rs, d);
 	floe_detect_destroy(d);
 	free(rs.r);
 }
@@ -410,6 +477,7 @@ static void test_baseline(void)
 		          "baseline: tcp/3389 as a client is new");
 		TAP_CHECK(fs[3].rank == 2 && fs[3].bytes == 50000000, "baseline: 10.0.0.5 new at rank 2");
 	}
+	check_faults("baseline", &o, &rs, d);
 	floe_detect_destroy(d);
 	floe_netset_destroy(local);
 	free(rs.r);
