@@ -694,6 +694,9 @@ int cmd_detect(int argc, char **argv)
 		}
 		dop.period_start = range.start;
 		dop.period_end = range.end;
+		if (range.start % a.window != 0)
+			cli_warn(&o, "the period does not start at a window boundary (UTC): its first "
+			         "window is part history, part period");
 		range.start -= a.history;   /* the history is read too */
 	}
 	d = floe_detect_create(&dop, &eb);

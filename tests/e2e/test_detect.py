@@ -227,3 +227,26 @@ def test_live_baseline(live):
     assert vol["bytes"] > 20 * 1000 * 1000
     svc = [f for f in hosts["10.1.0.11"] if f["finding"] == "service"][0]
     assert (svc["proto"], svc["port"], svc["as"]) == ("tcp", 25, "client")
+
+
+# ---- bounded memory ----
+
+GEN = os.environ.get("FLOE_GEN_FLOWS", os.path.join(os.path.dirname(FLOE), "../../bench/gen-flows"))
+
+
+def test_scan_spills_within_budget(tmp_path):
+    """300 sources each reaching 1000 addresses (300000 distinct pairs):
+    under a 16M budget the scan counting spills, stays inside the budget
+    and finds what a 256M run finds."""
+    subprocess.run([GEN, tmp_path / "g.floe", "300000"], check=True, capture_output=True)
+    out = {}
+    for mem in ("16M", "256M"):
+        p = floe(tmp_path, "detect", "scan", "-r", "g.floe", "--hosts", "500", "--memory", mem,
+                 "--stats", "-o", "json")
+        peak, limit, spills = [int(w) for w in p.stderr.replace(",", " ").split()
+                               if w.isdigit()][:3]
+        assert peak <= limit
+        out[mem] = (p.stdout, spills)
+    assert out["16M"][1] > 0 and out["16M"][0] == out["256M"][0]
+    fs = [json.loads(line) for line in out["16M"][0].splitlines()]
+    assert len(fs) == 300 and all(f["addresses"] == 1000 and f["success"] == 0 for f in fs)
