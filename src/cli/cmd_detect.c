@@ -214,7 +214,7 @@ static void json_str(FILE *fp, const char *s)
  * and JSON output. */
 struct kv {
 	const char *k;
-	char v[320];
+	char v[1200];
 	bool str;   /* a JSON string, not a number or array */
 };
 
@@ -235,26 +235,53 @@ static void kv_add(struct kv *kv, size_t *n, const char *k, bool str, const char
 	(*n)++;
 }
 
+/* Appends s to buf (capacity cap, length *len) as a JSON string, or as
+ * it is; false (buf unchanged) if it does not fit whole. */
+static bool append_item(char *buf, size_t cap, size_t *len, const char *s, bool json)
+{
+	size_t n = *len;
+	if (json && n < cap)
+		buf[n++] = '"';
+	for (; *s && n + 8 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (json && (c == '"' || c == '\\'))
+			n += (size_t)snprintf(buf + n, cap - n, "\\%c", c);
+		else if (json && c < 0x20)
+			n += (size_t)snprintf(buf + n, cap - n, "\\u%04x", c);
+		else
+			buf[n++] = (char)c;
+	}
+	if (*s || n + 2 >= cap)
+		return false;
+	if (json)
+		buf[n++] = '"';
+	buf[n] = '\0';
+	*len = n;
+	return true;
+}
+
 /* A list of addresses, ports, entries or files: text joined by spaces, or
- * a JSON array. */
+ * a JSON array; items that do not fit are left out whole. */
 static void list_add(struct kv *kv, size_t *n, const char *k, bool json, const char *const *items,
                      size_t count)
 {
-	char buf[320];
-	size_t len = 0;
+	char buf[sizeof(kv->v)];
+	size_t len = 0, cap = sizeof(buf) - 2;   /* room for "]" */
 	buf[0] = '\0';
 	if (json)
-		len += (size_t)snprintf(buf, sizeof(buf), "[");
-	for (size_t i = 0; i < count && len < sizeof(buf); i++) {
-		if (json)
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\"%s\"", i ? "," : "",
-			                        items[i]);
-		else
-			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? " " : "",
-			                        items[i]);
+		buf[len++] = '[';
+	for (size_t i = 0; i < count; i++) {
+		size_t mark = len;
+		if (i)
+			buf[len++] = json ? ',' : ' ';
+		if (!append_item(buf, cap, &len, items[i], json)) {
+			len = mark;
+			break;
+		}
 	}
-	if (json && len < sizeof(buf))
-		snprintf(buf + len, sizeof(buf) - len, "]");
+	if (json)
+		buf[len++] = ']';
+	buf[len] = '\0';
 	kv_add(kv, n, k, false, "%s", buf);
 }
 

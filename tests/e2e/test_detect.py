@@ -125,6 +125,15 @@ def test_command_line_errors(shipped, tmp_path):
     assert p.returncode == 2 and "local" in p.stderr
 
 
+def test_json_escapes_file_names(shipped):
+    """File names go into JSON strings escaped, whatever their bytes."""
+    d, _ = shipped
+    odd = 'we"ird\\name.floe'
+    (d / odd).write_bytes((d / "scenario.floe").read_bytes())
+    fs = findings(d, ["-r", odd], ["smtp"])
+    assert len(fs) == 1 and fs[0]["files"] == [odd]
+
+
 def test_filter_applies(shipped):
     """A filter before detection: without port 22 there is no hscan."""
     d, meta = shipped
