@@ -236,7 +236,7 @@ class Scenario:
         pcap = os.path.join(self.outdir, "scenario.pcap")
         self.setup()
         self.servers()
-        dump = self.spawn("r", "tcpdump", "-i", "rc", "-n", "-U", "--immediate-mode", "-B", "16384",
+        dump = self.spawn("r", "tcpdump", "-Z", "root", "-i", "rc", "-n", "-U", "--immediate-mode", "-B", "16384",
                           "-s", "128", "-w", pcap,
                           stderr=subprocess.PIPE)
         line = dump.stderr.readline()   # "listening on rc ..."
