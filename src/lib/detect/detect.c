@@ -97,9 +97,13 @@ struct floe_detect {
 
 bool floe_flow_completed(const struct floe_flow *f)
 {
+	static const uint8_t none[16];
+	/* a one-way record of a router export (NetFlow v5, most v9/IPFIX):
+	 * the answer is in another record, so the initiator's ACK must do */
+	bool oneway = f->dpkts == 0 && f->dtcpflags == 0 && memcmp(f->exporter, none, 16) != 0;
 	if (f->proto == 6)
-		return (f->stcpflags & TCP_ACK) && (f->dtcpflags & TCP_ACK);
-	return f->dpkts > 0;
+		return (f->stcpflags & TCP_ACK) && ((f->dtcpflags & TCP_ACK) || oneway);
+	return f->dpkts > 0 || oneway;
 }
 
 static int addr_cmp(const uint8_t *a, const uint8_t *b)

@@ -153,9 +153,11 @@ const char *floe_detect_error(const struct floe_detect *d);
  * records (0: everything fitted in the budget).  After end_pass. */
 uint64_t floe_detect_spills(const struct floe_detect *d);
 
-/* True if the handshake of f completed (TCP: the responder's SYN/ACK and
- * the initiator's ACK, or a state past it); other protocols: the
- * responder answered. */
+/* True if the handshake of f completed: TCP, both sides sent ACK (a SYN
+ * scan's probe, refused or answered by the scanner's RST, never does);
+ * other protocols, the responder answered.  A one-way record of a router
+ * export (an exporter, no packets back) cannot show the answer: there the
+ * initiator's ACK (TCP) or the record itself counts. */
 bool floe_flow_completed(const struct floe_flow *f);
 
 #endif

@@ -646,8 +646,37 @@ static void test_watchlist_1m(void)
 	free(text);
 }
 
+static void test_completed(void)
+{
+	static const struct {
+		unsigned proto, stcp, dtcp, dpkts;
+		bool exported, want;
+		const char *name;
+	} cases[] = {
+		{6, SYN | ACK, SYN | ACK, 5, false, true, "handshake and data"},
+		{6, SYN, RST | ACK, 1, false, false, "refused"},
+		{6, SYN | RST, SYN | ACK, 1, false, false, "SYN scan of an open port"},
+		{6, SYN, 0, 0, false, false, "no answer"},
+		{6, ACK, RST, 1, false, false, "ACK scan"},
+		{6, ACK | 0x08, ACK | 0x08, 4, false, true, "picked up mid-flow"},
+		{6, SYN | ACK | 0x08, 0, 0, true, true, "one-way export of a connection"},
+		{6, SYN, 0, 0, true, false, "one-way export of a probe"},
+		{17, 0, 0, 1, false, true, "UDP answered"},
+		{17, 0, 0, 0, false, false, "UDP unanswered"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct floe_flow f = mk("10.0.0.1", "10.0.0.2", cases[i].proto, 1000, 80, T0,
+		                        cases[i].stcp, cases[i].dtcp, 60, 0);
+		f.dpkts = cases[i].dpkts;
+		if (cases[i].exported && !floe_addr_parse("192.0.2.1", f.exporter))
+			abort();
+		TAP_CHECK(floe_flow_completed(&f) == cases[i].want, "completed: %s", cases[i].name);
+	}
+}
+
 int main(void)
 {
+	test_completed();
 	test_scan();
 	test_smtp();
 	test_watch();
