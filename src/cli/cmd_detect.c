@@ -13,6 +13,7 @@
  */
 #include "cli.h"
 #include "archive/source.h"
+#include "codec/codec.h"
 #include "detect/detect.h"
 #include "detect/watchlist.h"
 #include "filter/filter.h"
@@ -22,6 +23,7 @@
 #include "util/timefmt.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,13 +493,29 @@ static int print_findings(const struct cli_opts *o, const struct detector *det,
 
 /* ---- reading ---- */
 
+#define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+/* The columns the detectors read (detect.c), and the filter's: the others
+ * are not decoded.  All of them if the filter reads a derived field. */
+static uint64_t detect_columns(const struct floe_filter *filter)
+{
+	uint64_t fc = filter ? cli_filter_columns(filter) : 0;
+	if (filter && !fc)
+		return 0;
+	return fc | COLS(stime) | COLS(ltime) | COLS(saddr) | COLS(daddr) | COLS(sport) |
+	       COLS(dport) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags) | COLS(spkts) |
+	       COLS(dpkts) | COLS(sbytes) | COLS(dbytes) | COLS(stcpflags) | COLS(dtcpflags) |
+	       COLS(exporter);
+}
+
 static struct floe_source *open_source(const struct cli_opts *o, struct floe_timerange range,
-                                       const uint8_t (*addrs)[16], size_t naddrs)
+                                       const uint8_t (*addrs)[16], size_t naddrs,
+                                       uint64_t columns)
 {
 	struct floe_errbuf eb = {0};
 	struct floe_source_opts so = {.range = range, .addrs = addrs, .naddrs = naddrs,
 	                              .no_index = o->no_index, .log = cli_log(),
-	                              .threads = cli_read_threads()};
+	                              .threads = cli_read_threads(), .columns = columns};
 	struct floe_source *src = floe_source_create(&so, &eb);
 	if (!src) {
 		cli_error(o, "%s", eb.msg);
@@ -522,7 +540,7 @@ static int feed(const struct cli_opts *o, struct floe_detect *d, struct floe_fil
                 struct floe_timerange range, const uint8_t (*addrs)[16], size_t naddrs,
                 bool second, bool *damaged)
 {
-	struct floe_source *src = open_source(o, range, addrs, naddrs);
+	struct floe_source *src = open_source(o, range, addrs, naddrs, detect_columns(filter));
 	if (!src)
 		return EXIT_FAIL;
 	int rc = EXIT_OK;
