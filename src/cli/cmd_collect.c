@@ -51,6 +51,8 @@ static const char collect_help[] =
 	"  --archive DIR    write records into an archive (docs/archive.md), with\n"
 	"  --instance NAME  its instance name (default floe) and\n"
 	"  --rotate DUR     file period (default 1h)\n"
+	"  --encoders N     threads compressing blocks for -w and --archive (default\n"
+	"                   1 on two or more processors; each holds a block, 29 MB)\n"
 	"  --sampling N     1-in-N sampling of exporters that do not say (default: none)\n"
 	"  --template-timeout DUR  templates not refreshed this long expire (default 30m)\n"
 	"  --max-templates N       templates per exporter source (default 1024)\n"
