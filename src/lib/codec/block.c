@@ -278,7 +278,7 @@ bool floe_af_test(const uint8_t *page, uint32_t page_bytes, unsigned k, uint32_t
 enum floe_err floe_enc_init(struct floe_enc *e, int level)
 {
 	memset(e, 0, sizeof(*e));
-	e->level = level ? level : 3;
+	e->level = level ? level : 1;
 	e->codec = FLOE_CODEC_ZSTD;
 	e->zc = ZSTD_createCCtx();
 	if (!e->zc)

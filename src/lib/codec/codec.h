@@ -59,7 +59,7 @@ struct floe_writer;
 
 struct floe_writer_opts {
 	const char *instance;    /* may be NULL */
-	int zstd_level;          /* 0 = default (3) */
+	int zstd_level;          /* 0 = default (1) */
 	uint32_t block_records;  /* 0 = 65536; records per block */
 	const struct floe_log *log;
 	/* Threads encoding blocks while the caller fills the next (0: the

@@ -226,7 +226,7 @@ struct floe_enc {
 	uint64_t *hlist;                /* the last block's distinct address */
 	size_t hlist_cap, nhlist;       /* hashes (floe_bloom_hash), nhlist of them */
 };
-/* level 0 = 3.  Returns NOMEM. */
+/* level 0 = 1.  Returns NOMEM. */
 enum floe_err floe_enc_init(struct floe_enc *e, int level);
 void floe_enc_release(struct floe_enc *e);
 /* Encodes n (1..FLOE_BLOCK_MAX_RECORDS) records into e->frame[0..*len). */
