@@ -454,10 +454,18 @@ static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col
 	floe_put_le32(o + BS_BLOOM_BITS, (uint32_t)m);
 	o[BS_BLOOM_K] = FLOE_BLOOM_K;
 	uint8_t *bloom = o + BS_BLOOM;
+	/* bloom_pos without a division: x < 2^37, so q below is the quotient
+	 * or one less */
+	const unsigned __int128 one = 1;
+	const uint64_t inv = (uint64_t)((one << 64) / m);
 	for (size_t d = 0; d < distinct; d++) {
-		uint64_t h = e->hlist[d];
+		uint64_t h = e->hlist[d], h1 = (uint32_t)h, h2 = (h >> 32) | 1;
 		for (unsigned k = 0; k < FLOE_BLOOM_K; k++) {
-			uint64_t b = bloom_pos(h, k, m);
+			uint64_t x = h1 + k * h2;
+			uint64_t q = (uint64_t)(((unsigned __int128)x * inv) >> 64);
+			uint64_t b = x - q * m;
+			if (b >= m)
+				b -= m;
 			bloom[b >> 3] |= (uint8_t)(1u << (b & 7));
 		}
 	}
@@ -524,10 +532,35 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		col[ci] = e->cols + n * acc;
 		acc += col_table[ci].width;
 	}
+	/* Columns whose bytes are zero in every record are left out without
+	 * being gathered: one pass ORs the records together (most columns of
+	 * exported flows are always zero).  The columns the summary reads
+	 * are gathered whatever they hold. */
+	bool zero[NCOLS];
+	{
+		enum { W = sizeof(struct floe_flow) / 8 };
+		uint64_t acc_or[W] = {0};
+		for (size_t i = 0; i < n; i++) {
+			uint64_t r[W];
+			memcpy(r, &recs[i], sizeof(r));
+			for (size_t j = 0; j < W; j++)
+				acc_or[j] |= r[j];
+		}
+		const uint8_t *ob = (const uint8_t *)acc_or;
+		for (size_t ci = 0; ci < NCOLS; ci++) {
+			const struct col_desc *c = &col_table[ci];
+			bool z = c->off + c->width <= sizeof(acc_or);
+			for (size_t b = 0; z && b < c->width; b++)
+				z = ob[c->off + b] == 0;
+			zero[ci] = z && ci > 3 && c->id != 24 && c->id != 25 && c->id != 29;
+		}
+	}
 	for (size_t i0 = 0; i0 < n; i0 += 256) {
 		size_t k = n - i0 < 256 ? n - i0 : 256;
 		for (size_t ci = 0; ci < NCOLS; ci++)
-			gather((uint8_t *)col[ci] + i0 * col_table[ci].width, recs + i0, k, &col_table[ci]);
+			if (!zero[ci])
+				gather((uint8_t *)col[ci] + i0 * col_table[ci].width, recs + i0, k,
+				       &col_table[ci]);
 	}
 	uint64_t *v = e->tmp, *stime = e->tmp + n;
 
@@ -548,6 +581,8 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 	}
 	for (size_t ci = 0; ci < NCOLS; ci++) {
 		const struct col_desc *c = &col_table[ci];
+		if (zero[ci])
+			continue;
 		size_t bound = n * (c->kind == KIND_BYTES ? c->width : 10) + (n + 7) / 8 + 16;
 		if (!floe_grow(NULL, (void **)&e->raw, &e->raw_cap, off + bound, 1, 4096))
 			return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");
