@@ -51,7 +51,7 @@ static const char detect_help[] =
 	"  --max-findings N at most N findings (default 10000)\n"
 	"\n"
 	"scan:     --window DUR (5m)  --hosts N (100)  --ports N (100)  --max-success R (0.2)\n"
-	"smtp:     --window DUR (1h)  --servers N (50)  --mail-ports LIST (25,465,587)\n"
+	"smtp:     --window DUR (1h)  --servers N (50)  --mail-ports LIST (25; e.g. 25,465,587)\n"
 	"watch:    --list FILE (required: ADDR[/LEN] per line, '#' comments)\n"
 	"beacon:   --min-conns N (10)  --max-cv R (0.2)  --min-interval DUR (1s)\n"
 	"baseline: --history DUR (14d)  --window DUR (1d)  --k K (3)  --min-bytes SIZE (10M)\n"
@@ -668,7 +668,7 @@ int cmd_detect(int argc, char **argv)
 	                        .history = 14 * 86400LL * 1000000000, .k = 3,
 	                        .min_bytes = 10u << 20, .min_peers = 20, .top = 10,
 	                        .max_findings = 10000, .memory = CLI_DEFAULT_MEMORY,
-	                        .mail_ports = {25, 465, 587}, .nmail_ports = 3};
+	                        .mail_ports = {25}, .nmail_ports = 1};
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest)
 		return EXIT_FAIL;
