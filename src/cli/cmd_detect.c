@@ -75,28 +75,37 @@ struct detect_args {
 enum argtype { A_DUR, A_COUNT, A_SIZE, A_RATIO, A_STR, A_PORTS };
 
 /* The detector options: name, type, where the value goes. */
+/* Which detectors take an option (bit 1 << enum floe_detect_kind). */
+#define D_SCAN (1u << FLOE_DETECT_SCAN)
+#define D_SMTP (1u << FLOE_DETECT_SMTP)
+#define D_WATCH (1u << FLOE_DETECT_WATCH)
+#define D_BEACON (1u << FLOE_DETECT_BEACON)
+#define D_BASE (1u << FLOE_DETECT_BASELINE)
+#define D_ALL (D_SCAN | D_SMTP | D_WATCH | D_BEACON | D_BASE)
+
 static const struct detopt {
 	const char *name;
 	enum argtype type;
 	size_t off;
+	unsigned kinds;
 } detopts[] = {
-	{"--window", A_DUR, offsetof(struct detect_args, window)},
-	{"--hosts", A_COUNT, offsetof(struct detect_args, hosts)},
-	{"--ports", A_COUNT, offsetof(struct detect_args, ports)},
-	{"--max-success", A_RATIO, offsetof(struct detect_args, max_success)},
-	{"--servers", A_COUNT, offsetof(struct detect_args, servers)},
-	{"--mail-ports", A_PORTS, 0},
-	{"--list", A_STR, offsetof(struct detect_args, list)},
-	{"--min-conns", A_COUNT, offsetof(struct detect_args, min_conns)},
-	{"--max-cv", A_RATIO, offsetof(struct detect_args, max_cv)},
-	{"--min-interval", A_DUR, offsetof(struct detect_args, min_interval)},
-	{"--history", A_DUR, offsetof(struct detect_args, history)},
-	{"--k", A_RATIO, offsetof(struct detect_args, k)},
-	{"--min-bytes", A_SIZE, offsetof(struct detect_args, min_bytes)},
-	{"--min-peers", A_COUNT, offsetof(struct detect_args, min_peers)},
-	{"--top", A_COUNT, offsetof(struct detect_args, top)},
-	{"--max-findings", A_COUNT, offsetof(struct detect_args, max_findings)},
-	{"--memory", A_SIZE, offsetof(struct detect_args, memory)},
+	{"--window", A_DUR, offsetof(struct detect_args, window), D_SCAN | D_SMTP | D_BASE},
+	{"--hosts", A_COUNT, offsetof(struct detect_args, hosts), D_SCAN},
+	{"--ports", A_COUNT, offsetof(struct detect_args, ports), D_SCAN},
+	{"--max-success", A_RATIO, offsetof(struct detect_args, max_success), D_SCAN},
+	{"--servers", A_COUNT, offsetof(struct detect_args, servers), D_SMTP},
+	{"--mail-ports", A_PORTS, 0, D_SMTP},
+	{"--list", A_STR, offsetof(struct detect_args, list), D_WATCH},
+	{"--min-conns", A_COUNT, offsetof(struct detect_args, min_conns), D_BEACON},
+	{"--max-cv", A_RATIO, offsetof(struct detect_args, max_cv), D_BEACON},
+	{"--min-interval", A_DUR, offsetof(struct detect_args, min_interval), D_BEACON},
+	{"--history", A_DUR, offsetof(struct detect_args, history), D_BASE},
+	{"--k", A_RATIO, offsetof(struct detect_args, k), D_BASE},
+	{"--min-bytes", A_SIZE, offsetof(struct detect_args, min_bytes), D_BASE},
+	{"--min-peers", A_COUNT, offsetof(struct detect_args, min_peers), D_BASE},
+	{"--top", A_COUNT, offsetof(struct detect_args, top), D_BASE},
+	{"--max-findings", A_COUNT, offsetof(struct detect_args, max_findings), D_ALL},
+	{"--memory", A_SIZE, offsetof(struct detect_args, memory), D_ALL},
 };
 
 /* The detectors: name, kind, default window. */
@@ -581,7 +590,8 @@ static int feed(const struct cli_opts *o, struct floe_detect *d, struct floe_fil
 
 /* Splits argv into the detector options (into a) and the rest (into
  * rest, for cli_parse).  Returns EXIT_OK or EXIT_USAGE. */
-static int split_args(int argc, char **argv, struct detect_args *a, char **rest, int *nrest)
+static int split_args(const struct detector *det, int argc, char **argv, struct detect_args *a,
+                      char **rest, int *nrest)
 {
 	*nrest = 0;
 	for (int i = 0; i < argc; i++) {
@@ -592,6 +602,11 @@ static int split_args(int argc, char **argv, struct detect_args *a, char **rest,
 		if (!d) {
 			rest[(*nrest)++] = argv[i];
 			continue;
+		}
+		if (!(d->kinds & 1u << det->kind)) {
+			fprintf(stderr, "floe detect: %s is not an option of detect %s (try 'floe detect "
+			        "--help')\n", argv[i], det->name);
+			return EXIT_USAGE;
 		}
 		if (i + 1 >= argc || !parse_detopt(d, argv[i + 1], a)) {
 			fprintf(stderr, "floe detect: bad or missing value for %s (try 'floe detect --help')\n",
@@ -672,7 +687,7 @@ int cmd_detect(int argc, char **argv)
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	if (!rest)
 		return EXIT_FAIL;
-	int nrest, rc = split_args(argc - 1, argv + 1, &a, rest, &nrest);
+	int nrest, rc = split_args(det, argc - 1, argv + 1, &a, rest, &nrest);
 	if (rc != EXIT_OK) {
 		free(rest);
 		return rc;

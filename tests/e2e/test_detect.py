@@ -113,6 +113,8 @@ def test_command_line_errors(shipped, tmp_path):
     assert p.returncode == 2 and "unknown detector" in p.stderr
     p = floe(d, "detect", "scan", "-r", "scenario.floe", "--hosts", "many", check=False)
     assert p.returncode == 2 and "--hosts" in p.stderr
+    p = floe(d, "detect", "scan", "-r", "scenario.floe", "--servers", "5", check=False)
+    assert p.returncode == 2 and "not an option of detect scan" in p.stderr
     p = floe(d, "detect", "watch", "-r", "scenario.floe", check=False)
     assert p.returncode == 2 and "--list" in p.stderr
     bad = tmp_path / "bad.txt"
