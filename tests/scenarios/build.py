@@ -86,6 +86,10 @@ class Scenario:
         self.procs.append(p)
         return p
 
+    def sysctl(self, ns, name, value):
+        """Sets /proc/sys/NAME inside the namespace (no procps needed)."""
+        self.run(ns, "sh", "-c", "echo %s > /proc/sys/%s" % (value, name))
+
     def wait_listen(self, ns, port, timeout=10):
         end = time.time() + timeout
         while time.time() < end:
@@ -109,7 +113,7 @@ class Scenario:
         self.run("r", "ip", "addr", "add", "10.9.2.1/30", "dev", "ri")
         for dev in ("rc", "ri"):
             self.run("r", "ip", "link", "set", dev, "up")
-        self.run("r", "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.sysctl("r", "net/ipv4/ip_forward", "1")
         self.run("r", "ip", "route", "add", "10.1.0.0/24", "via", "10.9.1.2")
         self.run("r", "ip", "route", "add", "10.2.0.0/16", "via", "10.9.2.2")
         # campus: the hosts' addresses on c0, the rest of the /24 AnyIP
@@ -126,7 +130,7 @@ class Scenario:
         self.run("i", "ip", "route", "add", "local", "10.2.0.0/16", "dev", "lo")
         self.run("i", "ip", "route", "add", "default", "via", "10.9.2.1", "src", "10.2.0.1")
         for k in ("c", "i"):
-            self.run(k, "sysctl", "-qw", "net.ipv4.tcp_syn_retries=1")
+            self.sysctl(k, "net/ipv4/tcp_syn_retries", "1")
 
     def cleanup(self):
         for p in self.procs:
