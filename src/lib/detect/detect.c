@@ -219,7 +219,8 @@ static enum floe_err setup(struct floe_detect *d)
 		return floe_errbuf_set(&d->eb, FLOE_INVALID, "the window must be positive");
 	switch (o->kind) {
 	case FLOE_DETECT_SCAN:
-		if (make_cluster(d, &d->c1, "saddr dport proto", o->window, "dcount(daddr)", &d->col1, 0, 0) ||
+		if (make_cluster(d, &d->c1, "saddr dport proto", o->window, "dcount(daddr)", &d->col1, 0,
+		                 0) ||
 		    make_cluster(d, &d->c2, "saddr daddr proto", o->window, "dcount(dport)", &d->col2, 0,
 		                 1))
 			return d->eb.code;

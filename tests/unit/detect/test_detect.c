@@ -399,7 +399,8 @@ static void test_beacon(void)
 	floe_detect_findings(d, &fs, &n, &more);
 	TAP_CHECK(d && n == 1, "beacon: one finding (got %zu)", n);
 	if (n == 1) {
-		TAP_CHECK(!strcmp(fmt(fs[0].host), "10.0.0.20") && !strcmp(fmt(fs[0].peer), "203.0.113.9") &&
+		TAP_CHECK(!strcmp(fmt(fs[0].host), "10.0.0.20") &&
+		          !strcmp(fmt(fs[0].peer), "203.0.113.9") &&
 		          fs[0].port == 443 && fs[0].flows == 15, "beacon: 10.0.0.20 -> :443, 15");
 		TAP_CHECK(fabs(fs[0].value - 60) < 1 && fs[0].ratio < 0.02,
 		          "beacon: interval %.3f s, cv %.4f", fs[0].value, fs[0].ratio);
