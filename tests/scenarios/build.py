@@ -11,9 +11,10 @@ Every address of 10.2.0.0/16 is a host of the internet namespace (an AnyIP
 route, `ip route add local 10.2.0.0/16 dev lo`), so a scan or the mail
 sinks reach real TCP stacks.  tcpdump captures on the router's campus side.
 
-Phase 1 ("history", about 22 s): ordinary connections from every local host,
-downloads by 10.1.0.14 and 10.1.0.15, one request of the heavy host.
-Phase 2 ("period", from a 5 s boundary, about 15 s):
+Phase 1 ("history", 20 s from a 5 s boundary): ordinary connections from
+every local host, downloads by 10.1.0.14 and 10.1.0.15, one request of the
+heavy host.
+Phase 2 ("period", from the end of the history, about 10 s):
   10.1.0.10  nmap -sS to port 22 of 10.2.1.1-200       (outbound hscan)
   10.2.0.66  nmap -sS to ports 1-300 of 10.1.0.14      (inbound vscan)
   10.1.0.11  swaks to 60 mail sinks 10.2.2.1-60        (smtp)
@@ -191,7 +192,10 @@ class Scenario:
         return self.spawn("c", sys.executable, "-c", script)
 
     def phase1(self):
-        start = time.time()
+        # the history starts at a window boundary, so all of phase 1 is in it
+        start = (int(time.time()) // WINDOW + 1) * WINDOW
+        while time.time() < start + 0.2:
+            time.sleep(0.05)
         rnd = random.Random(7)
         jobs = [("10.1.0.14", "http://%s:8080/page.bin" % WEB)] * 3 + \
                [("10.1.0.15", "http://%s:8080/page.bin" % WEB)] * 3 + \
@@ -203,11 +207,13 @@ class Scenario:
         rnd.shuffle(jobs)
         for src, url in jobs:
             self.curl(src, url)
-            time.sleep(rnd.uniform(0.5, 2.0))
+            time.sleep(rnd.uniform(0.3, 1.2))
         self.run("i", "socat", "-T", "2", "-", "TCP:10.1.0.14:22,bind=10.2.0.6", input=b"x\n",
                  check=False)
-        # the period starts at the first window boundary with HISTORY behind it
-        period = (int(start + HISTORY) // WINDOW + 1) * WINDOW
+        # the period starts HISTORY after the history
+        period = start + HISTORY
+        if time.time() > period - 1:
+            raise RuntimeError("phase 1 overran the history (%.1f s)" % (time.time() - start))
         while time.time() < period + 0.2:
             time.sleep(0.1)
         return period
