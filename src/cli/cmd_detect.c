@@ -584,6 +584,11 @@ static int feed(const struct cli_opts *o, struct floe_detect *d, struct floe_fil
 	struct floe_source_stats ss;
 	floe_source_stats(src, &ss);
 	*damaged |= ss.blocks_damaged || ss.files_failed;
+	if (o->stats)
+		fprintf(stderr, "pass %d: files read %" PRIu64 ", skipped by address %" PRIu64
+		        "; blocks read %" PRIu64 ", skipped %" PRIu64 "; records %" PRIu64 "\n",
+		        second ? 2 : 1, ss.files_read, ss.files_skipped_addr, ss.blocks_read,
+		        ss.blocks_skipped, ss.records);
 	floe_source_destroy(src);
 	return rc;
 }
@@ -765,8 +770,16 @@ int cmd_detect(int argc, char **argv)
 		rc = eb.code == FLOE_INVALID ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
+	/* a watchlist of a few hosts lets the source skip files and blocks
+	 * whose address filters have none of them */
+	uint8_t (*hosts)[16] = NULL;
+	size_t nhosts = 0;
+	if (wl && floe_watchlist_count(wl) && (hosts = calloc(256, sizeof(*hosts))) &&
+	    !floe_watchlist_hosts(wl, hosts, 256, &nhosts))
+		nhosts = 0;
 	bool damaged = false;
-	rc = feed(&o, d, filter, range, NULL, 0, false, &damaged);
+	rc = feed(&o, d, filter, range, (const uint8_t (*)[16])hosts, nhosts, false, &damaged);
+	free(hosts);
 	if (rc != EXIT_OK)
 		goto out;
 	if (floe_detect_end_pass(d) != FLOE_OK) {

@@ -213,6 +213,21 @@ def test_live_watch(live):
                    "10.1.0.11": (15, ["10.2.2.0/28"])}
 
 
+def test_live_watch_skips_by_address(live):
+    """A list of hosts only: the archive's address filters skip what has
+    none of them; the findings are those of a full read."""
+    d, meta, _ = live
+    (d / "hosts.txt").write_text("%s\n192.0.2.77\n" % meta["c2"])
+    (d / "absent.txt").write_text("192.0.2.77\n")
+    p = floe(d, "detect", "watch", "-R", "archive", "--local", LOCAL, "--list", "hosts.txt",
+             "--stats", "-o", "json")
+    fs = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [(f["host"], f["flows"]) for f in fs] == [("10.1.0.12", meta["beacon_conns"])]
+    p = floe(d, "detect", "watch", "-R", "archive", "--local", LOCAL, "--list", "absent.txt",
+             "--stats")
+    assert "files read 0, skipped by address 1" in p.stderr and "; 0 findings" in p.stdout
+
+
 def test_live_beacon(live):
     d, meta, _ = live
     fs = findings(d, ["-R", "archive"], ["beacon", "--min-interval", "0.5s"])

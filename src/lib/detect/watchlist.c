@@ -212,14 +212,33 @@ size_t floe_watchlist_count(const struct floe_watchlist *w)
 	return w->n;
 }
 
-void floe_watchlist_format(const struct floe_watchlist *w, size_t i, char *buf, size_t len)
+static void entry_addr(const struct wentry *x, uint8_t a[16])
 {
-	const struct wentry *x = &w->e[i];
-	uint8_t a[16];
 	for (int k = 0; k < 8; k++) {
 		a[k] = (uint8_t)(x->hi >> (56 - 8 * k));
 		a[8 + k] = (uint8_t)(x->lo >> (56 - 8 * k));
 	}
+}
+
+bool floe_watchlist_hosts(const struct floe_watchlist *w, uint8_t (*out)[16], size_t cap,
+                          size_t *n)
+{
+	if (w->n > cap)
+		return false;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->e[i].plen != 128)
+			return false;
+	for (size_t i = 0; i < w->n; i++)
+		entry_addr(&w->e[i], out[i]);
+	*n = w->n;
+	return true;
+}
+
+void floe_watchlist_format(const struct floe_watchlist *w, size_t i, char *buf, size_t len)
+{
+	const struct wentry *x = &w->e[i];
+	uint8_t a[16];
+	entry_addr(x, a);
 	char s[FLOE_ADDRSTRLEN];
 	floe_addr_format(a, s, sizeof(s));
 	unsigned plen = floe_addr_is_v4(a) && x->plen >= 96 ? x->plen - 96u : x->plen;

@@ -43,6 +43,12 @@ long floe_watchlist_lookup(const struct floe_watchlist *w, const uint8_t a[16]);
 /* Number of distinct entries. */
 size_t floe_watchlist_count(const struct floe_watchlist *w);
 
+/* If every entry is a single address and there are at most cap of them,
+ * copies them to out, sets *n and returns true (for the source's skipping
+ * of files and blocks by address, archive/source.h). */
+bool floe_watchlist_hosts(const struct floe_watchlist *w, uint8_t (*out)[16], size_t cap,
+                          size_t *n);
+
 /* Writes entry i as "ADDR/LEN" (user notation: an IPv4 /24 is /24). */
 void floe_watchlist_format(const struct floe_watchlist *w, size_t i, char *buf, size_t len);
 

@@ -513,6 +513,16 @@ static void test_watchlist_lookup(void)
 		TAP_CHECK(cases[i].want ? !strcmp(got, cases[i].want) : e < 0, "watchlist: %s -> %s (%s)",
 		          cases[i].addr, cases[i].want ? cases[i].want : "none", got);
 	}
+	uint8_t hosts[8][16];
+	size_t nh;
+	TAP_CHECK(w && !floe_watchlist_hosts(w, hosts, 8, &nh), "watchlist: networks are not hosts");
+	floe_watchlist_destroy(w);
+	static const char ht[] = "10.0.0.2 10.0.0.1\n2001:db8::1\n";
+	w = floe_watchlist_parse(ht, strlen(ht), NULL, &eb);
+	TAP_CHECK(w && floe_watchlist_hosts(w, hosts, 8, &nh) && nh == 3 &&
+	          !strcmp(fmt(hosts[0]), "10.0.0.1") && !strcmp(fmt(hosts[2]), "2001:db8::1"),
+	          "watchlist: its hosts, sorted");
+	TAP_CHECK(w && !floe_watchlist_hosts(w, hosts, 2, &nh), "watchlist: more hosts than room");
 	floe_watchlist_destroy(w);
 	w = floe_watchlist_parse("", 0, NULL, &eb);
 	uint8_t z[16] = {0};
