@@ -41,6 +41,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !floe_addr_in_prefix(net, gnet, gplen))
 			abort();   /* the longest match contains the address */
 	}
+	uint8_t hosts[8][16];
+	size_t nh;
+	if (floe_watchlist_hosts(w, hosts, 8, &nh))
+		for (size_t i = 0; i < nh; i++)
+			if (floe_watchlist_lookup(w, hosts[i]) != (long)i)
+				abort();   /* a host list's entry i is host i */
 	floe_watchlist_destroy(w);
 	return 0;
 }
