@@ -49,6 +49,8 @@ static const char detect_help[] =
 	"  -o FORMAT        text (default) or json: one JSON object per line\n"
 	"  --memory SIZE    memory budget of the counting (default 256M); spills past it\n"
 	"  --max-findings N at most N findings (default 10000)\n"
+	"  --stats          print what each pass read and skipped, the memory peak and\n"
+	"                   spills to stderr\n"
 	"\n"
 	"scan:     --window DUR (5m)  --hosts N (100)  --ports N (100)  --max-success R (0.2)\n"
 	"smtp:     --window DUR (1h)  --servers N (50)  --mail-ports LIST (25; e.g. 25,465,587)\n"
