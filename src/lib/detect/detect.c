@@ -32,6 +32,10 @@
 #define TCP_ACK 0x10
 
 #define NS 1000000000LL
+/* Beacon series: after this many connections an interval longer than
+ * BEACON_GAP times the mean so far ends the series and starts another. */
+#define BEACON_SETTLED 4
+#define BEACON_GAP 10.0
 #define MAX_PASS2_ADDRS 256
 
 static const char *const finding_names[FLOE_FIND__COUNT] = {
@@ -603,6 +607,21 @@ static enum floe_err beacon_emit(void *ud, const struct floe_flow *g, const doub
 	if (g->sport == k->prev_sport || g->stime <= k->prev)
 		return FLOE_OK;
 	double iv = (double)(g->stime - k->prev) / NS;
+	if (k->n > BEACON_SETTLED && iv > BEACON_GAP * k->mean) {
+		/* a pause (the host was off): what came before is a series of
+		 * its own, and a new one starts here */
+		struct floe_flow key = k->key;
+		enum floe_err e = beacon_flush(d);
+		if (e != FLOE_OK)
+			return e;
+		memset(k, 0, sizeof(*k));
+		k->valid = true;
+		k->key = key;
+		k->n = 1;
+		k->first = k->prev = g->stime;
+		k->prev_sport = g->sport;
+		return FLOE_OK;
+	}
 	k->n++;
 	double delta = iv - k->mean;
 	k->mean += delta / (double)(k->n - 1);

@@ -383,6 +383,10 @@ static void test_beacon(void)
 	for (unsigned i = 0; i < 5; i++)  /* regular but only 5 */
 		push(&rs, mk("10.0.0.22", "203.0.113.9", 6, 20000 + i, 443, T0 + i * 60 * S, SYN | ACK,
 		             SYN | ACK, 300, 300));
+	for (unsigned i = 0; i < 24; i++)  /* every 5 min, 8 h off after 12 */
+		push(&rs, mk("10.0.0.24", "203.0.113.10", 6, 21000 + i, 8443,
+		             T0 + i * 300 * S + (i >= 12 ? 8 * 3600 * S : 0), SYN | ACK, SYN | ACK,
+		             300, 300));
 	for (unsigned i = 0; i < 15; i++)  /* status records of one long flow */
 		push(&rs, mk("10.0.0.23", "203.0.113.9", 6, 33333, 443, T0 + i * 60 * S, ACK, ACK,
 		             3000, 3000));
@@ -397,8 +401,12 @@ static void test_beacon(void)
 	size_t n;
 	uint64_t more;
 	floe_detect_findings(d, &fs, &n, &more);
-	TAP_CHECK(d && n == 1, "beacon: one finding (got %zu)", n);
-	if (n == 1) {
+	TAP_CHECK(d && n == 3, "beacon: three findings (got %zu)", n);
+	if (n == 3) {
+		TAP_CHECK(!strcmp(fmt(fs[1].host), "10.0.0.24") && !strcmp(fmt(fs[2].host), "10.0.0.24") &&
+		          fs[1].flows == 12 && fs[2].flows == 12 && fabs(fs[1].value - 300) < 1e-6 &&
+		          fs[2].t0 == T0 + 12 * 300 * S + 8 * 3600 * S,
+		          "beacon: a pause of 8 h splits 10.0.0.24 into two series of 12");
 		TAP_CHECK(!strcmp(fmt(fs[0].host), "10.0.0.20") &&
 		          !strcmp(fmt(fs[0].peer), "203.0.113.9") &&
 		          fs[0].port == 443 && fs[0].flows == 15, "beacon: 10.0.0.20 -> :443, 15");
