@@ -389,6 +389,12 @@ bool floe_db_day_parse(const char *s, int64_t *day)
 	int64_t yoe = y - era * 400;
 	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	*day = era * 146097 + doe - 719468;
+	int64_t n = era * 146097 + doe - 719468;
+	/* 02-30 and the like come back as another date: not a date. */
+	char back[11];
+	floe_db_day_str(n, 0, back);
+	if (memcmp(back, s, 8) != 0)
+		return false;
+	*day = n;
 	return true;
 }
