@@ -254,7 +254,7 @@ size_t floe_pg_schema(const char *table, char *buf, size_t len)
 	              "-- (microseconds) + <name>_ns (nanoseconds below the microsecond)\n"
 	              "CREATE TABLE IF NOT EXISTS %s (\n", table);
 	for (size_t i = 0; i < n; i++)
-		sb_printf(&b, "\t%s %s NOT NULL%s\n", cols[i].name, pg_type(&cols[i]),
+		sb_printf(&b, "\t%s %s%s\n", cols[i].name, pg_type(&cols[i]),
 		          i + 1 < n ? "," : "");
 	sb_printf(&b, ") PARTITION BY RANGE (stime);\n"
 	              "-- files loaded: a file's rows and its row here commit together\n"
