@@ -521,7 +521,8 @@ def test_ch_kill_mid_load(ch, flows):
         ch.start()
     partial = int(ch.sql("SELECT count() FROM big")[0][0])
     assert 0 < partial < 600000
-    assert ch.sql("SELECT count() FROM big_files") == [["0"]]
+    assert ch.sql("SELECT count() FROM big_files WHERE done") == [["0"]]
+    assert ch.sql("SELECT count() FROM big_files") == [["1"]]
     p = ch_load(ch, "--table", "big", "-r", flows["big"])
     assert "rows of a load cut short" in p.stderr
     ch_load(ch, "--table", "big", "-r", flows["big"])
@@ -553,10 +554,11 @@ def test_ch_follow(ch, flows, tmp_path):
         shutil.copy(files[0], sub / "a.floe")
         shutil.copy(files[1], sub / "b.floe.part")
         wait_for(lambda: ch.sql("SELECT count() FROM system.tables WHERE name = 'fol_files'")
-                 == [["1"]] and ch.sql("SELECT count() FROM fol_files") == [["1"]], what="a file")
+                 == [["1"]] and ch.sql("SELECT count() FROM fol_files WHERE done") == [["1"]], what="a file")
         os.rename(sub / "b.floe.part", sub / "b.floe")
         shutil.copy(files[2], sub / "c.floe")
-        wait_for(lambda: ch.sql("SELECT count() FROM fol_files") == [["3"]], what="3 files")
+        wait_for(lambda: ch.sql("SELECT count() FROM fol_files WHERE done") == [["3"]],
+                 what="3 files")
         assert ch_totals(ch, "fol") == cluster_totals(files[:3])
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0, proc.stderr.read()

@@ -251,7 +251,8 @@ static void ddl_ledger(struct sbuf *b, const char *table)
 {
 	sb_printf(b, "CREATE TABLE IF NOT EXISTS %s_files (\n"
 	             "\tfile_key String,\n\tfile_id UInt64,\n\tpath String,\n\trows UInt64,\n"
-	             "\tloaded DateTime DEFAULT now()\n) ENGINE = MergeTree ORDER BY file_key",
+	             "\tdone UInt8,\n\tloaded DateTime DEFAULT now()\n"
+	             ") ENGINE = MergeTree ORDER BY file_key",
 	          table);
 }
 
@@ -522,15 +523,16 @@ static enum floe_err op_loaded(void *t, const struct floe_dbfile *f, bool *done,
 	struct floe_ch *c = t;
 	char sql[512];
 	uint64_t n;
-	snprintf(sql, sizeof(sql), "SELECT count() FROM %s_files WHERE file_key = '%s'", c->table,
-	         f->key);
+	/* 2: loaded; 1: a load was started (maybe cut short); 0: never seen. */
+	snprintf(sql, sizeof(sql), "SELECT if(max(done) = 1, 2, count() > 0) FROM %s_files "
+	                           "WHERE file_key = '%s'", c->table, f->key);
 	enum floe_err e = ch_count(c, c->url, sql, &n, eb);
 	if (e)
 		return e;
-	*done = n > 0;
-	if (*done)
+	*done = n == 2;
+	if (n != 1)
 		return FLOE_OK;
-	/* Rows of this file without its ledger row: a load cut short. */
+	/* Rows of this file without its "done" row: a load cut short. */
 	const char *urls[FLOE_CH_MAX_SHARDS];
 	char names[FLOE_CH_MAX_SHARDS][64];
 	size_t nt = row_tables(c, urls, names);
@@ -551,13 +553,34 @@ static enum floe_err op_loaded(void *t, const struct floe_dbfile *f, bool *done,
 	return FLOE_OK;
 }
 
+/* The ledger row of f: "started" (done 0) before its rows, "done" after. */
+static enum floe_err ledger_add(struct floe_ch *c, const struct floe_dbfile *f, uint64_t rows,
+                                int done, struct floe_errbuf *eb)
+{
+	/* The path as a quoted string: backslash and quote escaped. */
+	char path[1024 * 2 + 1];
+	size_t k = 0;
+	for (const char *s = f->path; *s && k + 2 < sizeof(path); s++) {
+		if (*s == '\\' || *s == '\'')
+			path[k++] = '\\';
+		path[k++] = *s;
+	}
+	path[k] = '\0';
+	char sql[sizeof(path) + 512];
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO %s_files (file_key, file_id, path, rows, done) VALUES ('%s', %" PRIu64
+	         ", '%s', %" PRIu64 ", %d)", c->table, f->key, f->id, path, rows, done);
+	return ch_exec(c, c->url, sql, eb);
+}
+
 static enum floe_err op_begin(void *t, const struct floe_dbfile *f, struct floe_errbuf *eb)
 {
-	(void)eb;
 	struct floe_ch *c = t;
 	c->used = 0;
 	c->file_id = f->id;
-	return FLOE_OK;
+	/* Only a file with a "started" row is looked for in the rows after a
+	 * failure: a scan of file_id for every new file would read the table. */
+	return ledger_add(c, f, 0, 0, eb);
 }
 
 static enum floe_err insert_buf(struct floe_ch *c, struct floe_errbuf *eb)
@@ -591,22 +614,7 @@ static enum floe_err op_commit(void *t, const struct floe_dbfile *f, uint64_t ro
 {
 	struct floe_ch *c = t;
 	enum floe_err e = insert_buf(c, eb);
-	if (e)
-		return e;
-	/* The path as a quoted string: backslash and quote escaped. */
-	char path[1024 * 2 + 1];
-	size_t k = 0;
-	for (const char *s = f->path; *s && k + 2 < sizeof(path); s++) {
-		if (*s == '\\' || *s == '\'')
-			path[k++] = '\\';
-		path[k++] = *s;
-	}
-	path[k] = '\0';
-	char sql[sizeof(path) + 512];
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO %s_files (file_key, file_id, path, rows) VALUES ('%s', %" PRIu64
-	         ", '%s', %" PRIu64 ")", c->table, f->key, f->id, path, rows);
-	return ch_exec(c, c->url, sql, eb);
+	return e ? e : ledger_add(c, f, rows, 1, eb);
 }
 
 static void op_abort(void *t)

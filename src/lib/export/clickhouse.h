@@ -14,11 +14,11 @@
  * its file.
  *
  * Rows go in as RowBinary, up to 32 MiB per INSERT.  ClickHouse has no
- * transactions, so the ledger "<table>_files" gets a file's row after all
- * its rows are in, and a file missing from the ledger whose file_id has
- * rows (a load cut short) has them deleted (ALTER TABLE ... DELETE, waited
- * for) before it is loaded again: loading twice adds nothing, a crash
- * loses nothing.
+ * transactions, so the ledger "<table>_files" gets a "started" row for a
+ * file before its rows and a "done" row after them.  A file started but
+ * not done (a load cut short) has the rows with its file_id deleted
+ * (ALTER TABLE ... DELETE, waited for) before it is loaded again: loading
+ * twice adds nothing, a crash loses nothing.
  *
  * Scale-out: with a cluster name, <table> is a Distributed table over
  * <table>_local on the cluster's shards (sharded by saddr); floe creates
