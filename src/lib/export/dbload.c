@@ -128,7 +128,7 @@ static enum floe_err list_files(const struct floe_dbload_opts *o, struct plist *
 	for (size_t i = 0; i < o->ndirs && !e; i++) {
 		size_t first = l->n;
 		e = floe_archive_walk(o->dirs[i], walk_one, l, eb);
-		if (!e)
+		if (!e && l->n > first)
 			qsort(l->v + first, l->n - first, sizeof(*l->v), cmp_path);
 	}
 	return e;
@@ -278,7 +278,8 @@ enum floe_err floe_dbload_run(const struct floe_dbload_opts *o, const struct flo
 		for (size_t i = 0; i < cur.n && ok; i++)
 			if (ok[i] && plist_add(&next, cur.v[i], &peb) != FLOE_OK)
 				break;
-		qsort(next.v, next.n, sizeof(*next.v), cmp_path);
+		if (next.n)
+			qsort(next.v, next.n, sizeof(*next.v), cmp_path);
 		free(ok);
 		plist_release(&cur);
 		plist_release(&done);
