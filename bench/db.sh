@@ -12,7 +12,7 @@
 #
 #   floe export pg          binary COPY into the day partition (no indexes)
 #   floe read -o csv | psql \copy          the same columns as CSV
-#   floe export clickhouse  RowBinary over HTTP
+#   floe export clickhouse  Native blocks over HTTP (and --format rowbinary)
 #   floe read -o csv | clickhouse-client INSERT FORMAT CSVWithNames
 #
 # PostgreSQL runs with fsync=off for both ways alike (the disk here is
@@ -114,6 +114,16 @@ chcsv_ddl="CREATE TABLE csvflows (stime Float64, ltime Float64, proto String, sa
  ORDER BY (toStartOfHour(toDateTime(stime)), saddr, daddr)"
 
 t() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# CPU seconds a server has used (itself and its reaped children: the
+# PostgreSQL backends), from /proc: the machine is shared, so wall-clock
+# rates vary with the load and the CPU cost per row says more.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"; }
+# Runs a load; prints "wall-seconds server-cpu-seconds".
+tc() {
+  local pid=$1 c0 c1 w; shift
+  c0=$(cpu "$pid"); w=$(t "$@"); sleep 1; c1=$(cpu "$pid")
+  echo "$w $(echo "$c1 - $c0" | bc)"
+}
 rate() { echo "scale=0; $rows / $1" | bc; }
 
 res=${FLOE_BENCH_RES:-$out/db-results.txt}
@@ -124,28 +134,36 @@ say "input: $nfiles hourly files of bench/out/archive, $rows rows"
 # Warm the page cache and the binaries once.
 csv > /dev/null
 
-s_pg=$(t "$floe" export pg --dsn "$dsn" --table flows -R "$tmp/in")
+pgpid=$(head -n 1 "$tmp/pg/postmaster.pid")
+read -r s_pg c_pg < <(tc "$pgpid" "$floe" export pg --dsn "$dsn" --table flows -R "$tmp/in")
 n=$(psqlc -c "SELECT count(*) FROM flows")
 [ "$n" = "$rows" ] || { echo "pg: $n rows, want $rows" >&2; exit 1; }
 psqlc -c "$pgcsv_ddl"
 pgcsv() { csv | psqlc -c '\copy csvflows FROM STDIN WITH (FORMAT csv, HEADER true)'; }
-s_pgcsv=$(t pgcsv)
+read -r s_pgcsv c_pgcsv < <(tc "$pgpid" pgcsv)
 n=$(psqlc -c "SELECT count(*) FROM csvflows")
 [ "$n" = "$rows" ] || { echo "pg csv: $n rows, want $rows" >&2; exit 1; }
 
-s_ch=$(t "$floe" export clickhouse --url "$churl" --table flows -R "$tmp/in")
+read -r s_ch c_ch < <(tc "$chpid" "$floe" export clickhouse --url "$churl" --table flows -R "$tmp/in")
 n=$(chq "SELECT count() FROM flows")
 [ "$n" = "$rows" ] || { echo "clickhouse: $n rows, want $rows" >&2; exit 1; }
+read -r s_chrb c_chrb < <(tc "$chpid" "$floe" export clickhouse --url "$churl" --table flowsrb \
+  --format rowbinary -R "$tmp/in")
+n=$(chq "SELECT count() FROM flowsrb")
+[ "$n" = "$rows" ] || { echo "clickhouse rowbinary: $n rows, want $rows" >&2; exit 1; }
 chq "$chcsv_ddl"
 chcsv() { csv | clickhouse-client --port "$chtcp" --query 'INSERT INTO csvflows FORMAT CSVWithNames'; }
-s_chcsv=$(t chcsv)
+read -r s_chcsv c_chcsv < <(tc "$chpid" chcsv)
 n=$(chq "SELECT count() FROM csvflows")
 [ "$n" = "$rows" ] || { echo "clickhouse csv: $n rows, want $rows" >&2; exit 1; }
 
-say "$(printf '%-46s %8s %12s\n' 'load' 'seconds' 'rows/s')"
-say "$(printf '%-46s %8.2f %12s\n' 'floe export pg (binary COPY)' "$s_pg" "$(rate "$s_pg")")"
-say "$(printf '%-46s %8.2f %12s\n' 'floe read -o csv | psql \copy (CSV)' "$s_pgcsv" "$(rate "$s_pgcsv")")"
-say "$(printf '%-46s %8.2f %12s\n' 'floe export clickhouse (RowBinary)' "$s_ch" "$(rate "$s_ch")")"
-say "$(printf '%-46s %8.2f %12s\n' 'floe read -o csv | clickhouse-client (CSV)' "$s_chcsv" "$(rate "$s_chcsv")")"
-say "pg: csv/floe time ratio $(echo "scale=2; $s_pgcsv / $s_pg" | bc)"
-say "clickhouse: csv/floe time ratio $(echo "scale=2; $s_chcsv / $s_ch" | bc)"
+row() { say "$(printf '%-44s %8.2f %10s %8.2f %12s' "$1" "$2" "$(rate "$2")" "$3" "$(rate "$3")")"; }
+say "$(printf '%-44s %8s %10s %8s %12s' 'load' 'seconds' 'rows/s' 'srv-cpu' 'rows/cpu-s')"
+row 'floe export pg (binary COPY)' "$s_pg" "$c_pg"
+row 'floe read -o csv | psql \copy (CSV)' "$s_pgcsv" "$c_pgcsv"
+row 'floe export clickhouse (Native)' "$s_ch" "$c_ch"
+row 'floe export clickhouse --format rowbinary' "$s_chrb" "$c_chrb"
+row 'floe read -o csv | clickhouse-client (CSV)' "$s_chcsv" "$c_chcsv"
+say "pg: csv/floe time ratio $(echo "scale=2; $s_pgcsv / $s_pg" | bc), server cpu ratio $(echo "scale=2; $c_pgcsv / $c_pg" | bc)"
+say "clickhouse: csv/floe time ratio $(echo "scale=2; $s_chcsv / $s_ch" | bc), server cpu ratio $(echo "scale=2; $c_chcsv / $c_ch" | bc)"
+say "(srv-cpu: CPU seconds of the server processes during the load; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"

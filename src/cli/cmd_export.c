@@ -49,7 +49,7 @@ static const char db_help[] =
 	"       floe export clickhouse --url URL (-R DIR... | -r FILE...) [options]\n"
 	"\n"
 	"Loads floe files into PostgreSQL (binary COPY, a partition per day) or\n"
-	"ClickHouse (RowBinary over HTTP, MergeTree partitioned by day).  A file\n"
+	"ClickHouse (Native blocks over HTTP, MergeTree partitioned by day).  A file\n"
 	"is loaded once: a ledger table remembers it.  docs/db.md.\n"
 	"\n"
 	"  --dsn DSN        PostgreSQL connection string (libpq), e.g.\n"
@@ -58,6 +58,7 @@ static const char db_help[] =
 	"  --user U, --password P   ClickHouse user (default: default, none)\n"
 	"  --cluster NAME   ClickHouse: insert through a Distributed table over\n"
 	"  --shard URL...   <table>_local on each shard (HTTP URLs of the shards)\n"
+	"  --format F       ClickHouse: native (default, column blocks) or rowbinary\n"
 	"  -r FILE...       files to load\n"
 	"  -R DIR...        every closed .floe file below DIR (an archive)\n"
 	"  -t RANGE         only the records overlapping RANGE\n"
@@ -90,7 +91,7 @@ struct db_args {
 	const char *dsn, *url, *user, *password, *table, *cluster;
 	const char *shards[FLOE_CH_MAX_SHARDS];
 	size_t nshards;
-	bool schema, follow, stats;
+	bool schema, follow, stats, rowbinary;
 	int64_t interval, expire;
 };
 
@@ -120,6 +121,14 @@ static int db_export(bool pg, int argc, char **argv)
 			continue;
 		} else if (strcmp(arg, "--stats") == 0) {
 			a.stats = true;
+			continue;
+		} else if (!pg && strcmp(arg, "--format") == 0) {
+			if (!next || (strcmp(next, "native") != 0 && strcmp(next, "rowbinary") != 0)) {
+				free(av);
+				return db_usage("%s", "bad --format (native, rowbinary)");
+			}
+			a.rowbinary = strcmp(next, "rowbinary") == 0;
+			i++;
 			continue;
 		} else if (strcmp(arg, "--interval") == 0 || strcmp(arg, "--expire") == 0) {
 			int64_t *d = arg[2] == 'i' ? &a.interval : &a.expire;
@@ -216,7 +225,8 @@ static int db_export(bool pg, int argc, char **argv)
 	} else {
 		struct floe_ch_opts co = {.url = a.url, .user = a.user, .password = a.password,
 		                          .table = a.table, .cluster = a.cluster, .shards = a.shards,
-		                          .nshards = a.nshards, .log = &log};
+		                          .nshards = a.nshards, .log = &log,
+		                          .rowbinary = a.rowbinary};
 		c = floe_ch_create(&co, &eb);
 	}
 	if (!p && !c) {

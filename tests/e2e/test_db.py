@@ -469,19 +469,20 @@ def test_ch_totals_equal_cluster(ch, flows):
     assert sorted(parts) == sorted(days)
 
 
-def test_ch_ipv6_rows(ch, flows):
+@pytest.mark.parametrize("fmt", ["native", "rowbinary"])
+def test_ch_ipv6_rows(ch, flows, fmt):
     fields = ["stime", "ltime", "saddr", "daddr", "sport", "dport", "proto", "sbytes", "dbytes",
               "state"]
     want = sorted((ns_of(r["stime"]), ns_of(r["ltime"]), r["saddr"], r["daddr"], int(r["sport"]),
                    int(r["dport"]), int(r["proto"]), int(r["sbytes"]), int(r["dbytes"]),
                    r["state"]) for r in read_rows(flows["v6"], fields))
-    ch_load(ch, "--table", "v6", "-r", flows["v6"])
+    ch_load(ch, "--table", "v6" + fmt, "--format", fmt, "-r", flows["v6"])
     dh = CH_HOST.replace("saddr", "daddr")
     got = sorted((int(r[0]) * 1000000000 + int(r[1]), int(r[2]) * 1000000000 + int(r[3]),
                   r[4], r[5], int(r[6]), int(r[7]), int(r[8]), int(r[9]), int(r[10]), r[11])
                  for r in ch.sql(f"SELECT toUInt32(stime), stime_ns, toUInt32(ltime), ltime_ns, "
                                  f"{CH_HOST}, {dh}, sport, dport, proto, sbytes, dbytes, state "
-                                 f"FROM v6"))
+                                 f"FROM v6{fmt}"))
     assert got == want
     assert any(":" in g[2] for g in got)
 
@@ -582,12 +583,13 @@ def test_ch_expire(ch, flows):
 
 def test_ch_two_shards(chs, flows):
     """A Distributed table over two servers on loopback: floe inserts
-    through it; queries through it equal the single-node table's."""
+    through it (RowBinary here, Native elsewhere); queries through it equal
+    the single-node table's."""
     s1, s2 = chs
     files = flows["files"]
     p = run("export", "clickhouse", "--url", s1.url, "--password", PASSWORD, "--table", "dist",
             "--cluster", "floe_two_shards", "--shard", s1.url, "--shard", s2.url,
-            "-r", *files, "--stats")
+            "--format", "rowbinary", "-r", *files, "--stats")
     assert f"files loaded {len(files)}," in p.stderr
     want = cluster_totals(files)
     assert ch_totals(s1, "dist") == want

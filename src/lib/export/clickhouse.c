@@ -1,5 +1,5 @@
 /*
- * clickhouse.c - floe files -> ClickHouse with RowBinary over HTTP
+ * clickhouse.c - floe files -> ClickHouse with Native or RowBinary over HTTP
  * (clickhouse.h).
  */
 #include "export/clickhouse.h"
@@ -13,9 +13,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Rows per INSERT: about this many bytes of RowBinary (fewer than the
- * server's max_insert_block_size rows, so one INSERT makes one block). */
-#define INSERT_BUF (32u << 20)
+/* Rows per INSERT: about this many bytes (fewer than the server's
+ * max_insert_block_size rows); it holds at least one Native block of
+ * FLOE_BLOCK_ROWS rows. */
+#define INSERT_BUF (40u << 20)
+#define FLOE_BLOCK_ROWS 65536u
 /* Answers floe reads are a number or a list of days. */
 #define RESP_MAX (1u << 20)
 
@@ -36,6 +38,7 @@ struct floe_ch {
 	size_t nshards;
 	const struct floe_log *log;
 	long timeout;
+	bool rowbinary;
 	struct floe_dbcol cols[FLOE_DBCOL_MAX];
 	size_t ncols;
 	uint8_t *buf;
@@ -72,69 +75,91 @@ static uint64_t load_u(const struct floe_field *fd, const struct floe_flow *f)
 	}
 }
 
+/* One value of column c of f, as RowBinary and Native both encode it. */
+static uint8_t *put_value(const struct floe_dbcol *c, const struct floe_flow *f, uint8_t *p)
+{
+	static const struct floe_fmtopts fmt = {0};
+	const struct floe_field *fd = c->fd;
+	switch (c->kind) {
+	case FLOE_DBCOL_SYNACK: return le(p, (uint64_t)f->synack, 8);
+	case FLOE_DBCOL_ACKDAT: return le(p, (uint64_t)f->ackdat, 8);
+	case FLOE_DBCOL_SUBNS: {
+		int64_t ns = (int64_t)load_u(fd, f), r = ns % 1000000000;
+		return le(p, (uint64_t)(r < 0 ? r + 1000000000 : r), 4);
+	}
+	case FLOE_DBCOL_V4: {
+		const uint8_t *a = (const uint8_t *)f + fd->off;
+		uint32_t v = floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
+		                                  (uint32_t)a[14] << 8 | a[15] : 0;
+		return le(p, v, 4);
+	}
+	case FLOE_DBCOL_FIELD: break;
+	}
+	const uint8_t *raw = (const uint8_t *)f + fd->off;
+	switch (fd->type) {
+	case FLOE_FT_TIME: {
+		/* DateTime: seconds in a UInt32, so 1970 to 2106. */
+		int64_t ns = (int64_t)load_u(fd, f);
+		int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
+		return le(p, sec < 0 ? 0 : sec > UINT32_MAX ? UINT32_MAX : (uint64_t)sec, 4);
+	}
+	case FLOE_FT_ADDR:
+		memcpy(p, raw, 16);
+		return p + 16;
+	case FLOE_FT_MAC:
+		memcpy(p, raw, 6);
+		return p + 6;
+	case FLOE_FT_STATE: {
+		const char *st = floe_state_name((unsigned)load_u(fd, f));
+		return str(p, st, strlen(st));
+	}
+	case FLOE_FT_FLAGS:
+	case FLOE_FT_TCPFLAGS:
+	case FLOE_FT_DIR: {
+		char t[64];
+		size_t n = floe_field_format(fd, f, &fmt, t, sizeof(t));
+		while (n && t[n - 1] == ' ')
+			n--;
+		return str(p, t, n);
+	}
+	default:  /* PORT, PROTO, UINT, HEX: UInt of the member's width */
+		return le(p, load_u(fd, f), fd->size);
+	}
+}
+
 size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *f,
                   uint64_t file_id, uint8_t *out)
 {
-	static const struct floe_fmtopts fmt = {0};
 	uint8_t *p = out;
-	for (size_t i = 0; i < ncols; i++) {
-		const struct floe_dbcol *c = &cols[i];
-		const struct floe_field *fd = c->fd;
-		switch (c->kind) {
-		case FLOE_DBCOL_SYNACK: p = le(p, (uint64_t)f->synack, 8); continue;
-		case FLOE_DBCOL_ACKDAT: p = le(p, (uint64_t)f->ackdat, 8); continue;
-		case FLOE_DBCOL_SUBNS: {
-			int64_t ns = (int64_t)load_u(fd, f), r = ns % 1000000000;
-			p = le(p, (uint64_t)(r < 0 ? r + 1000000000 : r), 4);
-			continue;
-		}
-		case FLOE_DBCOL_V4: {
-			const uint8_t *a = (const uint8_t *)f + fd->off;
-			uint32_t v = floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
-			                                  (uint32_t)a[14] << 8 | a[15] : 0;
-			p = le(p, v, 4);
-			continue;
-		}
-		case FLOE_DBCOL_FIELD: break;
-		}
-		const uint8_t *raw = (const uint8_t *)f + fd->off;
-		switch (fd->type) {
-		case FLOE_FT_TIME: {
-			/* DateTime: seconds in a UInt32, so 1970 to 2106. */
-			int64_t ns = (int64_t)load_u(fd, f);
-			int64_t s = ns / 1000000000 - (ns % 1000000000 < 0);
-			p = le(p, s < 0 ? 0 : s > UINT32_MAX ? UINT32_MAX : (uint64_t)s, 4);
-			break;
-		}
-		case FLOE_FT_ADDR:
-			memcpy(p, raw, 16);
-			p += 16;
-			break;
-		case FLOE_FT_MAC:
-			memcpy(p, raw, 6);
-			p += 6;
-			break;
-		case FLOE_FT_STATE: {
-			const char *s = floe_state_name((unsigned)load_u(fd, f));
-			p = str(p, s, strlen(s));
-			break;
-		}
-		case FLOE_FT_FLAGS:
-		case FLOE_FT_TCPFLAGS:
-		case FLOE_FT_DIR: {
-			char t[64];
-			size_t n = floe_field_format(fd, f, &fmt, t, sizeof(t));
-			while (n && t[n - 1] == ' ')
-				n--;
-			p = str(p, t, n);
-			break;
-		}
-		default:  /* PORT, PROTO, UINT, HEX: UInt of the member's width */
-			p = le(p, load_u(fd, f), fd->size);
-			break;
-		}
-	}
+	for (size_t i = 0; i < ncols; i++)
+		p = put_value(&cols[i], f, p);
 	return (size_t)(le(p, file_id, 8) - out);
+}
+
+static const char *ch_type(const struct floe_dbcol *c);
+
+size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
+                     size_t n, uint64_t file_id, uint8_t *out)
+{
+	uint8_t *p = out;
+	*p++ = (uint8_t)(ncols + 1);  /* LEB128, under 128 */
+	for (size_t v = n; ; v >>= 7) {
+		*p++ = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+		if (!(v >> 7))
+			break;
+	}
+	for (size_t i = 0; i < ncols; i++) {
+		const char *type = ch_type(&cols[i]);
+		p = str(p, cols[i].name, strlen(cols[i].name));
+		p = str(p, type, strlen(type));
+		for (size_t k = 0; k < n; k++)
+			p = put_value(&cols[i], &recs[k], p);
+	}
+	p = str(p, "file_id", 7);
+	p = str(p, "UInt64", 6);
+	for (size_t k = 0; k < n; k++)
+		p = le(p, file_id, 8);
+	return (size_t)(p - out);
 }
 
 static const char *ch_type(const struct floe_dbcol *c)
@@ -469,6 +494,7 @@ struct floe_ch *floe_ch_create(const struct floe_ch_opts *o, struct floe_errbuf 
 	snprintf(c->table, sizeof(c->table), "%s", table);
 	c->log = o->log;
 	c->timeout = o->timeout > 0 ? o->timeout : 600;
+	c->rowbinary = o->rowbinary;
 	c->ncols = floe_dbcols(c->cols, true);
 	c->curl = curl_easy_init();
 	c->buf = malloc(INSERT_BUF);
@@ -588,7 +614,8 @@ static enum floe_err insert_buf(struct floe_ch *c, struct floe_errbuf *eb)
 	if (c->used == 0)
 		return FLOE_OK;
 	char q[128];
-	snprintf(q, sizeof(q), "INSERT INTO %s FORMAT RowBinary", c->table);
+	snprintf(q, sizeof(q), "INSERT INTO %s FORMAT %s", c->table,
+	         c->rowbinary ? "RowBinary" : "Native");
 	enum floe_err e = ch_post(c, c->url, q, c->cluster[0] ? "insert_distributed_sync=1" : NULL,
 	                          c->buf, c->used, eb);
 	c->used = 0;
@@ -598,13 +625,23 @@ static enum floe_err insert_buf(struct floe_ch *c, struct floe_errbuf *eb)
 static enum floe_err op_add(void *t, const struct floe_flow *recs, size_t n, struct floe_errbuf *eb)
 {
 	struct floe_ch *c = t;
-	for (size_t i = 0; i < n; i++) {
-		if (c->used > INSERT_BUF - FLOE_CHROW_MAX) {
-			enum floe_err e = insert_buf(c, eb);
-			if (e)
+	enum floe_err e;
+	if (c->rowbinary) {
+		for (size_t i = 0; i < n; i++) {
+			if (c->used > INSERT_BUF - FLOE_CHROW_MAX && (e = insert_buf(c, eb)))
 				return e;
+			c->used += floe_chrow(c->cols, c->ncols, &recs[i], c->file_id, c->buf + c->used);
 		}
-		c->used += floe_chrow(c->cols, c->ncols, &recs[i], c->file_id, c->buf + c->used);
+		return FLOE_OK;
+	}
+	/* Native: the block as one column-major block (at most 65536 rows). */
+	while (n) {
+		size_t k = n < FLOE_BLOCK_ROWS ? n : FLOE_BLOCK_ROWS;
+		if (c->used + FLOE_CHNATIVE_MAX(k) > INSERT_BUF && (e = insert_buf(c, eb)))
+			return e;
+		c->used += floe_chnative(c->cols, c->ncols, recs, k, c->file_id, c->buf + c->used);
+		recs += k;
+		n -= k;
 	}
 	return FLOE_OK;
 }

@@ -13,7 +13,9 @@
  * state and flags as String; a last column file_id tags each row with
  * its file.
  *
- * Rows go in as RowBinary, up to 32 MiB per INSERT.  ClickHouse has no
+ * Rows go in as Native blocks (column by column, one per floe block:
+ * the server copies columns instead of parsing rows; 18.16 has it) or,
+ * on request, as RowBinary (row by row), up to 40 MiB per INSERT.  ClickHouse has no
  * transactions, so the ledger "<table>_files" gets a "started" row for a
  * file before its rows and a "done" row after them.  A file started but
  * not done (a load cut short) has the rows with its file_id deleted
@@ -50,6 +52,7 @@ struct floe_ch_opts {
 	size_t nshards;
 	const struct floe_log *log;
 	long timeout;               /* seconds per request; 0 = 600 */
+	bool rowbinary;             /* INSERT ... FORMAT RowBinary instead of Native */
 };
 
 struct floe_ch;
@@ -79,6 +82,15 @@ size_t floe_ch_schema(const char *table, const char *cluster, char *buf, size_t 
  * file_id into out (at least FLOE_CHROW_MAX bytes); returns its length. */
 size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *f,
                   uint64_t file_id, uint8_t *out);
+
+/* Encodes n records (n > 0) as one Native block: the column count and
+ * row count (LEB128), then per column (cols, then file_id) its name, its
+ * type and its n values, each as RowBinary encodes it.  out must hold
+ * FLOE_CHNATIVE_MAX(n) bytes; returns the length. */
+#define FLOE_CHROW_VALUES_MAX 512  /* the values of one row, bounded */
+#define FLOE_CHNATIVE_MAX(n) ((size_t)(n) * FLOE_CHROW_VALUES_MAX + FLOE_DBCOL_MAX * 64 + 16)
+size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
+                     size_t n, uint64_t file_id, uint8_t *out);
 
 /* ---- the server's answers ---- */
 

@@ -5,7 +5,8 @@
  * big-endian, timestamptz as microseconds since 2000-01-01, inet as
  * family, bits, is_cidr, length, address) and ClickHouse's RowBinary
  * (export/clickhouse.h: little-endian integers, DateTime as UInt32
- * seconds, FixedString raw, String with a LEB128 length).  The expected
+ * seconds, FixedString raw, String with a LEB128 length) and its Native
+ * blocks (column count, row count, then per column name, type, values).  The expected
  * bytes of each column are written out from those rules in the tables
  * below, not from the encoders.  Also: the column list, the day helpers
  * and the parsers of ClickHouse's answers.
@@ -251,6 +252,72 @@ static void test_rowbinary(void)
 	TAP_CHECK(memcmp(row, st, sizeof(st)) == 0, "rowbinary: a time before 1970 is 0 + its ns");
 }
 
+/* ClickHouse types of the columns, in order (clickhouse.h). */
+static const char *const ch_types[] = {
+	"DateTime", "UInt32", "DateTime", "UInt32", "UInt8", "FixedString(16)", "UInt32", "UInt16",
+	"FixedString(16)", "UInt32", "UInt16", "UInt64", "UInt64", "UInt64", "UInt64", "UInt64",
+	"UInt64", "String", "UInt32", "String", "FixedString(6)", "FixedString(6)", "UInt16",
+	"UInt16", "UInt8", "String", "String", "UInt8", "UInt8", "UInt8", "UInt8", "UInt8", "UInt8",
+	"UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "FixedString(16)",
+	"UInt32", "FixedString(16)", "UInt32", "UInt32", "UInt32", "UInt32", "Int64", "Int64",
+	"UInt64",
+};
+
+static size_t put_str(uint8_t *p, const char *s)
+{
+	size_t n = strlen(s);
+	p[0] = (uint8_t)n;
+	memcpy(p + 1, s, n);
+	return n + 1;
+}
+
+/* A Native block of two rows: the second differs in sport (53) and state
+ * (RST).  Expected: 50 columns, 2 rows, then per column its name, its
+ * type and the two values from the RowBinary golden table. */
+static void test_native(void)
+{
+	struct floe_dbcol cols[FLOE_DBCOL_MAX];
+	size_t n = floe_dbcols(cols, true);
+	struct floe_flow recs[2] = {sample(), sample()};
+	recs[1].sport = 53;
+	recs[1].state = FLOE_ST_RST;
+	static uint8_t got[FLOE_CHNATIVE_MAX(2)], want[FLOE_CHNATIVE_MAX(2)];
+	size_t len = floe_chnative(cols, n, recs, 2, 0x1122334455667788ull, got);
+	size_t ng = sizeof(ch_golden) / sizeof(ch_golden[0]);
+	TAP_CHECK(ng == sizeof(ch_types) / sizeof(ch_types[0]), "a type for each golden column");
+	size_t w = 0;
+	want[w++] = (uint8_t)ng;
+	want[w++] = 2;
+	for (size_t i = 0; i < ng; i++) {
+		w += put_str(want + w, ch_golden[i].col);
+		w += put_str(want + w, ch_types[i]);
+		w += unhex(ch_golden[i].hex, want + w);
+		if (strcmp(ch_golden[i].col, "sport") == 0)
+			w += unhex("3500", want + w);
+		else if (strcmp(ch_golden[i].col, "state") == 0)
+			w += unhex("03525354", want + w);
+		else
+			w += unhex(ch_golden[i].hex, want + w);
+	}
+	TAP_CHECK(len == w && memcmp(got, want, w) == 0, "native block: %zu bytes, golden %zu", len,
+	          w);
+	for (size_t i = 0; i < len && i < w; i++)
+		if (got[i] != want[i]) {
+			TAP_DIAG("first difference at byte %zu: %02x, golden %02x", i, got[i], want[i]);
+			break;
+		}
+
+	/* The bound on a row's values holds for the widest row. */
+	struct floe_flow g = sample();
+	g.flags = 0xffff;
+	g.stcpflags = g.dtcpflags = 0xff;
+	g.state = FLOE_ST_NRED;
+	uint8_t row[FLOE_CHROW_MAX];
+	len = floe_chrow(cols, n, &g, 1, row);
+	TAP_CHECK(len <= FLOE_CHROW_VALUES_MAX, "widest row %zu bytes <= %d", len,
+	          FLOE_CHROW_VALUES_MAX);
+}
+
 static void test_days(void)
 {
 	static const struct { int64_t day; const char *s; } cases[] = {
@@ -335,6 +402,7 @@ int main(void)
 {
 	test_pgcopy();
 	test_rowbinary();
+	test_native();
 	test_days();
 	test_answers();
 	test_schema();
