@@ -235,6 +235,7 @@ static int db_export(bool pg, int argc, char **argv)
 		return eb.code == FLOE_INVALID ? EXIT_USAGE : EXIT_FAIL;
 	}
 	enum floe_err e = FLOE_OK;
+	bool damaged = false;
 	if (a.expire) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -261,15 +262,16 @@ static int db_export(bool pg, int argc, char **argv)
 		e = pg ? floe_pg_load(p, &lo, &st, &eb) : floe_ch_load(c, &lo, &st, &eb);
 		if (a.stats)
 			fprintf(stderr, "floe export: files loaded %" PRIu64 ", already loaded %" PRIu64
-			                ", rows %" PRIu64 ", retries %" PRIu64 "\n",
-			        st.files_loaded, st.files_skipped, st.rows, st.retries);
+			                ", rows %" PRIu64 ", retries %" PRIu64 ", damaged %" PRIu64 "\n",
+			        st.files_loaded, st.files_skipped, st.rows, st.retries, st.files_damaged);
+		damaged = st.files_damaged > 0;
 	}
 	if (e)
 		cli_error(&o, "%s", eb.msg);
 	floe_pg_destroy(p);
 	floe_ch_destroy(c);
 	cli_opts_release(&o);
-	return e ? EXIT_FAIL : EXIT_OK;
+	return e ? EXIT_FAIL : damaged ? EXIT_DAMAGED : EXIT_OK;
 }
 
 int cmd_export(int argc, char **argv)

@@ -286,6 +286,16 @@ def test_pg_errors(pg, flows):
     assert p.returncode == 2
 
 
+def test_pg_damaged_file_skipped(pg, flows, tmp_path):
+    bad = tmp_path / "bad.floe"
+    bad.write_bytes(b"not a floe file at all\n" * 10)
+    p = pg_load(pg, "--table", "dmg", "-r", flows["files"][0], str(bad), flows["files"][1],
+                "--stats", check=False)
+    assert p.returncode == 3, p.stderr
+    assert "bad.floe" in p.stderr and "files loaded 2," in p.stderr and "damaged 1" in p.stderr
+    assert pg_totals(pg, "dmg") == cluster_totals(flows["files"][:2])
+
+
 def test_pg_follow(pg, flows, tmp_path):
     arch = tmp_path / "arch"
     sub = arch / "link1"

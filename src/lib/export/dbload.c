@@ -172,12 +172,18 @@ static enum floe_err load_records(struct loader *ld, struct floe_reader *r, uint
 	}
 }
 
-static enum floe_err load_file(struct loader *ld, const char *path, struct floe_errbuf *eb)
+/* *bad: the error is the file's (unreadable, not a floe file), not the
+ * target's. */
+static enum floe_err load_file(struct loader *ld, const char *path, bool *bad,
+                               struct floe_errbuf *eb)
 {
 	struct floe_dbfile f;
+	*bad = false;
 	enum floe_err e = floe_dbfile_identify(&f, path, &ld->o->range, eb);
-	if (e)
+	if (e) {
+		*bad = true;
 		return e;
+	}
 	bool done = false;
 	e = ld->ops->loaded(ld->t, &f, &done, eb);
 	if (e)
@@ -188,8 +194,10 @@ static enum floe_err load_file(struct loader *ld, const char *path, struct floe_
 		return FLOE_OK;
 	}
 	struct floe_reader *r = floe_reader_open(path, ld->o->log, eb);
-	if (!r)
+	if (!r) {
+		*bad = true;
 		return eb->code;
+	}
 	uint64_t rows = 0;
 	e = ld->ops->begin(ld->t, &f, eb);
 	if (!e)
@@ -235,9 +243,16 @@ static enum floe_err pass(struct loader *ld, const struct plist *cur, const stru
 			ok[i] = true;
 			continue;
 		}
-		enum floe_err e = load_file(ld, cur->v[i], eb);
-		if (e)
+		bool bad;
+		enum floe_err e = load_file(ld, cur->v[i], &bad, eb);
+		if (e && bad) {
+			/* A damaged file is skipped (and not retried), the rest loaded. */
+			floe_logf(ld->o->log, FLOE_LOG_WARN, "skipped: %s", eb->msg);
+			floe_errbuf_clear(eb);
+			ld->st->files_damaged++;
+		} else if (e) {
 			return e;
+		}
 		ok[i] = true;
 	}
 	return ld->ops->idle ? ld->ops->idle(ld->t, eb) : FLOE_OK;

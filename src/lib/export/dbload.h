@@ -88,12 +88,16 @@ struct floe_dbload_stats {
 	uint64_t files_skipped;       /* already in the ledger */
 	uint64_t rows;                /* rows loaded */
 	uint64_t retries;             /* follow: passes that failed and were retried */
+	uint64_t files_damaged;       /* not floe files, unreadable: skipped (logged) */
 };
 
 /*
- * Loads the files of o into the target.  Once (follow false): stops at the
- * first failure, returning its code with eb set (the file being loaded is
- * aborted, the ones before it stay loaded).  Following: a failed pass is
+ * Loads the files of o into the target.  A file that cannot be read as a
+ * floe file is logged at WARN, counted in files_damaged and skipped (its
+ * damaged blocks alone are skipped by the reader, with a WARN each).
+ * Once (follow false): stops at the first failure of the target,
+ * returning its code with eb set (the file being loaded is aborted, the
+ * ones before it stay loaded).  Following: a failed pass is
  * logged at WARN and retried after interval (a server restarting), until
  * *stop; returns OK when stopped.  st (may be NULL) is filled in either
  * case.
