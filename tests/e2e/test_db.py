@@ -279,6 +279,12 @@ def test_pg_errors(pg, flows):
             "dbname=postgres connect_timeout=5", "-r", flows["v6"], check=False)
     assert p.returncode == 1
     assert "cannot connect" in p.stderr and "Connection refused" in p.stderr
+    # A user who may not create tables (PostgreSQL 15: no CREATE on public).
+    pg.sql("DROP ROLE IF EXISTS floe_ro; CREATE ROLE floe_ro LOGIN PASSWORD 'ro'")
+    ro = pg.dsn.replace("user=postgres", "user=floe_ro").replace(PASSWORD, "ro")
+    p = run("export", "pg", "--dsn", ro, "-r", flows["v6"], check=False)
+    assert p.returncode == 1
+    assert "cannot create the tables flows and flows_files: permission denied" in p.stderr
     p = run("export", "pg", "--dsn", pg.dsn, "--table", "bad-name", "-r", flows["v6"],
             check=False)
     assert p.returncode == 2 and "bad table name" in p.stderr

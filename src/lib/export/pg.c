@@ -296,15 +296,26 @@ static enum floe_err pg_fail(struct floe_pg *p, struct floe_errbuf *eb, const ch
 	                       pg_msg(p->conn, m, sizeof(m)));
 }
 
-/* Runs a statement without results; IO with the server's message. */
-static enum floe_err pg_exec(struct floe_pg *p, const char *sql, struct floe_errbuf *eb)
+/* Runs a statement without results; IO with the server's message, after
+ * what (NULL: the statement itself). */
+static enum floe_err pg_exec_what(struct floe_pg *p, const char *sql, const char *what,
+                                  struct floe_errbuf *eb)
 {
 	PGresult *r = PQexec(p->conn, sql);
 	ExecStatusType s = PQresultStatus(r);
-	PQclear(r);
+	enum floe_err e = FLOE_OK;
+	/* The server's own sentence, without libpq's LINE/caret decoration. */
+	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
-		return pg_fail(p, eb, sql);
-	return FLOE_OK;
+		e = m ? floe_errbuf_set(eb, FLOE_IO, "PostgreSQL: %s: %s", what ? what : sql, m)
+		      : pg_fail(p, eb, what ? what : sql);
+	PQclear(r);
+	return e;
+}
+
+static enum floe_err pg_exec(struct floe_pg *p, const char *sql, struct floe_errbuf *eb)
+{
+	return pg_exec_what(p, sql, NULL, eb);
 }
 
 static int cmp_day(const void *a, const void *b)
@@ -378,7 +389,9 @@ static enum floe_err connect_db(struct floe_pg *p, struct floe_errbuf *eb)
 	if (!ddl)
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
 	floe_pg_schema(p->table, ddl, need + 1);
-	enum floe_err e = pg_exec(p, ddl, eb);
+	char what[160];
+	snprintf(what, sizeof(what), "cannot create the tables %s and %s_files", p->table, p->table);
+	enum floe_err e = pg_exec_what(p, ddl, what, eb);
 	free(ddl);
 	return e ? e : load_days(p, eb);
 }
