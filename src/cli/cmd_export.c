@@ -105,6 +105,11 @@ static int db_usage(const char *fmt, const char *arg)
 
 static int db_export(bool pg, int argc, char **argv)
 {
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(db_help, stdout);
+			return EXIT_OK;
+		}
 	char **av = calloc((size_t)argc + 1, sizeof(*av));
 	if (!av)
 		return EXIT_FAIL;

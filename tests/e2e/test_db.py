@@ -627,6 +627,13 @@ def test_ch_two_shards(chs, flows):
     assert ch_totals(s1, "dist") == want
 
 
-def test_export_ipfix_still_there():
+def test_export_help():
     p = run("export", "--help")
-    assert b"ipfix" in p.stdout
+    assert b"ipfix" in p.stdout and b"floe export pg --help" in p.stdout
+    for fmt in ("pg", "clickhouse"):
+        p = run("export", fmt, "--help")
+        assert b"--dsn DSN" in p.stdout and b"--follow" in p.stdout
+    p = run("export", "pg", "-r", "x.floe", check=False)
+    assert p.returncode == 2 and "--dsn" in p.stderr
+    p = run("export", "clickhouse", "--url", "http://127.0.0.1:1/", "--format", "tsv", check=False)
+    assert p.returncode == 2 and "bad --format" in p.stderr
