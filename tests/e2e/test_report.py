@@ -382,7 +382,7 @@ def test_accounting(archive, tmp_path):
 def test_ports(archive):
     want = collections.Counter()
     for r in read(archive):
-        want[r["proto"], int(r["dport"] or 0)] += int(r["sbytes"]) + int(r["dbytes"])
+        want[service_port(r)] += int(r["sbytes"]) + int(r["dbytes"])
     j = json.loads(run("report", "ports", "-R", archive, "--top", "5", "-o", "json").stdout)
     top = sorted(want.values(), reverse=True)[:5]
     assert [p["bytes"] for p in j["by_bytes"]] == top

@@ -177,7 +177,8 @@ FLOE_WUR enum floe_err floe_acct_write(FILE *fp, enum floe_report_fmt fmt, const
 /* ---- ports, talkers, broadcast: one pass, a top list ---- */
 
 enum floe_rtop_kind {
-	FLOE_RTOP_PORTS,      /* per (proto, destination port): bytes, and rate over the span */
+	FLOE_RTOP_PORTS,      /* per (proto, service port, as daily's): bytes, and rate over
+	                       * the time the port was active */
 	FLOE_RTOP_TALKERS,    /* per subnet of the source, the top sources in it */
 	FLOE_RTOP_BROADCAST,  /* per source, records to broadcast and multicast destinations */
 };

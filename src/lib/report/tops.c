@@ -8,6 +8,7 @@
 
 #include "query/cluster.h"
 #include "report/render_int.h"
+#include "report/report_int.h"
 #include "report/topk.h"
 #include "util/addr.h"
 #include "util/mem.h"
@@ -170,6 +171,12 @@ enum floe_err floe_rtop_add(struct floe_rtop *t, const struct floe_flow *f)
 		return t->eb.code;
 	if (t->o.kind == FLOE_RTOP_BROADCAST && !floe_rtop_is_broadcast(f))
 		return FLOE_OK;
+	struct floe_flow sp;
+	if (t->o.kind == FLOE_RTOP_PORTS) {
+		sp = *f;
+		sp.dport = floe_rep_service_port(f);
+		f = &sp;
+	}
 	enum floe_err e = floe_cluster_add(t->cl[0], f);
 	if (e != FLOE_OK)
 		return fail(t, t->cl[0], e);
