@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,9 @@
 #include <unistd.h>
 
 /* Memory kept outside the report's budget, as for cluster (cmd_cluster.c):
- * decoded blocks of the reading threads, zstd, stdio, the binary. */
+ * the decoded block of the one reading thread (several threads would hold
+ * three blocks each, too much for a small --memory), the records handed
+ * over, zstd, stdio, the binary. */
 #define RESERVE (32ull << 20)
 
 static const char report_help[] =
@@ -148,6 +151,78 @@ static int take_opts(struct cli_opts *o, struct ropts *r, int *argc, char **argv
 
 typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
 
+/*
+ * A reading thread decodes, checks -t and the filter, and copies the
+ * records that pass into one of two slots of FEED_RECS while this thread
+ * aggregates the other, so decompression and aggregation overlap (as in
+ * cmd_cluster.c) for 2 x FEED_RECS records of memory.
+ */
+#define FEED_RECS 4096
+
+struct feed {
+	struct cli_opts *o;
+	const struct floe_filter *filter;
+	struct floe_source *src;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct floe_flow *slot[2];
+	size_t len[2];
+	bool full[2];
+	bool done, stop;
+	int rc;             /* the reader's: EXIT_OK, EXIT_FAIL */
+	uint64_t nrec;
+};
+
+static void *feed_main(void *arg)
+{
+	struct feed *fd = arg;
+	bool timed = !floe_timerange_is_all(&fd->o->trange);
+	int w = 0;
+	size_t k = 0;
+	bool go = true;
+	while (go) {
+		const struct floe_flow *recs;
+		size_t n;
+		enum floe_err e = floe_source_next(fd->src, &recs, &n);
+		if (e == FLOE_EOF)
+			break;
+		if (e != FLOE_OK) {
+			cli_error(fd->o, "%s", floe_source_error(fd->src));
+			fd->rc = EXIT_FAIL;
+			break;
+		}
+		for (size_t i = 0; i < n && go; i++) {
+			if (timed && !floe_timerange_overlaps(&fd->o->trange, recs[i].stime, recs[i].ltime))
+				continue;
+			if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
+				continue;
+			fd->nrec++;
+			fd->slot[w][k++] = recs[i];
+			if (k < FEED_RECS)
+				continue;
+			pthread_mutex_lock(&fd->mu);
+			fd->len[w] = k;
+			fd->full[w] = true;
+			pthread_cond_broadcast(&fd->cv);
+			w ^= 1;
+			k = 0;
+			while (fd->full[w] && !fd->stop)
+				pthread_cond_wait(&fd->cv, &fd->mu);
+			go = !fd->stop;
+			pthread_mutex_unlock(&fd->mu);
+		}
+	}
+	pthread_mutex_lock(&fd->mu);
+	if (k && go) {
+		fd->len[w] = k;
+		fd->full[w] = true;
+	}
+	fd->done = true;
+	pthread_cond_broadcast(&fd->cv);
+	pthread_mutex_unlock(&fd->mu);
+	return NULL;
+}
+
 /* Reads every record of the inputs that overlaps -t and passes the
  * filter into add.  addrs (may be NULL): only records with one of them
  * are wanted (the source skips files and blocks by them). */
@@ -164,50 +239,62 @@ static int read_pass(struct cli_opts *o, const struct floe_filter *filter, const
 	}
 	struct floe_source_opts so = {.range = o->trange, .addrs = naddrs <= 64 ? addrs : NULL,
 	                              .naddrs = naddrs <= 64 ? naddrs : 0, .no_index = o->no_index,
-	                              .columns = columns, .log = cli_log(), .threads = cli_read_threads()};
-	struct floe_source *src = floe_source_create(&so, &eb);
-	bool ok = src != NULL;
+	                              .columns = columns, .log = cli_log()};
+	struct feed fd = {.o = o, .filter = filter};
+	fd.src = floe_source_create(&so, &eb);
+	bool ok = fd.src != NULL;
 	for (size_t i = 0; ok && i < o->nrfiles; i++)
-		ok = floe_source_add_file(src, o->rfiles[i], &eb) == FLOE_OK;
+		ok = floe_source_add_file(fd.src, o->rfiles[i], &eb) == FLOE_OK;
 	for (size_t i = 0; ok && i < o->nrdirs; i++)
-		ok = floe_source_add_dir(src, o->rdirs[i], &eb) == FLOE_OK;
-	if (!ok) {
+		ok = floe_source_add_dir(fd.src, o->rdirs[i], &eb) == FLOE_OK;
+	if (ok && !(fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow))))
+		floe_errbuf_set(&eb, FLOE_NOMEM, "out of memory");
+	if (!ok || !fd.slot[0]) {
 		cli_error(o, "%s", eb.msg);
-		floe_source_destroy(src);
+		floe_source_destroy(fd.src);
 		return EXIT_FAIL;
 	}
+	fd.slot[1] = fd.slot[0] + FEED_RECS;
+	pthread_mutex_init(&fd.mu, NULL);
+	pthread_cond_init(&fd.cv, NULL);
+	pthread_t th;
 	int rc = EXIT_OK;
-	bool timed = !floe_timerange_is_all(&o->trange);
-	for (;;) {
-		const struct floe_flow *recs;
-		size_t n;
-		enum floe_err e = floe_source_next(src, &recs, &n);
-		if (e == FLOE_EOF)
+	if (pthread_create(&th, NULL, feed_main, &fd) != 0) {
+		cli_error(o, "cannot start the reading thread");
+		rc = EXIT_FAIL;
+	}
+	for (int r = 0; rc == EXIT_OK; r ^= 1) {
+		pthread_mutex_lock(&fd.mu);
+		while (!fd.full[r] && !fd.done)
+			pthread_cond_wait(&fd.cv, &fd.mu);
+		bool have = fd.full[r];
+		pthread_mutex_unlock(&fd.mu);
+		if (!have)
 			break;
-		if (e != FLOE_OK) {
-			cli_error(o, "%s", floe_source_error(src));
-			rc = EXIT_FAIL;
-			break;
-		}
-		for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
-			if (timed && !floe_timerange_overlaps(&o->trange, recs[i].stime, recs[i].ltime))
-				continue;
-			if (filter && !floe_filter_match(filter, &recs[i]))
-				continue;
-			(*nrec)++;
-			if (add(ud, &recs[i]) != FLOE_OK) {
+		for (size_t i = 0; i < fd.len[r] && rc == EXIT_OK; i++)
+			if (add(ud, &fd.slot[r][i]) != FLOE_OK) {
 				cli_error(o, "%s", errmsg(ud));
 				rc = EXIT_FAIL;
 			}
-		}
-		if (rc != EXIT_OK)
-			break;
+		pthread_mutex_lock(&fd.mu);
+		fd.full[r] = false;
+		fd.stop = rc != EXIT_OK;
+		pthread_cond_broadcast(&fd.cv);
+		pthread_mutex_unlock(&fd.mu);
 	}
+	if (rc == EXIT_OK || fd.stop)
+		pthread_join(th, NULL);
+	pthread_cond_destroy(&fd.cv);
+	pthread_mutex_destroy(&fd.mu);
+	free(fd.slot[0]);
+	*nrec += fd.nrec;
+	if (rc == EXIT_OK)
+		rc = fd.rc;
 	struct floe_source_stats ss;
-	floe_source_stats(src, &ss);
+	floe_source_stats(fd.src, &ss);
 	if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
 		rc = EXIT_DAMAGED;
-	floe_source_destroy(src);
+	floe_source_destroy(fd.src);
 	return rc;
 }
 
@@ -458,9 +545,10 @@ int cmd_report(int argc, char **argv)
 		struct floe_daily_stats st = {0};
 		if (daily)
 			floe_daily_stats(daily, &st);
+		size_t peak = budget.peak + st.peak;
 		fprintf(stderr, "records pass 1 %" PRIu64 ", pass 2 %" PRIu64 ", spills %" PRIu64 ", groups %" PRIu64
 		        ", budget peak %zu MB of %zu MB\n", nrec[0], nrec[1], st.spills, st.groups,
-		        budget.peak >> 20, budget.limit >> 20);
+		        peak >> 20, budget.limit >> 20);
 	}
 out:
 	if (tmpname[0]) {

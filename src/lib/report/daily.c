@@ -325,6 +325,7 @@ static enum floe_err start_pass2(struct floe_daily *d)
 	qsort(d->hidx, r->nhosts, sizeof(*d->hidx), hidx_cmp);
 	floe_cluster_destroy(d->cl[0]);
 	d->cl[0] = NULL;
+	d->st.peak = d->cb[0].peak;
 	/* pass 2: (host, peer) gets a third of what is left, (host, peer,
 	 * port) two thirds: it has more groups */
 	size_t left = 0;
@@ -498,6 +499,8 @@ enum floe_err floe_daily_end_pass(struct floe_daily *d)
 			d->pass = d->res.nhosts ? 2 : 0;
 	} else if (d->pass == 2) {
 		e = end_pass2(d);
+		if (d->cb[0].peak + d->cb[1].peak > d->st.peak)
+			d->st.peak = d->cb[0].peak + d->cb[1].peak;
 		count_stats(d, d->cl[0]);
 		count_stats(d, d->cl[1]);
 		if (e == FLOE_OK)

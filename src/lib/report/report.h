@@ -121,6 +121,7 @@ struct floe_daily_stats {
 	uint64_t records[2];       /* records added in each pass */
 	uint64_t spills;           /* of every cluster operator */
 	uint64_t groups;
+	size_t peak;               /* bytes: the operators' largest use at once */
 };
 void floe_daily_stats(const struct floe_daily *d, struct floe_daily_stats *st);
 void floe_daily_destroy(struct floe_daily *d);
