@@ -475,6 +475,7 @@ int cmd_report(int argc, char **argv)
 		                            .ports = r.ports, .range = o.trange, .budget = &budget, .log = cli_log()};
 		if (!(daily = floe_daily_create(&d, &eb))) {
 			cli_error(&o, "%s", eb.msg);
+			rc = eb.code == FLOE_LIMIT ? EXIT_USAGE : EXIT_FAIL;
 			goto out;
 		}
 		for (int pass; (pass = floe_daily_pass(daily)) != 0;) {
@@ -491,7 +492,7 @@ int cmd_report(int argc, char **argv)
 		}
 		e = floe_daily_write(out, (enum floe_report_fmt)r.fmt, floe_daily_result(daily), r.local_text);
 	} else if (kind == K_ACCT) {
-		struct floe_acct_opts a = {.customers = pfx, .budget = &budget};
+		struct floe_acct_opts a = {.customers = pfx, .range = o.trange, .budget = &budget};
 		if (!(acct = floe_acct_create(&a, &eb))) {
 			cli_error(&o, "%s", eb.msg);
 			goto out;
@@ -512,6 +513,7 @@ int cmd_report(int argc, char **argv)
 		                           .log = cli_log()};
 		if (!(rtop = floe_rtop_create(&t, &eb))) {
 			cli_error(&o, "%s", eb.msg);
+			rc = eb.code == FLOE_LIMIT ? EXIT_USAGE : EXIT_FAIL;
 			goto out;
 		}
 		if ((rrc = read_pass(&o, filter, NULL, 0, cols, add_rtop, rtop, rtop_err, &nrec[0])) == EXIT_FAIL)

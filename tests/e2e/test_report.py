@@ -373,6 +373,14 @@ def test_accounting(archive, tmp_path):
     assert {c for _, c in got} == {"lan", "websrv", "corp"}
     j = json.loads(run("report", "accounting", "-R", archive, "--customers", cust, "-o", "json").stdout)
     assert len(j["rows"]) == len(got)
+    # -t: only the days of the range, each with the same numbers
+    day = max(got)[0]
+    iso = (datetime.date(1970, 1, 1) + datetime.timedelta(days=day)).isoformat()
+    p = run("report", "accounting", "-R", archive, "--customers", cust, "-o", "csv", "-t", f"{iso}/+1d")
+    rows = list(csv.DictReader(io.StringIO(p.stdout.decode())))
+    assert rows and {r["day"] for r in rows} == {iso}
+    assert {r["customer"]: [int(r["out"]), int(r["in"])] for r in rows} == \
+        {c: v for (d, c), v in got.items() if d == day}
     bad = tmp_path / "bad"
     bad.write_text("a 10.0.0.0/8\nb 10.0.0.0/8\n")
     p = run("report", "accounting", "-R", archive, "--customers", bad, check=False)

@@ -125,7 +125,11 @@ enum floe_err floe_acct_add(struct floe_acct *a, const struct floe_flow *f)
 		if (c < 0)
 			continue;
 		struct spread_ctx ctx = {.a = a, .customer = (size_t)c};
-		floe_rep_spread(f->stime, f->ltime, 0, DAY_NS, INT64_MIN, INT64_MAX, s ? f->dbytes : f->sbytes,
+		const struct floe_timerange *r = &a->o.range;
+		bool all = r->start >= r->end;
+		int64_t lo = all || r->start == INT64_MIN ? INT64_MIN : floe_rep_floordiv(r->start, DAY_NS);
+		int64_t hi = all || r->end == INT64_MAX ? INT64_MAX : floe_rep_floordiv(r->end - 1, DAY_NS);
+		floe_rep_spread(f->stime, f->ltime, 0, DAY_NS, lo, hi, s ? f->dbytes : f->sbytes,
 		                s ? f->sbytes : f->dbytes, add_day, &ctx);
 		if (ctx.nomem) {
 			a->failed = true;
@@ -163,6 +167,22 @@ const struct floe_acct_row *floe_acct_rows(struct floe_acct *a, size_t *n)
 
 /* ---- output ---- */
 
+/* A CSV field: quoted when it holds a comma or a quote (RFC 4180). */
+static void csv_field(FILE *fp, const char *s)
+{
+	if (!strpbrk(s, ",\"")) {
+		fputs(s, fp);
+		return;
+	}
+	fputc('"', fp);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', fp);
+		fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
 static void day_text(int64_t day, char *buf, size_t len)
 {
 	char t[64];
@@ -178,8 +198,9 @@ enum floe_err floe_acct_write(FILE *fp, enum floe_report_fmt fmt, const struct f
 		fputs("day,customer,out,in,total,flows\n", fp);
 		for (size_t i = 0; i < n; i++) {
 			day_text(rows[i].day, d, sizeof(d));
-			fprintf(fp, "%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", d,
-			        floe_prefixes_label(customers, rows[i].customer), rows[i].out, rows[i].in,
+			fprintf(fp, "%s,", d);
+			csv_field(fp, floe_prefixes_label(customers, rows[i].customer));
+			fprintf(fp, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", rows[i].out, rows[i].in,
 			        rows[i].out + rows[i].in, rows[i].flows);
 		}
 	} else if (fmt == FLOE_REPORT_JSON) {

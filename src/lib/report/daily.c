@@ -77,6 +77,14 @@ struct floe_daily *floe_daily_create(const struct floe_daily_opts *o, struct flo
 	d->tmin = INT64_MAX;
 	d->tmax = INT64_MIN;
 	d->pass = 1;
+	size_t nm, nmk;
+	if (__builtin_mul_overflow(d->o.top, d->o.peers, &nm) || __builtin_mul_overflow(nm, d->o.ports, &nmk) ||
+	    nmk > ((size_t)1 << 32) || d->o.top > UINT32_MAX) {
+		floe_errbuf_set(eb, FLOE_LIMIT, "--top %zu x --peers %zu x --ports %zu is too many", d->o.top,
+		                d->o.peers, d->o.ports);
+		floe_daily_destroy(d);
+		return NULL;
+	}
 	d->hcap = d->o.top;
 	d->harr = floe_calloc(o->budget, d->hcap, sizeof(*d->harr));
 	if (!d->harr) {

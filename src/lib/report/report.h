@@ -101,7 +101,7 @@ struct floe_daily_result {
 
 struct floe_daily;
 
-/* NULL with eb set: NOMEM. */
+/* NULL with eb set: NOMEM, LIMIT (top x peers x ports past 2^32). */
 struct floe_daily *floe_daily_create(const struct floe_daily_opts *o, struct floe_errbuf *eb);
 /* The pass the report wants next (1, 2), 0 when it is done. */
 int floe_daily_pass(const struct floe_daily *d);
@@ -149,6 +149,8 @@ FLOE_WUR enum floe_err floe_daily_write(FILE *fp, enum floe_report_fmt fmt,
 
 struct floe_acct_opts {
 	const struct floe_prefixes *customers;   /* borrowed */
+	struct floe_timerange range;             /* -t: bytes on days outside it are left
+	                                          * out; start >= end (zeroed): all days */
 	struct floe_budget *budget;
 };
 

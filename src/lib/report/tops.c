@@ -78,6 +78,14 @@ struct floe_rtop *floe_rtop_create(const struct floe_rtop_opts *o, struct floe_e
 	t->o.per = o->per ? o->per : 5;
 	t->o.subnet4 = o->subnet4 ? o->subnet4 : 24;
 	t->o.subnet6 = o->subnet6 ? o->subnet6 : 64;
+	size_t tp;
+	if (__builtin_mul_overflow(t->o.top, t->o.per, &tp) || tp > ((size_t)1 << 32) ||
+	    (o->kind == FLOE_RTOP_TALKERS && t->o.top > UINT16_MAX)) {
+		floe_errbuf_set(eb, FLOE_LIMIT, "--top %zu is too many%s", t->o.top,
+		                o->kind == FLOE_RTOP_TALKERS ? " (at most 65535 subnets)" : "");
+		floe_free(o->budget, t, sizeof(*t));
+		return NULL;
+	}
 	t->cap = t->o.top;
 	t->cap2 = o->kind == FLOE_RTOP_PORTS ? t->o.top : 0;
 	t->cap3 = o->kind == FLOE_RTOP_TALKERS ? t->o.top * t->o.per : 0;
@@ -310,9 +318,6 @@ enum floe_err floe_rtop_finish(struct floe_rtop *t, const struct floe_rtop_row *
 		t->rows2[i].port = (uint16_t)0;
 		floe_topk_init(&t->per[i], t->rows3 + i * t->o.per, sizeof(*t->rows3), t->o.per, by_bytes);
 	}
-	/* the rank does not fit a port for --top > 65535: keep it aside */
-	if (t->nsub > UINT16_MAX)
-		return floe_errbuf_set(&t->eb, FLOE_LIMIT, "--top is at most 65535 subnets");
 	for (size_t i = 0; i < t->nsub; i++)
 		t->rows2[i].port = (uint16_t)i;
 	qsort(t->rows2, t->nsub, sizeof(*t->rows2), net_cmp);

@@ -424,6 +424,11 @@ static void test_daily(void)
 		golden("daily-scan.json", big, len);
 	free(small);
 	free(big);
+	struct floe_errbuf eb = {0};
+	struct floe_daily_opts huge = {.top = 1u << 20, .peers = 1u << 20, .ports = 1u << 20};
+	struct floe_daily *d = floe_daily_create(&huge, &eb);
+	TAP_CHECK(!d && eb.code == FLOE_LIMIT, "top x peers x ports past 2^32: LIMIT (%s)", eb.msg);
+	floe_daily_destroy(d);
 	char *h = daily_run(FLOE_REPORT_HTML, 64 << 20, 0, 0, 0, &len2, &sp2, false);
 	TAP_CHECK(h && strstr(h, "<svg") && !strstr(h, "http") && strstr(h, "mail relay, charged") &&
 	          strstr(h, "&lt;") == NULL, "daily html: sparklines, notes, nothing external");
