@@ -120,18 +120,14 @@ enum floe_err floe_rep_daily_html(FILE *fp, const struct floe_daily_result *r, c
 	fprintf(fp, ", packets %s", floe_report_thousands(a, sizeof(a), r->pkts));
 	fprintf(fp, ", hosts %s</p>\n", floe_report_thousands(a, sizeof(a), r->hosts_seen));
 
-	static const char *const names[] = {"Total", "Out", "In", "Internal", "Transit"};
-	static const char *const what[] = {"", "local &rarr; remote", "remote &rarr; local",
-	                                   "local &harr; local, both directions",
-	                                   "remote &harr; remote, both directions"};
-	uint64_t v[5] = {r->total, r->out, r->in, r->internal, r->transit};
 	fputs("<table class=\"sum\"><thead><tr><th class=\"t\">Traffic</th><th>Bytes</th><th>%</th>"
 	      "<th class=\"t\"></th></tr></thead><tbody>\n", fp);
-	for (int i = 0; i < 5; i++) {
-		fprintf(fp, "<tr><td class=\"t\">%s</td>", names[i]);
-		num_cell(fp, v[i], true);
+	for (size_t i = 0; i < FLOE_REP_NCLASSES; i++) {
+		uint64_t v = floe_rep_class_bytes(r, i);
+		fprintf(fp, "<tr><td class=\"t\">%s</td>", floe_rep_classes[i].name);
+		num_cell(fp, v, true);
 		fprintf(fp, "<td>%.1f</td><td class=\"t\">%s</td></tr>\n",
-		        r->total ? 100.0 * (double)v[i] / (double)r->total : 0.0, what[i]);
+		        r->total ? 100.0 * (double)v / (double)r->total : 0.0, floe_rep_classes[i].html);
 	}
 	fputs("</tbody></table>\n", fp);
 

@@ -12,6 +12,7 @@
 #include "util/timefmt.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -105,6 +106,23 @@ void floe_rep_span(int64_t ns, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "h %" PRId64 "m %" PRId64 "s", s / 3600, s % 3600 / 60, s % 60);
 }
 
+const struct floe_rep_class floe_rep_classes[FLOE_REP_NCLASSES] = {
+	{"Total", "", "", offsetof(struct floe_daily_result, total)},
+	{"Out", "local -> remote", "local &rarr; remote", offsetof(struct floe_daily_result, out)},
+	{"In", "remote -> local", "remote &rarr; local", offsetof(struct floe_daily_result, in)},
+	{"Internal", "local <-> local, both directions", "local &harr; local, both directions",
+	 offsetof(struct floe_daily_result, internal)},
+	{"Transit", "remote <-> remote, both directions", "remote &harr; remote, both directions",
+	 offsetof(struct floe_daily_result, transit)},
+};
+
+uint64_t floe_rep_class_bytes(const struct floe_daily_result *r, size_t i)
+{
+	uint64_t v;
+	memcpy(&v, (const char *)r + floe_rep_classes[i].off, sizeof(v));
+	return v;
+}
+
 /* ---- text ---- */
 
 /* Widths of the columns, over every row printed. */
@@ -188,20 +206,17 @@ static void peer_other(const struct floe_daily_peer *p, uint64_t *out, uint64_t 
 
 static void text_totals(FILE *fp, const struct floe_daily_result *r)
 {
-	static const char *const what[] = {"", "local -> remote", "remote -> local",
-	                                   "local <-> local, both directions",
-	                                   "remote <-> remote, both directions"};
-	static const char *const names[] = {"Total", "Out", "In", "Internal", "Transit"};
-	uint64_t v[5] = {r->total, r->out, r->in, r->internal, r->transit};
-	int wn = len_thousands(r->total), wh = len_human(r->total);
-	for (int i = 1; i < 5; i++)
-		wh = len_human(v[i]) > wh ? len_human(v[i]) : wh;
+	int wn = len_thousands(r->total), wh = 0;
+	for (size_t i = 0; i < FLOE_REP_NCLASSES; i++)
+		wh = len_human(floe_rep_class_bytes(r, i)) > wh ? len_human(floe_rep_class_bytes(r, i)) : wh;
 	fprintf(fp, "Traffic (bytes)\n");
-	for (int i = 0; i < 5; i++) {
+	for (size_t i = 0; i < FLOE_REP_NCLASSES; i++) {
+		const struct floe_rep_class *c = &floe_rep_classes[i];
+		uint64_t v = floe_rep_class_bytes(r, i);
 		char t[32], h[32];
-		double pct = r->total ? 100.0 * (double)v[i] / (double)r->total : 0.0;
-		fprintf(fp, "  %-8s  %*s  %-*s  %5.1f%%%s%s\n", names[i], wn, floe_report_thousands(t, sizeof(t), v[i]),
-		        wh, floe_report_human(h, sizeof(h), v[i]), pct, *what[i] ? "  " : "", what[i]);
+		double pct = r->total ? 100.0 * (double)v / (double)r->total : 0.0;
+		fprintf(fp, "  %-8s  %*s  %-*s  %5.1f%%%s%s\n", c->name, wn, floe_report_thousands(t, sizeof(t), v),
+		        wh, floe_report_human(h, sizeof(h), v), pct, *c->text ? "  " : "", c->text);
 	}
 }
 

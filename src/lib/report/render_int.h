@@ -22,6 +22,16 @@ void floe_rep_time(int64_t t, char *buf, size_t len);
 /* "1d 2h 3m", "2h 0m 5s". */
 void floe_rep_span(int64_t ns, char *buf, size_t len);
 
+/* The lines of the daily report's header: name, what they count (text,
+ * HTML), where in the result. */
+struct floe_rep_class {
+	const char *name, *text, *html;
+	size_t off;     /* of a uint64_t in struct floe_daily_result */
+};
+#define FLOE_REP_NCLASSES 5
+extern const struct floe_rep_class floe_rep_classes[FLOE_REP_NCLASSES];
+uint64_t floe_rep_class_bytes(const struct floe_daily_result *r, size_t i);
+
 enum floe_err floe_rep_daily_html(FILE *fp, const struct floe_daily_result *r, const char *local_text);
 
 #endif
