@@ -497,8 +497,10 @@ bool cli_service_reload(void (*fn)(void *ud, const struct cli_conf_entry *e), vo
 			svc.log_path = np;
 		}
 	}
-	if (svc.mode == LOGTO_FILE)
+	if (svc.mode == LOGTO_FILE) {
 		open_log_file();
+		floe_logf(&svc.log, FLOE_LOG_INFO, "log reopened");
+	}
 	cli_conf_release(&conf);
 	if (svc.config)
 		floe_logf(&svc.log, ok ? FLOE_LOG_INFO : FLOE_LOG_ERR, "%s '%s'",

@@ -1,0 +1,328 @@
+"""The archiver as a long-running process and the service conventions
+(docs/daemon.md): real floe processes joined by pipes, signals, config
+files.  No network: the stream arrives on standard input.
+"""
+import collections
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import FLOE, SHARED, run
+
+PCAP = SHARED / "pcaps" / "StopDDoS_packet-captures__pkt.TCP.synflood.spoofed.pcap"
+
+
+def all_fields():
+    out = run("fields").stdout.decode().splitlines()[1:]
+    return [line.split()[0] for line in out
+            if line.strip() and not line.startswith("USE:") and "with --local" not in line]
+
+
+def records(*source):
+    """Every field of every record, as CSV lines (times in ns)."""
+    out = run("read", *source, "-o", "csv", "-u", "-p", "9", "--no-header",
+              "-s", ",".join(all_fields())).stdout.decode()
+    return out.splitlines()
+
+
+@pytest.fixture(scope="module")
+def flows(tmp_path_factory):
+    d = tmp_path_factory.mktemp("flows")
+    f = d / "flows.floe"
+    run("capture", "-r", PCAP, "-w", f)
+    return f
+
+
+@pytest.fixture(scope="module")
+def stream(flows, tmp_path_factory):
+    """The flows as `floe read -w -` writes them, in blocks of 1000 records
+    so that a slow feed arrives block by block."""
+    p = subprocess.run([FLOE, "read", "-r", str(flows), "-w", "-", "--block-records", "1000"],
+                       capture_output=True, check=True)
+    assert len(p.stdout) > 100000
+    return p.stdout
+
+
+def archiver(*args, stdin=subprocess.PIPE, **kw):
+    return subprocess.Popen([FLOE, "archive", *map(str, args)], stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+
+
+def finish(proc, timeout=30):
+    """Ends proc's input and waits for it; returns its stderr."""
+    if not proc.stdin.closed:
+        proc.stdin.close()
+    err = proc.stderr.read()
+    proc.stdout.read()
+    proc.wait(timeout=timeout)
+    return err
+
+
+def files(d, pattern):
+    return sorted(pathlib.Path(d).rglob(pattern))
+
+
+def verify_all(d):
+    p = run("archive", "verify", "--dir", d, check=False)
+    assert p.returncode == 0, p.stdout.decode() + p.stderr
+    return p.stdout.decode()
+
+
+def wait_for(cond, what, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_pipe_into_archive_equals_input(flows, tmp_path):
+    arc = tmp_path / "arc"
+    reader = subprocess.Popen([FLOE, "read", "-r", str(flows), "-w", "-"], stdout=subprocess.PIPE)
+    p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "link1"],
+                       stdin=reader.stdout, capture_output=True)
+    reader.stdout.close()
+    assert reader.wait() == 0
+    assert p.returncode == 0, p.stderr
+    assert files(arc, "*.part") == []
+    assert len(files(arc, "*.floe")) >= 1
+    assert records("-R", arc) == records("-r", flows)
+    assert "0 damaged" in verify_all(arc)
+
+
+def test_archive_reads_a_file_with_r(flows, tmp_path):
+    arc = tmp_path / "arc"
+    run("archive", "--dir", arc, "--instance", "x", "-r", flows, "--rotate", "5m")
+    assert records("-R", arc) == records("-r", flows)
+    # the existing subcommands still work beside the daemon mode
+    assert "1 files" in run("archive", "ls", "--dir", arc).stdout.decode()
+
+
+def feed_slowly(proc, data, upto, chunk=2048, pause=0.002):
+    """Writes data[:upto] to proc's stdin in small pieces; returns bytes written."""
+    off = 0
+    while off < upto:
+        try:
+            proc.stdin.write(data[off:off + chunk])
+            proc.stdin.flush()
+        except BrokenPipeError:
+            break
+        off += chunk
+        time.sleep(pause)
+    return off
+
+
+def part_blocks(arc):
+    """Records in complete blocks of the .part files (floe archive ls)."""
+    out = run("archive", "ls", "--dir", arc, "-o", "json").stdout.decode()
+    import json
+    return sum(json.loads(l)["records"] for l in out.splitlines()
+               if json.loads(l)["state"] == "part")
+
+
+def test_kill_9_then_resume_archives_every_record_once(flows, stream, tmp_path):
+    arc = tmp_path / "arc"
+    a = archiver("--dir", arc, "--instance", "k", "--block-records", "500", "--resume")
+    feed_slowly(a, stream, len(stream) // 2)
+    # some blocks are on disk, the stream is not over: a crash now
+    wait_for(lambda: part_blocks(arc) > 0, "a complete block in the .part")
+    a.send_signal(signal.SIGKILL)
+    a.wait()
+    a.stdin.close()
+    parts = files(arc, "*.part")
+    assert len(parts) == 1
+    before = part_blocks(arc)
+    assert 0 < before < len(records("-r", flows))
+    # restart on the stream replayed from its start: what is archived is
+    # dropped, the rest appended
+    b = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "k", "--resume",
+                        "--block-records", "500"], input=stream, capture_output=True)
+    assert b.returncode == 0, b.stderr
+    assert b"resuming after the last record of" in b.stderr
+    assert b"recovered" in b.stderr
+    assert files(arc, "*.part") == []
+    assert len(files(arc, "*.floe")) == 2
+    out = verify_all(arc)
+    assert "2 files: 2 ok, 0 open (.part), 0 damaged" in out
+    got, want = records("-R", arc), records("-r", flows)
+    assert collections.Counter(got) == collections.Counter(want)
+    assert len(got) == len(want)
+
+
+def test_resume_without_archive_takes_everything(flows, stream, tmp_path):
+    arc = tmp_path / "arc"
+    p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--resume"], input=stream,
+                       capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert records("-R", arc) == records("-r", flows)
+
+
+def test_sigterm_closes_the_file(flows, stream, tmp_path):
+    arc = tmp_path / "arc"
+    a = archiver("--dir", arc, "--instance", "t", "--block-records", "500")
+    feed_slowly(a, stream, len(stream) // 3)
+    wait_for(lambda: part_blocks(arc) > 0, "a block written")
+    a.send_signal(signal.SIGTERM)
+    _, err = a.communicate(timeout=30)
+    a.stdin.close()
+    assert a.returncode == 0, err
+    assert b"stopping on a signal" in err
+    assert files(arc, "*.part") == []
+    assert "1 files: 1 ok" in verify_all(arc)
+    got, want = records("-R", arc), records("-r", flows)
+    # every record it read is in the file, in order: a prefix of the input
+    assert 0 < len(got) < len(want)
+    assert got == want[:len(got)]
+
+
+def test_sighup_reopens_the_log(stream, tmp_path):
+    arc, log = tmp_path / "arc", tmp_path / "archive.log"
+    a = archiver("--dir", arc, "--log", log)
+    wait_for(lambda: log.exists() and "archiving" in log.read_text(), "the first log line")
+    log.rename(tmp_path / "archive.log.1")
+    a.send_signal(signal.SIGHUP)
+    wait_for(lambda: log.exists(), "the log reopened")
+    a.stdin.write(stream)
+    err = finish(a)
+    assert a.returncode == 0
+    assert err == b""                       # everything went to the log
+    old, new = (tmp_path / "archive.log.1").read_text(), log.read_text()
+    assert "archiving" in old and "archived" not in old
+    assert "log reopened" in new and "archived" in new
+    for line in new.splitlines():           # time, command and pid on each line
+        assert line[4] == "-" and line.split()[1].startswith("floe") and "archive[" in line
+
+
+def test_pidfile_written_and_removed(stream, tmp_path):
+    pid = tmp_path / "a.pid"
+    a = archiver("--dir", tmp_path / "arc", "--pidfile", pid)
+    wait_for(pid.exists, "the pid file")
+    assert int(pid.read_text()) == a.pid
+    a.stdin.write(stream)
+    finish(a)
+    assert a.returncode == 0
+    assert not pid.exists()
+
+
+def test_config_options_apply_and_flags_override(flows, stream, tmp_path):
+    conf = tmp_path / "floe.conf"
+    conf.write_text(f"""# the archiver of link 1
+instance = from-global
+[capture]
+status = 30s
+[archive]
+dir = {tmp_path / 'arc'}
+rotate = 5m     
+stats = yes
+pidfile = "{tmp_path / 'p.pid'}"
+""")
+    p = subprocess.run([FLOE, "archive", "--config", str(conf)], input=stream, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    # dir, instance (global) and rotate (5m: the period starts at 10:30) from the file
+    got = [f.name for f in files(tmp_path / "arc", "*.floe")]
+    assert got == ["from-global.20210428T103000Z.floe"]
+    p = subprocess.run([FLOE, "archive", "--config", str(conf), "--instance", "flag",
+                        "--rotate", "1h"], input=stream, capture_output=True)
+    assert p.returncode == 0, p.stderr
+    assert (tmp_path / "arc/flag/2021/04/28/flag.20210428T100000Z.floe").exists()
+    # long names of short options work on the command line too (-r)
+    run("archive", "--config", conf, "--instance", "long", "--read", flows)
+    assert records("-R", tmp_path / "arc/long") == records("-r", flows)
+
+
+def test_config_applies_to_other_services(flows, tmp_path):
+    conf = tmp_path / "floe.conf"
+    conf.write_text(f"[capture]\nwrite = {tmp_path / 'out.floe'}\nstatus = 60s\n"
+                    f"read = {PCAP}\n")
+    run("capture", "--config", conf)
+    assert records("-r", tmp_path / "out.floe") == records("-r", flows)
+
+
+@pytest.mark.parametrize("text,line,why", [
+    ("[archive]\ndir = /x\nkeep 10d\n", 3, "expected 'key = value', not 'keep 10d'"),
+    ("# c\n\n[archive]\nkep = 10d\n", 4, "unknown key 'kep'"),
+    ("[capture]\ndir = /x\n", 2, "'dir' is not an option of floe capture"),
+    ("[archiver]\n", 1, "unknown section [archiver]"),
+    ("[archive]\ndir = /x\ndir = /y\n", 3, "'dir' given twice (first on line 2)"),
+    ("[archive]\nstats = maybe\n", 2, "'stats' takes yes or no"),
+    ("[archive]\ndir =\n", 2, "'dir' needs a value"),
+    ("[archive\n", 1, "bad section header"),
+    ('[archive]\ndir = "/x\n', 2, "badly quoted"),
+])
+def test_bad_config_line_is_named(tmp_path, text, line, why):
+    conf = tmp_path / "bad.conf"
+    conf.write_text(text)
+    p = run("archive", "--config", conf, "--dir", tmp_path / "arc", check=False)
+    assert p.returncode == 2
+    assert f"{conf}:{line}: " in p.stderr and why in p.stderr, p.stderr
+    assert not (tmp_path / "arc").exists()
+
+
+def test_missing_config_is_an_error(tmp_path):
+    p = run("archive", "--config", tmp_path / "none.conf", "--dir", tmp_path, check=False)
+    assert p.returncode == 2 and "none.conf" in p.stderr
+
+
+def test_sighup_rereads_keep_and_expires(flows, stream, tmp_path):
+    arc = tmp_path / "arc"
+    run("archive", "--dir", arc, "--instance", "old", "-r", flows)
+    old = files(arc / "old", "*.floe")
+    assert len(old) == 1
+    conf, log = tmp_path / "floe.conf", tmp_path / "a.log"
+    conf.write_text(f"[archive]\ndir = {arc}\ninstance = live\nlog = {log}\n")
+    a = archiver("--config", conf)
+    wait_for(lambda: log.exists() and "archiving" in log.read_text(), "start")
+    assert old[0].exists()
+    # records of 2021 are older than 30 days: expired once keep is set
+    conf.write_text(f"[archive]\ndir = {arc}\ninstance = live\nlog = {log}\nkeep = 30d\n")
+    a.send_signal(signal.SIGHUP)
+    wait_for(lambda: not old[0].exists(), "the old file expired")
+    assert "reread configuration" in log.read_text()
+    assert "expired" in log.read_text()
+    finish(a)
+    assert a.returncode == 0
+
+
+def test_bad_config_on_sighup_keeps_running(stream, tmp_path):
+    conf, log = tmp_path / "floe.conf", tmp_path / "a.log"
+    conf.write_text(f"[archive]\ndir = {tmp_path / 'arc'}\nlog = {log}\n")
+    a = archiver("--config", conf)
+    wait_for(lambda: log.exists() and "archiving" in log.read_text(), "start")
+    conf.write_text("[archive]\nnonsense\n")
+    a.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration unchanged" in log.read_text(), "the refusal")
+    assert f"{conf}:2:" in log.read_text()
+    a.stdin.write(stream)
+    finish(a)
+    assert a.returncode == 0
+
+
+def test_syslog_option(stream, tmp_path):
+    p = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc"), "--syslog", "local3"],
+                       input=stream, capture_output=True)
+    assert p.returncode == 0
+    assert p.stderr == b""
+    p = run("archive", "--dir", tmp_path / "arc", "--syslog", "--log", tmp_path / "l",
+            check=False)
+    assert p.returncode == 2 and "not both" in p.stderr
+
+
+def test_stream_cut_inside_a_block(stream, tmp_path):
+    p = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc")],
+                       input=stream[:len(stream) // 2], capture_output=True)
+    assert p.returncode == 3
+    assert b"ends inside a block" in p.stderr
+    assert files(tmp_path / "arc", "*.part") == []
+    verify_all(tmp_path / "arc")
+
+
+def test_not_a_floe_stream(tmp_path):
+    p = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc")],
+                       input=PCAP.read_bytes()[:10000], capture_output=True)
+    assert p.returncode == 1
+    assert b"not a floe file" in p.stderr
