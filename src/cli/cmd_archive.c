@@ -854,6 +854,11 @@ int cmd_archive(int argc, char **argv)
 	}
 	if (argv[0][0] == '-') {
 		/* no subcommand: the archiver */
+		for (int k = 0; k < argc; k++)
+			if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+				fputs(archive_help, stdout);
+				return EXIT_OK;
+			}
 		int rc = parse(&a, daemon_sub.accept, argc, argv);
 		if (rc == EXIT_OK && a.nfiles && !a.dir)
 			rc = usage(&a, "give --dir ARCHIVE", NULL);

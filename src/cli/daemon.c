@@ -223,12 +223,16 @@ static void add_entry(void *ud, const struct cli_conf_entry *e)
 {
 	struct build *b = ud;
 	if (e->def->service) {
-		if (strcmp(e->key, "log") == 0)
+		/* log and syslog: the later wins (a section's over the global) */
+		if (strcmp(e->key, "log") == 0) {
 			b->log = e->value;
-		else if (strcmp(e->key, "syslog") == 0)
+			b->syslog = NULL;
+		} else if (strcmp(e->key, "syslog") == 0) {
 			b->syslog = e->value;
-		else
+			b->log = NULL;
+		} else {
 			b->pidfile = e->value;
+		}
 		return;
 	}
 	if (cmdline_has(e->def))
@@ -368,6 +372,11 @@ bool cli_service_begin(const char *cmd, int *argc, char ***argv, int *rc)
 		*rc = EXIT_FAIL;
 		return false;
 	}
+	*argc = svc.nwords - 1;
+	*argv = svc.words + 1;
+	for (int i = 1; i < svc.nwords; i++)
+		if (strcmp(svc.words[i], "-h") == 0 || strcmp(svc.words[i], "--help") == 0)
+			return true;   /* help: the file is checked, nothing is opened */
 	if (log && sysl) {
 		*rc = usage("%s", "give --log FILE or --syslog, not both");
 		return false;
@@ -411,8 +420,6 @@ bool cli_service_begin(const char *cmd, int *argc, char ***argv, int *rc)
 			return false;
 		}
 	}
-	*argc = svc.nwords - 1;
-	*argv = svc.words + 1;
 	return true;
 }
 

@@ -326,3 +326,73 @@ def test_not_a_floe_stream(tmp_path):
                        input=PCAP.read_bytes()[:10000], capture_output=True)
     assert p.returncode == 1
     assert b"not a floe file" in p.stderr
+
+
+# ---- dist/: systemd units and the example configuration ----
+
+DIST = pathlib.Path(__file__).resolve().parents[2] / "dist"
+UNITS = {"floe-capture@.service": "capture", "floe-collect.service": "collect",
+         "floe-archive.service": "archive", "floe-relay.service": "relay"}
+
+
+def unit(name):
+    """A unit file as {section: {key: [values]}}."""
+    out, sec = {}, None
+    for line in (DIST / name).read_text().splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            sec = out.setdefault(line.strip("[]"), {})
+            continue
+        k, _, v = line.partition("=")
+        sec.setdefault(k.strip(), []).append(v.strip())
+    return out
+
+
+def conf_value(section, key):
+    sec = None
+    for line in (DIST / "floe.conf").read_text().splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            sec = line.strip("[]")
+        elif sec == section and line.split("=")[0].strip() == key:
+            return line.split("=", 1)[1].strip()
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(UNITS))
+def test_unit_is_sandboxed(name):
+    u = unit(name)
+    s = u["Service"]
+    cmd = UNITS[name]
+    assert s["ExecStart"][0].startswith(f"/usr/bin/floe {cmd} --config /etc/floe/floe.conf")
+    assert s["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+    assert s["ProtectSystem"] == ["strict"]
+    assert s["NoNewPrivileges"] == ["yes"]
+    assert s.get("User") == ["floe"] or s.get("DynamicUser") == ["yes"]
+    caps = s["CapabilityBoundingSet"][0].split()
+    assert caps == (["CAP_NET_RAW", "CAP_NET_ADMIN"] if cmd == "capture" else [])
+    if cmd != "relay":   # writers: the archive is the one place they write
+        assert conf_value("archive", "dir") in s["ReadWritePaths"]
+    assert u["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def test_units_verify_with_systemd(tmp_path):
+    """systemd-analyze verify, with ExecStart pointing at the built floe."""
+    names = []
+    for name in UNITS:
+        text = (DIST / name).read_text().replace("/usr/bin/floe", FLOE)
+        dst = tmp_path / name.replace("@.", "@eth0.")
+        dst.write_text(text)
+        names.append(str(dst))
+    p = subprocess.run(["systemd-analyze", "verify", *names], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "floe" not in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("cmd", ["capture", "collect", "archive", "relay"])
+def test_example_config_parses_for_every_service(cmd):
+    p = run(cmd, "--config", DIST / "floe.conf", "--help")
+    assert p.returncode == 0 and p.stderr == ""
