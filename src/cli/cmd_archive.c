@@ -7,16 +7,17 @@
  *   floe archive expire  --dir D [--keep 180d] [--max-size 400G] [--dry-run]
  *   floe archive recover --dir D
  *   floe archive --dir D --instance NAME [--rotate 1h] [--keep 180d]
- *                [--max-size 400G] [-r -|FILE] [--resume]
+ *                [--max-size 400G] [-r -|FILE | -S HOST:PORT...] [--resume]
  *
  * The work is in src/lib/archive/maint.h; this file parses options, prints
  * and maps outcomes to exit codes: verify exits 3 (EXIT_DAMAGED, as `floe
  * read` does for damaged input) when some file is damaged or unreadable.
  *
  * Without a subcommand `floe archive` is the archiver, a long-running
- * process (docs/daemon.md): it reads a floe record stream (standard input
- * by default, as `floe capture -w -` writes it) as it arrives, without
- * blocking (codec/pipe.h), and writes it into the archive (archive.h).  It
+ * process (docs/daemon.md): it reads a floe record stream as it arrives,
+ * from standard input (as `floe capture -w -` writes it; codec/pipe.h
+ * reads it without blocking) or from stream servers (-S, net/stream.h),
+ * and writes it into the archive (archive.h).  It
  * recovers its instance's .part left by a crash when it starts, expires as
  * files close and every hour, rereads its configuration on SIGHUP, and on
  * SIGTERM or SIGINT closes its file (last block, footer, rename) and
@@ -27,6 +28,7 @@
 #include "archive/archive.h"
 #include "archive/maint.h"
 #include "codec/pipe.h"
+#include "net/stream.h"
 #include "util/timefmt.h"
 
 #include <errno.h>
@@ -64,13 +66,18 @@ static const char archive_help[] =
 	"  Archives a floe record stream as it arrives, until its end or SIGTERM:\n"
 	"    floe capture -i eth0 -w - | floe archive --dir /srv/floe --instance eth0\n"
 	"  -r FILE          the stream (default \"-\", standard input)\n"
+	"  -S HOST:PORT     or subscribe to stream servers (repeatable; docs/stream.md);\n"
+	"                   a restart resumes after the last seq archived of each\n"
+	"                   sensor, from the servers' backlog\n"
+	"  --token FILE, --tls-ca FILE, --tls-cert FILE, --tls-key FILE  for -S\n"
 	"  --instance NAME  the archive's instance (default floe)\n"
 	"  --rotate DUR     file period, dividing a day (default 1h)\n"
 	"  --keep DUR       expire files older than DUR, as files close and hourly\n"
 	"  --max-size SIZE  and the oldest past SIZE (binary multiples: 400G)\n"
 	"  --block-records N  records per block (default 65536)\n"
-	"  --resume         the stream replays records already archived: drop them\n"
-	"                   up to the last record of the instance's newest file\n"
+	"  --resume         the stream on standard input replays records already\n"
+	"                   archived: drop them (by seq, or up to the last record of\n"
+	"                   the instance's newest file when records have no seq)\n"
 	"  --stats          print counts to the log at exit\n"
 	"  --config FILE, --log FILE, --syslog [FACILITY], --pidfile FILE: see\n"
 	"  docs/daemon.md.  SIGHUP reopens the log and rereads --keep, --max-size\n"
@@ -85,7 +92,7 @@ enum {
 	A_KEEP = 1u << 4, A_SIZE = 1u << 5, A_DRY = 1u << 6,
 	/* the archiver */
 	A_INST = 1u << 7, A_ROT = 1u << 8, A_BLOCK = 1u << 9, A_RESUME = 1u << 10,
-	A_STATS = 1u << 11,
+	A_STATS = 1u << 11, A_SOURCE = 1u << 12, A_TLS = 1u << 13,
 };
 
 struct aopts {
@@ -105,6 +112,9 @@ struct aopts {
 	uint32_t block_records;
 	bool resume;
 	bool stats;
+	const char *sources[64];   /* -S */
+	size_t nsources;
+	const char *token_file, *tls_ca, *tls_cert, *tls_key;
 };
 
 static int usage(struct aopts *a, const char *what, const char *arg)
@@ -137,6 +147,11 @@ static const struct aopt {
 	{"--block-records", NULL, A_BLOCK},
 	{"--resume", NULL, A_RESUME},
 	{"--stats", NULL, A_STATS},
+	{"-S", NULL, A_SOURCE},
+	{"--token", NULL, A_TLS},
+	{"--tls-ca", NULL, A_TLS},
+	{"--tls-cert", NULL, A_TLS},
+	{"--tls-key", NULL, A_TLS},
 };
 
 static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
@@ -192,6 +207,15 @@ static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
 			break;
 		case A_INST:
 			a->instance = v;
+			break;
+		case A_SOURCE:
+			if (a->nsources == sizeof(a->sources) / sizeof(a->sources[0]))
+				return usage(a, "at most 64 -S sources", NULL);
+			a->sources[a->nsources++] = v;
+			break;
+		case A_TLS:
+			*(strcmp(o, "--token") == 0 ? &a->token_file : strcmp(o, "--tls-ca") == 0 ? &a->tls_ca
+			  : strcmp(o, "--tls-cert") == 0 ? &a->tls_cert : &a->tls_key) = v;
 			break;
 		case A_ROT:
 			if (!cli_parse_duration(v, &a->rotate) || a->rotate < 1000000000LL ||
@@ -508,9 +532,13 @@ struct arch {
 	uint64_t max_size;
 	uint64_t files_closed;     /* floe_archive_stats: expiry runs when it grows */
 	int64_t next_expiry;       /* CLOCK_MONOTONIC ns */
-	/* --resume: records are dropped until one equals last */
+	/* resuming: records with seq (streams) are dropped up to the last seq
+	 * archived of their sensor; records without seq until one equals last */
 	bool skipping;
+	bool by_seq;
 	struct floe_flow last;
+	struct sensor_seq *seqs;
+	size_t nseqs;
 	uint64_t skipped;
 	uint64_t records;
 };
@@ -523,15 +551,33 @@ static int64_t mono_ns(void)
 }
 
 /* Two records are the same when every field is: struct floe_flow has no
- * padding before its last field (dmac), so its bytes up to there are its
- * fields. */
-#define FLOW_FIELD_BYTES (offsetof(struct floe_flow, dmac) + sizeof(((struct floe_flow *)0)->dmac))
-_Static_assert(sizeof(struct floe_flow) - FLOW_FIELD_BYTES < 8,
-               "dmac is no longer the last field of struct floe_flow");
+ * padding up to the end of dmac, so its bytes up to there are its fields;
+ * seq, after padding, is the last. */
+#define FLOW_HEAD_BYTES (offsetof(struct floe_flow, dmac) + sizeof(((struct floe_flow *)0)->dmac))
+_Static_assert(offsetof(struct floe_flow, seq) + sizeof(uint64_t) == sizeof(struct floe_flow),
+               "seq is no longer the last field of struct floe_flow");
 
 static bool flow_same(const struct floe_flow *x, const struct floe_flow *y)
 {
-	return memcmp(x, y, FLOW_FIELD_BYTES) == 0;
+	return memcmp(x, y, FLOW_HEAD_BYTES) == 0 && x->seq == y->seq;
+}
+
+/* Resuming by seq: the last seq archived of each sensor (at most
+ * RESUME_SENSORS of them: a sensor past that is not resumed, logged). */
+#define RESUME_SENSORS 4096
+
+struct sensor_seq {
+	uint32_t sensor;
+	bool done;                 /* a newer record came: no more skipping */
+	uint64_t last;
+};
+
+static struct sensor_seq *sensor_find(struct sensor_seq *v, size_t n, uint32_t sensor)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].sensor == sensor)
+			return &v[i];
+	return NULL;
 }
 
 static void log_expired(void *ud, const struct floe_archive_file *f, bool by_age)
@@ -589,8 +635,43 @@ static bool only_last(void *ud, const struct floe_block_summary *s)
 	return ++lb->seen >= lb->nblocks;
 }
 
+/* The last seq of each sensor in file, reading only those two columns. */
+static enum floe_err scan_seqs(struct arch *d, const char *file, struct floe_errbuf *eb)
+{
+	struct floe_reader *r = floe_reader_open(file, cli_log(), eb);
+	if (!r)
+		return eb->code;
+	floe_reader_set_columns(r, floe_columns_of(offsetof(struct floe_flow, sensor), 4) |
+	                               floe_columns_of(offsetof(struct floe_flow, seq), 8));
+	const struct floe_flow *recs;
+	size_t n;
+	enum floe_err e;
+	bool full = false;
+	while ((e = floe_reader_next(r, &recs, &n)) == FLOE_OK)
+		for (size_t i = 0; i < n; i++) {
+			if (!recs[i].seq)
+				continue;
+			struct sensor_seq *s = sensor_find(d->seqs, d->nseqs, recs[i].sensor);
+			if (!s && d->nseqs < RESUME_SENSORS) {
+				s = &d->seqs[d->nseqs++];
+				*s = (struct sensor_seq){.sensor = recs[i].sensor};
+			}
+			if (s && recs[i].seq > s->last)
+				s->last = recs[i].seq;
+			full = full || !s;
+		}
+	if (full)
+		floe_logf(cli_log(), FLOE_LOG_WARN, "'%s': records of more than %d sensors: the others "
+		          "are not resumed", file, RESUME_SENSORS);
+	if (e != FLOE_EOF)
+		floe_errbuf_set(eb, e, "%s", floe_reader_error(r));
+	floe_reader_close(r);
+	return e == FLOE_EOF ? FLOE_OK : e;
+}
+
 /* The last record of the instance's newest file (after recovery every
- * file of it is closed): where a replayed stream resumes. */
+ * file of it is closed) and the last seq of each sensor in it: where a
+ * replayed stream resumes. */
 static enum floe_err find_last(struct arch *d, bool *found, char *file, size_t len,
                                struct floe_errbuf *eb)
 {
@@ -620,6 +701,8 @@ static enum floe_err find_last(struct arch *d, bool *found, char *file, size_t l
 	}
 	snprintf(file, len, "%s", best->path);
 	floe_archive_list_release(&l);
+	if ((e = scan_seqs(d, file, eb)) != FLOE_OK)
+		return e;
 	struct floe_reader *r = floe_reader_open(file, cli_log(), eb);
 	if (!r)
 		return eb->code;
@@ -641,16 +724,36 @@ static enum floe_err find_last(struct arch *d, bool *found, char *file, size_t l
 	return e == FLOE_EOF ? FLOE_OK : e;
 }
 
+/* Whether f is a replay of a record archived before the start. */
+static bool already_archived(struct arch *d, const struct floe_flow *f)
+{
+	if (!d->skipping)
+		return false;
+	if (d->by_seq) {
+		struct sensor_seq *s = f->seq ? sensor_find(d->seqs, d->nseqs, f->sensor) : NULL;
+		if (!s || s->done)
+			return false;
+		if (f->seq <= s->last)
+			return true;
+		/* past it: later small seqs are a restarted producer's */
+		s->done = true;
+		floe_logf(cli_log(), FLOE_LOG_INFO, "sensor %" PRIu32 ": resumed after seq %" PRIu64,
+		          s->sensor, s->last);
+		return false;
+	}
+	if (flow_same(f, &d->last)) {
+		d->skipping = false;
+		floe_logf(cli_log(), FLOE_LOG_INFO, "resumed after %" PRIu64 " records already archived",
+		          d->skipped + 1);
+	}
+	return true;
+}
+
 static enum floe_err arch_add(struct arch *d, const struct floe_flow *recs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (d->skipping) {
+		if (already_archived(d, &recs[i])) {
 			d->skipped++;
-			if (flow_same(&recs[i], &d->last)) {
-				d->skipping = false;
-				floe_logf(cli_log(), FLOE_LOG_INFO, "resumed after %" PRIu64
-				          " records already archived", d->skipped);
-			}
 			continue;
 		}
 		enum floe_err e = floe_archive_add(d->ar, &recs[i]);
@@ -761,16 +864,68 @@ static int arch_loop(struct arch *d, int fd, struct floe_pipe_reader *pr)
 	}
 }
 
+/* The same from stream servers (-S): the client waits in poll itself, a
+ * fifth of a second at a time, so signals and the hourly expiry are seen. */
+static int arch_loop_stream(struct arch *d, struct floe_stream_client *c)
+{
+	cli_service_signals();
+	for (;;) {
+		unsigned sig = cli_service_pending();
+		if (sig & CLI_SIG_STOP) {
+			floe_logf(cli_log(), FLOE_LOG_INFO, "stopping on a signal");
+			return EXIT_OK;
+		}
+		if (sig & CLI_SIG_RELOAD)
+			arch_reload(d);
+		if (mono_ns() >= d->next_expiry)
+			arch_expire(d);
+		const struct floe_flow *recs;
+		size_t n;
+		enum floe_err e = floe_stream_client_next(c, &recs, &n, NS / 5);
+		if (e == FLOE_AGAIN)
+			continue;
+		if (e == FLOE_EOF) {
+			floe_logf(cli_log(), FLOE_LOG_INFO, "every source ended its stream");
+			return EXIT_OK;
+		}
+		if (e != FLOE_OK) {
+			cli_error(&d->a->c, "%s", floe_stream_client_error(c));
+			return EXIT_FAIL;
+		}
+		if (arch_add(d, recs, n) != FLOE_OK) {
+			cli_error(&d->a->c, "%s", floe_archive_error(d->ar));
+			return EXIT_FAIL;
+		}
+	}
+}
+
+static struct floe_stream_client *open_sources(struct aopts *a, char **token,
+                                               struct floe_errbuf *eb)
+{
+	if (a->token_file && !(*token = floe_stream_read_token(a->token_file, eb)))
+		return NULL;
+	struct floe_stream_client_opts co = {
+		.sources = a->sources, .nsources = a->nsources, .instance = a->instance,
+		.token = *token, .tls_ca = a->tls_ca, .tls_cert = a->tls_cert, .tls_key = a->tls_key,
+		/* the servers' backlog: what a restart missed is in it */
+		.backlog = true,
+		/* a source not up yet (or restarting) is waited for */
+		.wait = true, .log = cli_log()};
+	return floe_stream_client_create(&co, eb);
+}
+
 static int do_daemon(struct aopts *a)
 {
 	struct arch d = {.a = a, .keep = a->keep, .max_size = a->max_size};
-	d.input = a->nfiles ? a->files[0] : "-";
-	if (a->nfiles > 1)
-		return usage(a, "the archiver reads one stream: -r -|FILE", NULL);
+	d.input = a->nfiles ? a->files[0] : a->nsources ? a->sources[0] : "-";
+	if (a->nfiles > 1 || (a->nfiles && a->nsources))
+		return usage(a, "the archiver reads one stream: -r -|FILE or -S HOST:PORT...", NULL);
+	if ((a->token_file || a->tls_ca || a->tls_cert || a->tls_key) && !a->nsources)
+		return usage(a, "--token and --tls-* go with -S", NULL);
 	if (!a->instance)
 		a->instance = "floe";
 	int fd = STDIN_FILENO;
-	if (strcmp(d.input, "-") != 0) {
+	if (!a->nsources && strcmp(d.input, "-") != 0) {
 		fd = open(d.input, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			cli_error(&a->c, "cannot open '%s': %s", d.input, strerror(errno));
@@ -782,14 +937,20 @@ static int do_daemon(struct aopts *a)
 	                               .block_records = a->block_records, .log = cli_log(),
 	                               .recover = true};
 	d.ar = floe_archive_create(&ao, &eb);
-	struct floe_pipe_reader *pr = d.ar ? floe_pipe_reader_create(
-	                                         strcmp(d.input, "-") ? d.input : "standard input",
-	                                         cli_log(), &eb)
-	                                   : NULL;
-	int rc = pr ? EXIT_OK : EXIT_FAIL;
-	if (!pr)
-		cli_error(&a->c, "%s", eb.msg);
-	if (rc == EXIT_OK && a->resume) {
+	struct floe_pipe_reader *pr = NULL;
+	struct floe_stream_client *client = NULL;
+	char *token = NULL;
+	if (d.ar && a->nsources)
+		client = open_sources(a, &token, &eb);
+	else if (d.ar)
+		pr = floe_pipe_reader_create(strcmp(d.input, "-") ? d.input : "standard input",
+		                             cli_log(), &eb);
+	d.seqs = calloc(RESUME_SENSORS, sizeof(*d.seqs));
+	int rc = (pr || client) && d.seqs ? EXIT_OK : EXIT_FAIL;
+	if (rc != EXIT_OK)
+		cli_error(&a->c, "%s", d.seqs ? eb.msg : "out of memory");
+	/* from stream servers the archiver always resumes */
+	if (rc == EXIT_OK && (a->resume || client)) {
 		char file[FLOE_ARCHIVE_PATH_MAX] = "";
 		bool found;
 		if (find_last(&d, &found, file, sizeof(file), &eb) != FLOE_OK) {
@@ -797,14 +958,16 @@ static int do_daemon(struct aopts *a)
 			rc = EXIT_FAIL;
 		} else if (found) {
 			d.skipping = true;
-			floe_logf(cli_log(), FLOE_LOG_INFO, "resuming after the last record of '%s'", file);
+			d.by_seq = d.last.seq != 0;
+			floe_logf(cli_log(), FLOE_LOG_INFO, "resuming after the last %s of '%s'",
+			          d.by_seq ? "seq of each sensor" : "record", file);
 		}
 	}
 	if (rc == EXIT_OK) {
 		floe_logf(cli_log(), FLOE_LOG_INFO, "archiving '%s' into '%s/%s'", d.input, a->dir,
 		          a->instance);
 		arch_expire(&d);
-		rc = arch_loop(&d, fd, pr);
+		rc = client ? arch_loop_stream(&d, client) : arch_loop(&d, fd, pr);
 	}
 	/* the open file: last block, footer, fsync, rename */
 	eb = (struct floe_errbuf){0};
@@ -812,13 +975,30 @@ static int do_daemon(struct aopts *a)
 		cli_error(&a->c, "%s", eb.msg);
 		rc = EXIT_FAIL;
 	}
-	if (d.skipping)
+	if (d.skipping && !d.by_seq)
 		cli_warn(&a->c, "the stream ended before the last record archived: %" PRIu64
 		         " records dropped as already archived", d.skipped);
+	if (client) {
+		struct floe_stream_client_stats cs;
+		floe_stream_client_stats(client, &cs);
+		if (cs.lost || cs.server_dropped) {
+			cli_warn(&a->c, "%" PRIu64 " records lost by seq, %" PRIu64 " dropped by servers",
+			         cs.lost, cs.server_dropped);
+			if (rc == EXIT_OK)
+				rc = EXIT_DAMAGED;
+		}
+		if (a->stats)
+			floe_logf(cli_log(), FLOE_LOG_INFO, "stream: records %" PRIu64 ", lost %" PRIu64
+			          ", restarts %" PRIu64 ", connects %" PRIu64 ", reconnects %" PRIu64,
+			          cs.records, cs.lost, cs.restarts, cs.connects, cs.reconnects);
+	}
 	if (d.ar && (a->stats || rc == EXIT_OK))
 		floe_logf(cli_log(), FLOE_LOG_INFO, "archived %" PRIu64 " records, %" PRIu64
 		          " dropped as already archived", d.records, d.skipped);
 	floe_pipe_reader_destroy(pr);
+	floe_stream_client_destroy(client);
+	free(token);
+	free(d.seqs);
 	if (fd != STDIN_FILENO)
 		close(fd);
 	return rc;
@@ -837,7 +1017,8 @@ static const struct sub {
 
 /* The archiver's options (no subcommand word). */
 static const struct sub daemon_sub = {
-	"", A_DIR | A_FILES | A_KEEP | A_SIZE | A_INST | A_ROT | A_BLOCK | A_RESUME | A_STATS,
+	"", A_DIR | A_FILES | A_KEEP | A_SIZE | A_INST | A_ROT | A_BLOCK | A_RESUME | A_STATS |
+	        A_SOURCE | A_TLS,
 	do_daemon};
 
 int cmd_archive(int argc, char **argv)
@@ -860,7 +1041,7 @@ int cmd_archive(int argc, char **argv)
 				return EXIT_OK;
 			}
 		int rc = parse(&a, daemon_sub.accept, argc, argv);
-		if (rc == EXIT_OK && a.nfiles && !a.dir)
+		if (rc == EXIT_OK && !a.dir)
 			rc = usage(&a, "give --dir ARCHIVE", NULL);
 		return rc == EXIT_OK ? daemon_sub.fn(&a) : rc;
 	}

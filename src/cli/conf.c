@@ -53,6 +53,13 @@ static const struct cli_conf_key keys[] = {
 	{"max-templates",  "--max-templates",  COL,             true,  false, false},
 	{"idle",           "--idle",           COL,             true,  false, false},
 	{"rcvbuf",         "--rcvbuf",         COL,             true,  false, false},
+	/* streams (docs/stream.md) */
+	{"token",          "--token",          ALL,             true,  false, false},
+	{"tls-ca",         "--tls-ca",         ALL,             true,  false, false},
+	{"tls-cert",       "--tls-cert",       ALL,             true,  false, false},
+	{"tls-key",        "--tls-key",        ALL,             true,  false, false},
+	{"subscribers",    "--subscribers",    CAP | COL | REL, true,  false, false},
+	{"linger",         "--linger",         CAP | COL | REL, true,  false, false},
 };
 
 unsigned cli_conf_cmd_bit(const char *cmd)

@@ -22,10 +22,12 @@ def all_fields():
             if line.strip() and not line.startswith("USE:") and "with --local" not in line]
 
 
-def records(*source):
-    """Every field of every record, as CSV lines (times in ns)."""
+def records(*source, seq=False):
+    """Every field of every record, as CSV lines (times in ns); seq, which
+    a stream server sets, only if asked."""
+    fields = [f for f in all_fields() if seq or f != "seq"]
     out = run("read", *source, "-o", "csv", "-u", "-p", "9", "--no-header",
-              "-s", ",".join(all_fields())).stdout.decode()
+              "-s", ",".join(fields)).stdout.decode()
     return out.splitlines()
 
 
@@ -54,7 +56,7 @@ def archiver(*args, stdin=subprocess.PIPE, **kw):
 
 def finish(proc, timeout=30):
     """Ends proc's input and waits for it; returns its stderr."""
-    if not proc.stdin.closed:
+    if proc.stdin and not proc.stdin.closed:
         proc.stdin.close()
     err = proc.stderr.read()
     proc.stdout.read()
@@ -107,6 +109,7 @@ def feed_slowly(proc, data, upto, chunk=2048, pause=0.002):
     """Writes data[:upto] to proc's stdin in small pieces; returns bytes written."""
     off = 0
     while off < upto:
+        chunk = min(chunk, upto - off)
         try:
             proc.stdin.write(data[off:off + chunk])
             proc.stdin.flush()
@@ -326,6 +329,88 @@ def test_not_a_floe_stream(tmp_path):
                        input=PCAP.read_bytes()[:10000], capture_output=True)
     assert p.returncode == 1
     assert b"not a floe file" in p.stderr
+
+
+# ---- from stream servers (-S) ----
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_stream_source_into_archive(flows, tmp_path):
+    port = free_port()
+    # -w /dev/null: floe read decodes every column (printing, it decodes
+    # only the printed ones, and serves those)
+    srv = subprocess.Popen([FLOE, "read", "-r", str(flows), "--listen", f"127.0.0.1:{port}",
+                            "--subscribers", "1", "-w", "/dev/null"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    a = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc"), "--instance", "s",
+                        "-S", f"127.0.0.1:{port}"], capture_output=True, timeout=60)
+    srv.communicate(timeout=30)
+    assert srv.returncode == 0 and a.returncode == 0, a.stderr
+    assert b"every source ended its stream" in a.stderr
+    got = records("-R", tmp_path / "arc")
+    assert got == records("-r", flows)
+    # the server numbered the records: 1, 2, ... in the archive
+    seqs = [int(l) for l in run("read", "-R", tmp_path / "arc", "-s", "seq", "-o", "csv",
+                                 "--no-header").stdout.decode().split()]
+    assert seqs == list(range(1, len(got) + 1))
+
+
+def test_stream_kill_9_then_restart_resumes_by_seq(flows, stream, tmp_path):
+    """The archiver dies; restarted, it takes the rest from the server's
+    backlog: every record once, the seqs 1..N without a gap or a repeat."""
+    arc, port = tmp_path / "arc", free_port()
+    srv = subprocess.Popen([FLOE, "read", "-r", "-", "--listen", f"127.0.0.1:{port}",
+                            "--linger", "3s", "-w", "/dev/null"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        a = archiver("--dir", arc, "--instance", "s", "-S", f"127.0.0.1:{port}",
+                     "--block-records", "500", stdin=subprocess.DEVNULL)
+        half = feed_slowly(srv, stream, len(stream) // 2)
+        wait_for(lambda: part_blocks(arc) > 0, "a complete block in the .part")
+        a.send_signal(signal.SIGKILL)
+        a.wait()
+        assert len(files(arc, "*.part")) == 1
+        b = archiver("--dir", arc, "--instance", "s", "-S", f"127.0.0.1:{port}",
+                     "--block-records", "500", stdin=subprocess.DEVNULL)
+        srv.stdin.write(stream[half:])
+        srv.stdin.close()
+        err = b.stderr.read()
+        b.wait(timeout=60)
+        assert b.returncode == 0, err
+        assert b"resuming after the last seq of each sensor" in err
+        assert b"resumed after seq" in err
+    finally:
+        srv.kill()
+        srv.wait()
+    assert files(arc, "*.part") == []
+    assert "2 files: 2 ok" in verify_all(arc)
+    got, want = records("-R", arc), records("-r", flows)
+    assert collections.Counter(got) == collections.Counter(want)
+    seqs = sorted(int(l) for l in run("read", "-R", arc, "-s", "seq", "-o", "csv",
+                                       "--no-header").stdout.decode().split())
+    assert seqs == list(range(1, len(want) + 1))
+
+
+def test_stream_archiver_stops_on_sigterm(tmp_path):
+    port = free_port()
+    srv = subprocess.Popen([FLOE, "read", "-r", "-", "--listen", f"127.0.0.1:{port}"],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        a = archiver("--dir", tmp_path / "arc", "-S", f"127.0.0.1:{port}",
+                     stdin=subprocess.DEVNULL)
+        time.sleep(0.5)
+        a.send_signal(signal.SIGTERM)
+        a.wait(timeout=10)
+        assert a.returncode == 0
+        assert b"stopping on a signal" in a.stderr.read()
+    finally:
+        srv.kill()
+        srv.wait()
 
 
 # ---- dist/: systemd units and the example configuration ----
