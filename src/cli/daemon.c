@@ -25,8 +25,9 @@ static struct {
 	char cmd[32];
 	unsigned cmd_bit;
 	const char *config;          /* the file read, or NULL */
-	char **words;                /* the argv handed to the command */
+	char **words;                /* owned: the arguments for the command */
 	int nwords, capwords;
+	char **argv;                 /* a copy handed to the command, which may reorder it */
 	char **cmdline;              /* the command line as given (after the name) */
 	int ncmdline;
 	enum log_mode mode;
@@ -171,6 +172,7 @@ static void cleanup(void)
 	for (int i = 0; i < svc.nwords; i++)
 		free(svc.words[i]);
 	free(svc.words);
+	free(svc.argv);
 	free(svc.log_path);
 	if (svc.log_fd >= 0)
 		close(svc.log_fd);
@@ -372,8 +374,15 @@ bool cli_service_begin(const char *cmd, int *argc, char ***argv, int *rc)
 		*rc = EXIT_FAIL;
 		return false;
 	}
+	svc.argv = malloc((size_t)(svc.nwords + 1) * sizeof(*svc.argv));
+	if (!svc.argv) {
+		fprintf(stderr, "floe %s: out of memory\n", cmd);
+		*rc = EXIT_FAIL;
+		return false;
+	}
+	memcpy(svc.argv, svc.words, (size_t)(svc.nwords + 1) * sizeof(*svc.argv));
 	*argc = svc.nwords - 1;
-	*argv = svc.words + 1;
+	*argv = svc.argv + 1;
 	for (int i = 1; i < svc.nwords; i++)
 		if (strcmp(svc.words[i], "-h") == 0 || strcmp(svc.words[i], "--help") == 0)
 			return true;   /* help: the file is checked, nothing is opened */
@@ -403,13 +412,14 @@ bool cli_service_begin(const char *cmd, int *argc, char ***argv, int *rc)
 			return false;
 		}
 		cli_log_route(&svc.log);
-		/* reopen on SIGHUP even for commands without a loop that
-		 * asks (cli_service_signals replaces this) */
-		struct sigaction sa = {0};
-		sa.sa_handler = on_hup_lazy;
-		sa.sa_flags = SA_RESTART;
-		sigaction(SIGHUP, &sa, NULL);
 	}
+	/* SIGHUP (systemctl reload) must not kill a service: the log file is
+	 * reopened at the next message, for commands without a loop of their
+	 * own that asks (cli_service_signals replaces this) */
+	struct sigaction sa = {0};
+	sa.sa_handler = on_hup_lazy;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGHUP, &sa, NULL);
 	if (pidfile) {
 		char *p = svc.pidfile;
 		svc.pidfile = NULL;

@@ -331,6 +331,26 @@ def test_not_a_floe_stream(tmp_path):
     assert b"not a floe file" in p.stderr
 
 
+def test_collect_as_a_service_survives_sighup(tmp_path):
+    """The conventions hold for the other services: config, pid file, log,
+    and SIGHUP (systemctl reload) does not kill."""
+    port, pid, log = free_port(), tmp_path / "c.pid", tmp_path / "c.log"
+    conf = tmp_path / "floe.conf"
+    conf.write_text(f"log = {log}\n[collect]\nlisten = udp://127.0.0.1:{port}\n"
+                    f"write = {tmp_path / 'out.floe'}\npidfile = {pid}\n")
+    c = subprocess.Popen([FLOE, "collect", "--config", str(conf)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    wait_for(pid.exists, "the pid file")
+    assert int(pid.read_text()) == c.pid
+    c.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert c.poll() is None
+    c.send_signal(signal.SIGTERM)
+    c.wait(timeout=10)
+    assert c.returncode == 0, c.stderr.read()
+    assert not pid.exists()
+
+
 # ---- from stream servers (-S) ----
 
 def free_port():
