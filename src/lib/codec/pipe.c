@@ -31,7 +31,8 @@ struct floe_pipe_reader {
 	uint64_t pos;
 	struct floe_file_info info;
 	struct floe_dec dec;
-	struct floe_flow *recs;  /* FLOE_BLOCK_MAX_RECORDS */
+	struct floe_flow *recs;  /* grown to the largest block met */
+	size_t recs_cap;
 	struct floe_pipe_stats st;
 };
 
@@ -39,10 +40,7 @@ struct floe_pipe_reader *floe_pipe_reader_create(const char *name, const struct 
                                                  struct floe_errbuf *eb)
 {
 	struct floe_pipe_reader *p = floe_calloc(NULL, 1, sizeof(*p));
-	if (p)
-		p->recs = floe_malloc(NULL, FLOE_BLOCK_MAX_RECORDS * sizeof(*p->recs));
-	if (!p || !p->recs) {
-		floe_free(NULL, p, sizeof(*p));
+	if (!p) {
 		floe_errbuf_set(eb, FLOE_NOMEM, "cannot read '%s': out of memory", name);
 		return NULL;
 	}
@@ -57,7 +55,7 @@ void floe_pipe_reader_destroy(struct floe_pipe_reader *p)
 	if (!p)
 		return;
 	floe_dec_release(&p->dec);
-	floe_free(NULL, p->recs, FLOE_BLOCK_MAX_RECORDS * sizeof(*p->recs));
+	floe_free(NULL, p->recs, p->recs_cap * sizeof(*p->recs));
 	floe_free(NULL, p->buf, p->cap);
 	floe_free(NULL, p, sizeof(*p));
 }
@@ -186,6 +184,9 @@ enum floe_err floe_pipe_reader_next(struct floe_pipe_reader *p, const struct flo
 			                       (unsigned long long)p->pos, eb.msg);
 		if (avail(p) < fr.total)
 			return FLOE_AGAIN;
+		if (!floe_grow(NULL, (void **)&p->recs, &p->recs_cap, fr.nrec, sizeof(*p->recs), 1024))
+			return floe_errbuf_set(&p->err, FLOE_NOMEM, "cannot read '%s': out of memory",
+			                       p->name);
 		size_t used;
 		e = floe_block_decode_ex(&p->dec, b, (size_t)fr.total, p->recs, n, &used, true, &eb);
 		uint64_t blockno = p->st.blocks + p->st.blocks_damaged;
