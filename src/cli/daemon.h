@@ -20,7 +20,7 @@
  * The state here is process-wide by nature (one log, one pid file, signal
  * flags a handler sets): it lives in daemon.c's statics, nowhere else.
  *
- * Must not depend on: anything of libfloe but err.h.
+ * Must not depend on: libfloe beyond err.h (it is front end: cli.h, conf.h).
  */
 #ifndef FLOE_CLI_DAEMON_H
 #define FLOE_CLI_DAEMON_H
