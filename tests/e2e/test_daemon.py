@@ -128,7 +128,26 @@ def part_blocks(arc):
                if json.loads(l)["state"] == "part")
 
 
-def test_kill_9_then_resume_archives_every_record_once(flows, stream, tmp_path):
+def split_stream(data):
+    """A floe file's bytes as (header, [blocks], footer) (docs/format.md)."""
+    import struct
+    hdr_len = struct.unpack_from("<I", data, 8)[0]
+    off, blocks = hdr_len, []
+    while data[off:off + 4] == b"FLBK":
+        hl = struct.unpack_from("<H", data, off + 4)[0]
+        sl, cl = struct.unpack_from("<I", data, off + 32)[0], struct.unpack_from("<I", data, off + 40)[0]
+        blocks.append(data[off:off + hl + sl + cl])
+        off += hl + sl + cl
+    assert data[off:off + 4] == b"FLIX"
+    return data[:hdr_len], blocks, data[off:]
+
+
+@pytest.mark.parametrize("replay", ["from the start", "from a checkpoint"])
+def test_kill_9_then_resume_archives_every_record_once(flows, stream, tmp_path, replay):
+    """The archiver is killed mid-stream; the producer replays (from its
+    start, or from a block before what the archive holds, as a producer
+    keeping checkpoints would) and the restarted archiver drops what it
+    has: every record once."""
     arc = tmp_path / "arc"
     a = archiver("--dir", arc, "--instance", "k", "--block-records", "500", "--resume")
     feed_slowly(a, stream, len(stream) // 2)
@@ -143,8 +162,16 @@ def test_kill_9_then_resume_archives_every_record_once(flows, stream, tmp_path):
     assert 0 < before < len(records("-r", flows))
     # restart on the stream replayed from its start: what is archived is
     # dropped, the rest appended
+    rest = stream
+    if replay == "from a checkpoint":
+        # the stream's blocks hold 1000 records: start one block before
+        # the last one the archive has whole
+        header, blocks, footer = split_stream(stream)
+        first = max(before // 1000 - 1, 0)
+        rest = header + b"".join(blocks[first:]) + footer
+        assert len(rest) < len(stream) or first == 0
     b = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "k", "--resume",
-                        "--block-records", "500"], input=stream, capture_output=True)
+                        "--block-records", "500"], input=rest, capture_output=True)
     assert b.returncode == 0, b.stderr
     assert b"resuming after the last record of" in b.stderr
     assert b"recovered" in b.stderr
