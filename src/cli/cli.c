@@ -400,6 +400,14 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 				return usage_err(o, "bad duration '%s'", next);
 			}
 			i++;
+		} else if (strcmp(a, "--subscriber-buffer") == 0) {
+			ACCEPT(OPT_LISTEN);
+			NEED_ARG(a);
+			if (!cli_parse_size(next, &o->sub_buffer) || o->sub_buffer < 4096) {
+				free(colspec);
+				return usage_err(o, "bad --subscriber-buffer '%s' (at least 4k)", next);
+			}
+			i++;
 		} else if (strcmp(a, "--listen") == 0) {
 			ACCEPT(OPT_LISTEN);
 			NEED_ARG(a);

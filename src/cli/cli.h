@@ -79,6 +79,7 @@ struct cli_opts {
 	const char *token_file;        /* --token FILE */
 	uint64_t subscribers;          /* --subscribers N: wait for N before the first record */
 	int64_t linger;                /* --linger D: serve this long after the input ends */
+	uint64_t sub_buffer;           /* --subscriber-buffer SIZE: cut off past it; 0 = default */
 	bool stream_wait;              /* relay: retry sources that are not up yet */
 };
 

@@ -60,6 +60,8 @@ static const char read_help[] =
 	"                   the CA that signed the other side's certificate)\n"
 	"  --subscribers N  with --listen: wait for N subscribers before the first record\n"
 	"  --linger DUR     with --listen: keep serving DUR after the last record\n"
+	"  --subscriber-buffer SIZE  with --listen: a subscriber this far behind is cut\n"
+	"                   off (default 32M)\n"
 	"\n"
 	"FILTER is tcpdump-like: 'host 10.0.0.1 and dst port 22', 'tcp and not net\n"
 	"10.0.0.0/8', 'bytes > 1M' (docs/filter.md).\n";
@@ -257,7 +259,7 @@ int cli_read_run(struct cli_opts *o)
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads()};
-	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url) {
+	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url && !o->listen) {
 		/* printing: decode only the columns printed and matched */
 		uint64_t fc = st.filter ? cli_filter_columns(st.filter) : COLS(stime);
 		uint64_t oc = output_columns(o);

@@ -73,7 +73,10 @@ int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o)
 		.listen = o->listen, .instance = o->instance ? o->instance : "floe",
 		.tls_cert = o->tls_cert, .tls_key = o->tls_key,
 		.tls_ca = o->tls_cert ? o->tls_ca : NULL, .token = so->token,
-		.local = o->local, .log = cli_log()};
+		.local = o->local, .log = cli_log(), .sub_buffer = (size_t)o->sub_buffer,
+		/* a producer reading files waits for the server's encoding; a live
+		 * one (collect --listen udp://, a relay) drops and counts */
+		.pace = o->nrfiles > 0 || o->nrdirs > 0};
 	so->srv = floe_stream_server_create(&sopt, &eb);
 	if (!so->srv) {
 		cli_error(o, "%s", eb.msg);

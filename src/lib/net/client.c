@@ -64,6 +64,7 @@ struct floe_stream_client {
 	struct floe_stream_client_stats st;
 	struct floe_errbuf eb;
 	bool started;
+	bool filtered;                  /* a filter was sent: SEEN frames tell the seq */
 };
 
 static void src_drop(struct floe_stream_client *c, struct src *s, bool ended)
@@ -147,7 +148,7 @@ static enum floe_err src_connect(struct floe_stream_client *c, struct src *s)
 		return floe_errbuf_set(&c->eb, FLOE_NOMEM, "out of memory");
 	}
 	s->state = SRC_CONNECTING;
-	s->since = floe_net_mono();
+	s->since = s->last_rx = floe_net_mono();
 	return FLOE_OK;
 }
 
@@ -170,12 +171,14 @@ static enum floe_err src_hello(struct floe_stream_client *c, struct src *s)
 	                              .role = FLOE_STREAM_SUBSCRIBER,
 	                              .token = c->o.token, .token_len = c->o.token ? strlen(c->o.token) : 0,
 	                              .filter = c->o.filter,
-	                              .filter_len = c->o.filter ? strlen(c->o.filter) : 0,
+	                              .filter_len = c->filtered ? strlen(c->o.filter) : 0,
 	                              .resume = rs ? rs : &none, .nresume = nr};
 	/* the first time: the backlog if asked; after a loss: all of it the
 	 * resume list does not cover (sensors not yet seen from s) */
 	if (c->o.backlog || s->connected_once)
 		h.flags |= FLOE_STREAM_F_BACKLOG;
+	if (s->connected_once)
+		h.session = s->session;
 	snprintf(h.instance, sizeof(h.instance), "%s", c->o.instance ? c->o.instance : "");
 	size_t sz = floe_stream_hello_size(&h);
 	s->out = malloc(FLOE_STREAM_FRAME_HDR + sz);
@@ -191,43 +194,52 @@ static enum floe_err src_hello(struct floe_stream_client *c, struct src *s)
 	return FLOE_OK;
 }
 
-/* Counts gaps and restarts of the sensors in a block. */
+/* Checks that seq first..last of sensor follow what came before from
+ * source idx: a gap is counted lost, a step back is a restart. */
+static void seen(struct floe_stream_client *c, size_t idx, uint32_t sensor, uint64_t first,
+                 uint64_t last)
+{
+	struct sensor *e = sensor_find(c, sensor, true);
+	if (!e) {
+		c->st.untracked += last - first + 1;
+		return;
+	}
+	e->src = (uint32_t)idx;
+	if (e->seq == 0) {
+		/* the first record of the sensor: asking for the backlog, seq
+		 * 1 is expected; older ones the server no longer had are lost */
+		if (c->o.backlog && first > 1) {
+			floe_logf(c->o.log, FLOE_LOG_WARN,
+			          "stream: '%s': sensor %u: records 1..%llu were no longer at the "
+			          "server: counted as lost", c->src[idx].text, sensor,
+			          (unsigned long long)(first - 1));
+			c->st.lost += first - 1;
+		}
+	} else if (first > e->seq + 1) {
+		floe_logf(c->o.log, FLOE_LOG_WARN,
+		          "stream: '%s': sensor %u: %llu records lost (seq %llu..%llu)",
+		          c->src[idx].text, sensor, (unsigned long long)(first - e->seq - 1),
+		          (unsigned long long)(e->seq + 1), (unsigned long long)(first - 1));
+		c->st.lost += first - e->seq - 1;
+	} else if (first <= e->seq) {
+		floe_logf(c->o.log, FLOE_LOG_WARN,
+		          "stream: '%s': sensor %u restarted (seq %llu after %llu)",
+		          c->src[idx].text, sensor, (unsigned long long)first,
+		          (unsigned long long)e->seq);
+		c->st.restarts++;
+	}
+	e->seq = last;
+}
+
+/* Counts gaps and restarts of the sensors in a block.  With a filter the
+ * records skip what it rejected: the SEEN frame after the block checks. */
 static void track(struct floe_stream_client *c, size_t idx, const struct floe_flow *r, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (r[i].seq == 0)
-			continue;
-		struct sensor *e = sensor_find(c, r[i].sensor, true);
-		if (!e) {
-			c->st.untracked++;
-			continue;
-		}
-		e->src = (uint32_t)idx;
-		if (e->seq == 0) {
-			/* the first record of the sensor: asking for the backlog, seq
-			 * 1 is expected; older ones the server no longer had are lost */
-			if (c->o.backlog && r[i].seq > 1) {
-				floe_logf(c->o.log, FLOE_LOG_WARN,
-				          "stream: '%s': sensor %u: records 1..%llu were no longer at the "
-				          "server: counted as lost", c->src[idx].text, r[i].sensor,
-				          (unsigned long long)(r[i].seq - 1));
-				c->st.lost += r[i].seq - 1;
-			}
-		} else if (r[i].seq > e->seq + 1) {
-			floe_logf(c->o.log, FLOE_LOG_WARN,
-			          "stream: '%s': sensor %u: %llu records lost (seq %llu..%llu)",
-			          c->src[idx].text, r[i].sensor, (unsigned long long)(r[i].seq - e->seq - 1),
-			          (unsigned long long)(e->seq + 1), (unsigned long long)(r[i].seq - 1));
-			c->st.lost += r[i].seq - e->seq - 1;
-		} else if (r[i].seq <= e->seq) {
-			floe_logf(c->o.log, FLOE_LOG_WARN,
-			          "stream: '%s': sensor %u restarted (seq %llu after %llu)",
-			          c->src[idx].text, r[i].sensor, (unsigned long long)r[i].seq,
-			          (unsigned long long)e->seq);
-			c->st.restarts++;
-		}
-		e->seq = r[i].seq;
-	}
+	if (c->filtered)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (r[i].seq)
+			seen(c, idx, r[i].sensor, r[i].seq, r[i].seq);
 }
 
 /* Handles the complete frames in s->in.  OK with *n > 0: a block was
@@ -313,6 +325,17 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 				return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': %s", s->text, eb.msg);
 			}
 			c->st.server_dropped = st.dropped;
+		} else if (type == FLOE_SF_SEEN) {
+			/* records up to these seq that did not come, our filter rejected */
+			size_t ne;
+			if (floe_stream_seen_decode(p, plen, &ne, &eb) != FLOE_OK) {
+				src_drop(c, s, true);
+				return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': %s", s->text, eb.msg);
+			}
+			for (size_t i = 0; i < ne; i++) {
+				struct floe_stream_seen r = floe_stream_seen_entry(p, i);
+				seen(c, (size_t)(s - c->src), r.sensor, r.first, r.last);
+			}
 		} else if (type == FLOE_SF_END) {
 			src_drop(c, s, true);
 			return FLOE_OK;
@@ -432,6 +455,7 @@ struct floe_stream_client *floe_stream_client_create(const struct floe_stream_cl
 		return NULL;
 	}
 	c->o = *opts;
+	c->filtered = opts->filter && opts->filter[strspn(opts->filter, " \t\r\n")];
 	if (c->o.backoff_max <= 0)
 		c->o.backoff_max = 10LL * 1000000000;
 	c->nsrc = opts->nsources;

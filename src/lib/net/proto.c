@@ -176,6 +176,43 @@ struct floe_stream_resume floe_stream_hello_resume(const struct floe_stream_hell
 	return r;
 }
 
+void floe_stream_seen_encode(const struct floe_stream_seen *e, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++, out += FLOE_STREAM_SEEN_ENT) {
+		floe_put_le32(out, e[i].sensor);
+		floe_put_le32(out + 4, 0);
+		floe_put_le64(out + 8, e[i].first);
+		floe_put_le64(out + 16, e[i].last);
+	}
+}
+
+struct floe_stream_seen floe_stream_seen_entry(const uint8_t *p, size_t i)
+{
+	struct floe_cursor c = floe_cursor_make(p + i * FLOE_STREAM_SEEN_ENT, FLOE_STREAM_SEEN_ENT);
+	struct floe_stream_seen r;
+	r.sensor = floe_cur_le32(&c);
+	floe_cur_skip(&c, 4);
+	r.first = floe_cur_le64(&c);
+	r.last = floe_cur_le64(&c);
+	return r;
+}
+
+enum floe_err floe_stream_seen_decode(const uint8_t *p, size_t len, size_t *n,
+                                      struct floe_errbuf *eb)
+{
+	if (len % FLOE_STREAM_SEEN_ENT || len / FLOE_STREAM_SEEN_ENT > FLOE_STREAM_RESUME_MAX)
+		return floe_errbuf_set(eb, FLOE_MALFORMED, "seen frame of %zu bytes", len);
+	*n = len / FLOE_STREAM_SEEN_ENT;
+	for (size_t i = 0; i < *n; i++) {
+		struct floe_stream_seen e = floe_stream_seen_entry(p, i);
+		if (e.first > e.last || e.first == 0)
+			return floe_errbuf_set(eb, FLOE_MALFORMED, "seen: sensor %u: seq %llu..%llu",
+			                       e.sensor, (unsigned long long)e.first,
+			                       (unsigned long long)e.last);
+	}
+	return FLOE_OK;
+}
+
 void floe_stream_status_encode(const struct floe_stream_status *st,
                                uint8_t out[FLOE_STREAM_STATUS_LEN])
 {

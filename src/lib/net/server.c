@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ struct sub {
 	size_t head_off, out_bytes;
 	struct floe_filter *filter;
 	uint64_t sent, filtered;
+	bool shut;                      /* closing: our side is shut down */
 };
 
 struct floe_stream_server {
@@ -78,6 +80,7 @@ struct floe_stream_server {
 	pthread_t th;
 	bool started;
 	pthread_mutex_t mu;
+	pthread_cond_t room;            /* the queue has room (pace) */
 	/* producer side, under mu */
 	struct floe_flow *cur;
 	uint32_t ncur;
@@ -99,6 +102,7 @@ struct floe_stream_server {
 	struct floe_enc enc;
 	struct floe_dec dec;
 	struct floe_flow *sel, *dscratch;
+	struct floe_stream_seen seen[FLOE_STREAM_RESUME_MAX];
 	int64_t last_status;
 	char why[256];
 };
@@ -156,6 +160,37 @@ static struct frame *frame_text(enum floe_stream_type type, const char *text)
 	struct frame *f = frame_new(l, type);
 	if (f)
 		memcpy(f->data + FLOE_STREAM_FRAME_HDR, text, l);
+	return f;
+}
+
+/* A SEEN frame for recs: the lowest and highest seq of each sensor (at
+ * most FLOE_STREAM_RESUME_MAX of them); NULL if none is numbered or NOMEM. */
+static struct frame *frame_seen(struct floe_stream_server *s, const struct floe_flow *recs,
+                                size_t n)
+{
+	struct floe_stream_seen *e = s->seen;
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!recs[i].seq)
+			continue;
+		size_t j = 0;
+		/* a block's records come from few sensors: look back from the last */
+		for (j = k; j > 0 && e[j - 1].sensor != recs[i].sensor; j--)
+			;
+		if (j > 0) {
+			if (recs[i].seq > e[j - 1].last)
+				e[j - 1].last = recs[i].seq;
+			if (recs[i].seq < e[j - 1].first)
+				e[j - 1].first = recs[i].seq;
+		} else if (k < FLOE_STREAM_RESUME_MAX) {
+			e[k++] = (struct floe_stream_seen){recs[i].sensor, recs[i].seq, recs[i].seq};
+		}
+	}
+	if (!k)
+		return NULL;
+	struct frame *f = frame_new(k * FLOE_STREAM_SEEN_ENT, FLOE_SF_SEEN);
+	if (f)
+		floe_stream_seen_encode(e, k, f->data + FLOE_STREAM_FRAME_HDR);
 	return f;
 }
 
@@ -243,8 +278,32 @@ static void sub_write(struct floe_stream_server *s, struct sub *u)
 			free(q);
 		}
 	}
-	if (!u->head && u->state == SUB_CLOSING)
-		u->state = SUB_DEAD;
+	if (!u->head && u->state == SUB_CLOSING && !u->shut) {
+		/* all sent: say so and wait for the peer to close, reading what it
+		 * still sends, so the close does not reset what it has not read */
+		shutdown(u->conn.fd, SHUT_WR);
+		u->shut = true;
+	}
+}
+
+/* A closing connection: discard input until the peer closes. */
+static void sub_discard(struct sub *u)
+{
+	uint8_t buf[4096];
+	for (int i = 0; i < 16; i++) {
+		ssize_t r = u->conn.ssl ? recv(u->conn.fd, buf, sizeof(buf), 0)
+		                        : floe_conn_read(&u->conn, buf, sizeof(buf));
+		if (r == 0 && u->conn.ssl)
+			r = -1;   /* recv: end of stream */
+		if (r < 0 && u->conn.ssl && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (r < 0) {
+			u->state = SUB_DEAD;
+			return;
+		}
+		if (r == 0)
+			return;
+	}
 }
 
 /* Refuses a hello: logged, counted, an ERROR frame, then close. */
@@ -273,18 +332,25 @@ static int cmp_resume(const void *a, const void *b)
 static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct floe_stream_hello *h)
 {
 	bool all = (h->flags & FLOE_STREAM_F_BACKLOG) != 0;
-	if (!all && h->nresume == 0)
+	size_t nres = h->nresume;
+	if (h->session && h->session != s->session) {
+		/* resume points of another run of this server: its seq started
+		 * again, so all of the backlog is new to the subscriber */
+		nres = 0;
+		all = true;
+	}
+	if (!all && nres == 0)
 		return;
 	struct floe_stream_resume *rs = NULL;
-	if (h->nresume) {
-		rs = malloc(h->nresume * sizeof(*rs));
+	if (nres) {
+		rs = malloc(nres * sizeof(*rs));
 		if (!rs) {
 			sub_cut(s, u, "out of memory");
 			return;
 		}
-		for (size_t i = 0; i < h->nresume; i++)
+		for (size_t i = 0; i < nres; i++)
 			rs[i] = floe_stream_hello_resume(h, i);
-		qsort(rs, h->nresume, sizeof(*rs), cmp_resume);
+		qsort(rs, nres, sizeof(*rs), cmp_resume);
 	}
 	for (size_t k = 0; k < s->bl_len && u->state != SUB_DEAD; k++) {
 		struct frame *f = s->bl[(s->bl_head + k) % s->bl_cap];
@@ -303,7 +369,7 @@ static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct
 			const struct floe_flow *r = &s->dscratch[i];
 			struct floe_stream_resume key = {.sensor = r->sensor};
 			const struct floe_stream_resume *e =
-				rs ? bsearch(&key, rs, h->nresume, sizeof(*rs), cmp_resume) : NULL;
+				rs ? bsearch(&key, rs, nres, sizeof(*rs), cmp_resume) : NULL;
 			if (e ? r->seq <= e->seq : !all)
 				continue;
 			if (u->filter && !floe_filter_match(u->filter, r)) {
@@ -319,6 +385,12 @@ static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct
 				break;
 			}
 			(void)sub_push(s, u, g);
+			frame_unref(g);
+		}
+		if (u->filter) {
+			struct frame *g = frame_seen(s, s->dscratch, n);
+			if (g)
+				(void)sub_push(s, u, g);
 			frame_unref(g);
 		}
 	}
@@ -471,9 +543,13 @@ static void sub_service(struct floe_stream_server *s, struct sub *u, short rev)
 			return;
 		u->state = SUB_HELLO;
 	}
-	if ((rev & (POLLIN | POLLHUP | POLLERR)) || floe_conn_pending(&u->conn) ||
-	    u->state == SUB_HELLO)
+	if (u->state == SUB_CLOSING) {
+		if (rev & (POLLIN | POLLHUP | POLLERR))
+			sub_discard(u);
+	} else if ((rev & (POLLIN | POLLHUP | POLLERR)) || floe_conn_pending(&u->conn) ||
+	           u->state == SUB_HELLO) {
 		sub_read(s, u);
+	}
 	if (u->head && u->state != SUB_DEAD)
 		sub_write(s, u);
 }
@@ -593,6 +669,7 @@ static void distribute(struct floe_stream_server *s, const struct floe_flow *rec
 		return;
 	}
 	STAT_ADD(s, blocks, 1);
+	struct frame *seen = NULL;
 	for (unsigned i = 0; i < s->nsubs; i++) {
 		struct sub *u = s->subs[i];
 		if (u->state != SUB_LIVE)
@@ -613,9 +690,14 @@ static void distribute(struct floe_stream_server *s, const struct floe_flow *rec
 					(void)sub_push(s, u, g);
 				frame_unref(g);
 			}
+			if (!seen)
+				seen = frame_seen(s, recs, n);
+			if (seen)
+				(void)sub_push(s, u, seen);
 		}
 		sub_write(s, u);
 	}
+	frame_unref(seen);
 	if (s->bl_cap) {
 		while (s->bl_len && (s->bl_len == s->bl_cap || s->bl_bytes + f->len > s->o.backlog)) {
 			struct frame *old = s->bl[s->bl_head];
@@ -659,6 +741,8 @@ static bool take_work(struct floe_stream_server *s)
 		s->qlen--;
 	}
 	bool more = s->qlen || s->ncur;
+	if (k)
+		pthread_cond_broadcast(&s->room);
 	pthread_mutex_unlock(&s->mu);
 	for (uint32_t i = 0; i < k; i++)
 		distribute(s, batch[i], bn[i]);
@@ -727,6 +811,11 @@ static void reap(struct floe_stream_server *s)
 static void *server_main(void *arg)
 {
 	struct floe_stream_server *s = arg;
+	/* a subscriber gone away must not raise SIGPIPE in the process */
+	sigset_t pipe_set;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	struct pollfd *pf = NULL;
 	size_t pf_cap = 0;
 	bool ending = false;
@@ -736,6 +825,7 @@ static void *server_main(void *arg)
 		if (!floe_grow(NULL, (void **)&pf, &pf_cap, s->nsubs + 2, sizeof(*pf), 16)) {
 			pthread_mutex_lock(&s->mu);
 			s->failed = true;
+			pthread_cond_broadcast(&s->room);
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
@@ -744,10 +834,12 @@ static void *server_main(void *arg)
 		bool pending = false;
 		for (unsigned i = 0; i < s->nsubs; i++) {
 			struct sub *u = s->subs[i];
-			short ev = u->state == SUB_CLOSING ? 0 : POLLIN;
+			short ev = POLLIN;
 			if (u->head)
 				ev |= POLLOUT;
-			pf[i + 2] = (struct pollfd){.fd = u->conn.fd, .events = floe_conn_events(&u->conn, ev)};
+			if (u->state != SUB_CLOSING)
+				ev = floe_conn_events(&u->conn, ev);
+			pf[i + 2] = (struct pollfd){.fd = u->conn.fd, .events = ev};
 			pending |= floe_conn_pending(&u->conn);
 		}
 		(void)poll(pf, s->nsubs + 2, pending ? 0 : POLL_MS);
@@ -834,6 +926,7 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 	if (!s->o.max_subscribers)
 		s->o.max_subscribers = 64;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->room, NULL);
 	floe_dec_init(&s->dec);
 	if ((s->o.tls_cert != NULL) != (s->o.tls_key != NULL) || (s->o.tls_ca && !s->o.tls_cert)) {
 		floe_errbuf_set(eb, FLOE_INVALID, "TLS needs a certificate and its key (and a client "
@@ -903,6 +996,8 @@ static void push_cur(struct floe_stream_server *s)
 {
 	if (!s->ncur)
 		return;
+	while (s->o.pace && s->qlen == s->o.queue_blocks && !s->failed)
+		pthread_cond_wait(&s->room, &s->mu);
 	if (s->qlen == s->o.queue_blocks) {
 		s->st.dropped += s->ncur;
 		s->ncur = 0;
@@ -1014,6 +1109,7 @@ void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain)
 		close(s->wake[0]);
 		close(s->wake[1]);
 	}
+	pthread_cond_destroy(&s->room);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

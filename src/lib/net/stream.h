@@ -55,6 +55,9 @@ enum floe_stream_type {
 	FLOE_SF_STATUS = 4,     /* struct floe_stream_status */
 	FLOE_SF_ERROR = 5,      /* UTF-8 text, at most FLOE_STREAM_TEXT_MAX bytes; then close */
 	FLOE_SF_END = 6,        /* empty: the producer finished; then close */
+	FLOE_SF_SEEN = 7,       /* to a subscriber with a filter, after each block: per
+	                           sensor the first and last seq the server examined; the
+	                           records between that did not come, its filter rejected */
 	FLOE_SF__COUNT
 };
 
@@ -87,7 +90,9 @@ struct floe_stream_hello {
 	uint16_t major, minor;
 	uint8_t role;            /* enum floe_stream_role */
 	uint8_t flags;           /* FLOE_STREAM_F_* */
-	uint64_t session;        /* server: id of this run of the server; subscriber: 0 */
+	uint64_t session;        /* server: id of this run of the server; subscriber: the
+	                            run its resume points come from (0: none, the first
+	                            connect); another run's resume points are ignored */
 	char instance[FLOE_STREAM_INSTANCE_MAX + 1];
 	const char *token;       /* not NUL-terminated */
 	size_t token_len;
@@ -131,6 +136,21 @@ FLOE_WUR enum floe_err floe_stream_hello_decode(const uint8_t *p, size_t len,
 /* The i-th resume entry of a decoded hello. */
 struct floe_stream_resume floe_stream_hello_resume(const struct floe_stream_hello *h, size_t i);
 
+/* A SEEN entry; the payload is n of them, 24 bytes each (u32 sensor, u32
+ * 0, u64 first, u64 last). */
+struct floe_stream_seen {
+	uint32_t sensor;
+	uint64_t first, last;
+};
+#define FLOE_STREAM_SEEN_ENT 24u
+void floe_stream_seen_encode(const struct floe_stream_seen *e, size_t n, uint8_t *out);
+/* MALFORMED unless len is a multiple of 24 of at most FLOE_STREAM_RESUME_MAX
+ * entries, each with first <= last; then *n entries, read with
+ * floe_stream_seen_entry. */
+FLOE_WUR enum floe_err floe_stream_seen_decode(const uint8_t *p, size_t len, size_t *n,
+                                               struct floe_errbuf *eb);
+struct floe_stream_seen floe_stream_seen_entry(const uint8_t *p, size_t i);
+
 void floe_stream_status_encode(const struct floe_stream_status *st,
                                uint8_t out[FLOE_STREAM_STATUS_LEN]);
 /* MALFORMED unless len == FLOE_STREAM_STATUS_LEN. */
@@ -160,6 +180,10 @@ struct floe_stream_server_opts {
 	size_t backlog;             /* bytes of recent blocks kept for resuming;
 	                               0 = 16 MiB; SIZE_MAX: none */
 	unsigned max_subscribers;   /* 0 = 64; more are refused (logged, counted) */
+	/* When the queue is full: false (live producers) drops the block,
+	 * counted; true (producers reading files) waits for the server's
+	 * thread, which itself never waits for a subscriber. */
+	bool pace;
 	const struct floe_netset *local;  /* for `local`/`remote` in subscribers' filters */
 	const struct floe_log *log;
 };
@@ -187,7 +211,8 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 int floe_stream_server_port(const struct floe_stream_server *s);
 /* Queues one record (copied, seq as the caller set it).  Never blocks on
  * subscribers: when the server's queue is full the block is dropped and
- * counted (stats.dropped, STATUS frames); subscribers see the seq gap.
+ * counted (stats.dropped, STATUS frames; subscribers see the seq gap), or
+ * with opts.pace the producer waits for the server's thread to encode.
  * Returns OK (also when dropped), or LIMIT after the server failed. */
 FLOE_WUR enum floe_err floe_stream_server_add(struct floe_stream_server *s,
                                               const struct floe_flow *f);

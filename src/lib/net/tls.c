@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -218,7 +220,20 @@ ssize_t floe_conn_write(struct floe_conn *c, const void *p, size_t n)
 	}
 	ERR_clear_error();
 	c->want = 0;
+	/* OpenSSL writes with write(): a peer that went away would raise
+	 * SIGPIPE in the process.  Block it for this call and take a pending
+	 * one back (send() with MSG_NOSIGNAL does this for plain TCP). */
+	sigset_t pipe_set, old;
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	int r = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+	if (!sigismember(&old, SIGPIPE)) {
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
+			;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (r > 0)
 		return r;
 	return ssl_again(c, r);
