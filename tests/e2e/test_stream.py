@@ -390,7 +390,7 @@ def test_remote_listen_needs_tls_and_token(flows, pki):
     p = run("read", "-r", flows, "--listen", "0.0.0.0:1", "--tls-cert", pki / "server.pem",
             "--tls-key", pki / "server.key", check=False)
     assert p.returncode == 1 and "token" in p.stderr
-    p = run("read", "-S", "127.0.0.1:1", check=False)   # nothing there
+    p = run("read", "-S", f"127.0.0.1:{free_port()}", check=False)   # nothing there
     assert p.returncode == 1 and "cannot connect" in p.stderr
 
 

@@ -26,7 +26,7 @@
 #define MAX_SOURCES 64
 #define MAX_SENSORS 4096            /* sensors tracked by seq */
 #define SILENCE_LIMIT (30LL * 1000000000)   /* no frame this long: the source is gone */
-#define CONNECT_TIMEOUT (10LL * 1000000000)
+#define CONNECT_TIMEOUT (10LL * 1000000000)  /* to connect, and then to get the hello */
 #define BACKOFF_MIN (100LL * 1000000)
 
 enum src_state { SRC_IDLE, SRC_CONNECTING, SRC_TLS, SRC_HELLO, SRC_LIVE, SRC_ENDED };
@@ -529,6 +529,12 @@ enum floe_err floe_stream_client_next(struct floe_stream_client *c, const struct
 			case SRC_CONNECTING:
 				if (now - s->since > CONNECT_TIMEOUT &&
 				    src_fail(c, s, FLOE_IO, "cannot connect to '%s': %s", "timed out") != FLOE_OK)
+					return c->eb.code;
+				break;
+			case SRC_TLS:
+			case SRC_HELLO:
+				if (now - s->since > CONNECT_TIMEOUT &&
+				    src_fail(c, s, FLOE_IO, "stream '%s': %s", "no hello within 10 s") != FLOE_OK)
 					return c->eb.code;
 				break;
 			default:

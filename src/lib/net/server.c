@@ -448,9 +448,6 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 	} else {
 		floe_logf(s->o.log, FLOE_LOG_INFO, "stream: subscriber '%s' (%s)", u->name, u->peer);
 	}
-	free(u->in);
-	u->in = NULL;
-	u->in_len = u->in_cap = 0;
 	struct floe_stream_hello sh = {.major = FLOE_STREAM_MAJOR, .minor = FLOE_STREAM_MINOR,
 	                               .role = FLOE_STREAM_SERVER, .session = s->session};
 	snprintf(sh.instance, sizeof(sh.instance), "%s", s->o.instance ? s->o.instance : "");
@@ -466,6 +463,10 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 	frame_unref(f);
 	STAT_ADD(s, accepted, 1);
 	sub_replay(s, u, &h);
+	/* h borrowed the hello's bytes until here */
+	free(u->in);
+	u->in = NULL;
+	u->in_len = u->in_cap = 0;
 	sub_write(s, u);
 }
 
