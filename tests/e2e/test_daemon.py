@@ -389,11 +389,9 @@ def free_port():
 
 def test_stream_source_into_archive(flows, tmp_path):
     port = free_port()
-    # -w /dev/null: floe read decodes every column (printing, it decodes
-    # only the printed ones, and serves those)
     srv = subprocess.Popen([FLOE, "read", "-r", str(flows), "--listen", f"127.0.0.1:{port}",
-                            "--subscribers", "1", "-w", "/dev/null"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            "--subscribers", "1"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
     a = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc"), "--instance", "s",
                         "-S", f"127.0.0.1:{port}"], capture_output=True, timeout=60)
     srv.communicate(timeout=30)
@@ -412,8 +410,8 @@ def test_stream_kill_9_then_restart_resumes_by_seq(flows, stream, tmp_path):
     backlog: every record once, the seqs 1..N without a gap or a repeat."""
     arc, port = tmp_path / "arc", free_port()
     srv = subprocess.Popen([FLOE, "read", "-r", "-", "--listen", f"127.0.0.1:{port}",
-                            "--linger", "3s", "-w", "/dev/null"], stdin=subprocess.PIPE,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            "--linger", "3s"], stdin=subprocess.PIPE,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         a = archiver("--dir", arc, "--instance", "s", "-S", f"127.0.0.1:{port}",
                      "--block-records", "500", stdin=subprocess.DEVNULL)
@@ -446,7 +444,8 @@ def test_stream_kill_9_then_restart_resumes_by_seq(flows, stream, tmp_path):
 def test_stream_archiver_stops_on_sigterm(tmp_path):
     port = free_port()
     srv = subprocess.Popen([FLOE, "read", "-r", "-", "--listen", f"127.0.0.1:{port}"],
-                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                           stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
     try:
         a = archiver("--dir", tmp_path / "arc", "-S", f"127.0.0.1:{port}",
                      stdin=subprocess.DEVNULL)
