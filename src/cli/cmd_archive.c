@@ -956,7 +956,9 @@ static int do_daemon(struct aopts *a)
 		if (find_last(&d, &found, file, sizeof(file), &eb) != FLOE_OK) {
 			cli_error(&a->c, "cannot resume: %s", eb.msg);
 			rc = EXIT_FAIL;
-		} else if (found) {
+		} else if (found && (d.last.seq != 0 || !client)) {
+			/* from servers only by seq: a stream never replays a
+			 * record without one */
 			d.skipping = true;
 			d.by_seq = d.last.seq != 0;
 			floe_logf(cli_log(), FLOE_LOG_INFO, "resuming after the last %s of '%s'",
@@ -975,9 +977,12 @@ static int do_daemon(struct aopts *a)
 		cli_error(&a->c, "%s", eb.msg);
 		rc = EXIT_FAIL;
 	}
-	if (d.skipping && !d.by_seq)
+	if (d.skipping && !d.by_seq) {
 		cli_warn(&a->c, "the stream ended before the last record archived: %" PRIu64
 		         " records dropped as already archived", d.skipped);
+		if (rc == EXIT_OK)
+			rc = EXIT_DAMAGED;
+	}
 	if (client) {
 		struct floe_stream_client_stats cs;
 		floe_stream_client_stats(client, &cs);

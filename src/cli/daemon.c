@@ -82,7 +82,8 @@ static void log_line(void *ud, enum floe_loglevel level, const char *msg)
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	char line[1400];
-	int k = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ floe %s[%ld]: %s: %s\n",
+	int k = snprintf(line, sizeof(line),
+	                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ floe %s[%ld]: %s: %s\n",
 	                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	                 tm.tm_sec, ts.tv_nsec / 1000000, svc.cmd, (long)getpid(),
 	                 level_names[level], msg);

@@ -184,6 +184,22 @@ def test_kill_9_then_resume_archives_every_record_once(flows, stream, tmp_path, 
     assert len(got) == len(want)
 
 
+def test_resume_never_reaching_the_last_record(flows, stream, tmp_path):
+    arc = tmp_path / "arc"
+    header, blocks, footer = split_stream(stream)
+    first = header + b"".join(blocks[:5]) + footer
+    p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--resume"], input=first,
+                       capture_output=True)
+    assert p.returncode == 0, p.stderr
+    # a "replay" of blocks the archive never had: the last record is not in it
+    later = header + b"".join(blocks[10:12]) + footer
+    p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--resume"], input=later,
+                       capture_output=True)
+    assert p.returncode == 3
+    assert b"the stream ended before the last record archived: 2000 records dropped" in p.stderr
+    assert len(records("-R", arc)) == 5000
+
+
 def test_resume_without_archive_takes_everything(flows, stream, tmp_path):
     arc = tmp_path / "arc"
     p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--resume"], input=stream,
