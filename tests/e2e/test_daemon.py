@@ -314,6 +314,20 @@ def test_missing_config_is_an_error(tmp_path):
     assert p.returncode == 2 and "none.conf" in p.stderr
 
 
+def test_expiry_runs_as_files_close(flows, tmp_path):
+    """Records of 2021, files of 5 s, keep 30 days: each file that closes
+    on rotation is expired at once; the last one, closed at the end,
+    stays until the next start."""
+    arc = tmp_path / "arc"
+    p = run("archive", "--dir", arc, "--instance", "r", "--rotate", "5s", "--keep", "30d",
+            "-r", flows)
+    expired = [l for l in p.stderr.splitlines() if "expired" in l and "(age" in l]
+    assert len(expired) >= 3, p.stderr
+    assert len(files(arc, "*.floe")) == 1
+    run("archive", "--dir", arc, "--instance", "r", "--keep", "30d", "-r", "/dev/null")
+    assert files(arc, "*.floe") == []
+
+
 def test_sighup_rereads_keep_and_expires(flows, stream, tmp_path):
     arc = tmp_path / "arc"
     run("archive", "--dir", arc, "--instance", "old", "-r", flows)
