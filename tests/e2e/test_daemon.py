@@ -362,6 +362,42 @@ def test_bad_config_on_sighup_keeps_running(stream, tmp_path):
     assert a.returncode == 0
 
 
+SYSLOG_PROBE = r"""
+import socket, subprocess, sys
+# in a private mount namespace: /dev a tmpfs holding null and a log socket
+floe, arc, flows = sys.argv[1:4]
+subprocess.run(["mount", "-t", "tmpfs", "none", "/dev"], check=True)
+subprocess.run(["mknod", "-m", "666", "/dev/null", "c", "1", "3"], check=True)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+p = subprocess.run([floe, "archive", "--dir", arc, "--syslog", "local3", "-r", flows],
+                   capture_output=True)
+s.settimeout(0.5)
+print(p.returncode, len(p.stderr))
+try:
+    while True:
+        print(s.recv(4096).decode())
+except socket.timeout:
+    pass
+"""
+
+
+def test_syslog_messages(flows, tmp_path):
+    """--syslog local3: the messages reach /dev/log (a socket of the test's
+    own, in a mount namespace the test makes) with the facility, the ident
+    floe-archive and the pid; nothing goes to stderr."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(SYSLOG_PROBE)
+    p = subprocess.run(["unshare", "-m", "python3", str(probe), FLOE, str(tmp_path / "arc"),
+                        str(flows)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == "0 0"
+    # <158>: facility local3 (19) * 8 + info (6), RFC 3164
+    assert any(l.startswith("<158>") and "floe-archive[" in l and "info: archived 37669 records"
+               in l for l in lines[1:]), p.stdout
+
+
 def test_syslog_option(stream, tmp_path):
     p = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc"), "--syslog", "local3"],
                        input=stream, capture_output=True)
