@@ -593,3 +593,16 @@ def test_units_verify_with_systemd(tmp_path):
 def test_example_config_parses_for_every_service(cmd):
     p = run(cmd, "--config", DIST / "floe.conf", "--help")
     assert p.returncode == 0 and p.stderr == ""
+
+
+def test_sysusers_and_tmpfiles_match_the_units():
+    users = [l.split() for l in (DIST / "floe.sysusers").read_text().splitlines()
+             if l and not l.startswith("#")]
+    assert users[0][:2] == ["u", "floe"]
+    dirs = {l.split()[1]: l.split()[3:5] for l in (DIST / "floe.tmpfiles").read_text().splitlines()
+            if l and not l.startswith("#")}
+    assert dirs[conf_value("archive", "dir")] == ["floe", "floe"]
+    assert dirs[str(pathlib.Path(conf_value(None, "log")).parent)] == ["floe", "floe"]
+    for name in UNITS:
+        s = unit(name)["Service"]
+        assert s["User"] == ["floe"] and s["LogsDirectory"] == ["floe"]
