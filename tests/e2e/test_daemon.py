@@ -309,6 +309,28 @@ def test_bad_config_line_is_named(tmp_path, text, line, why):
     assert not (tmp_path / "arc").exists()
 
 
+def test_default_config_when_started_by_systemd(flows, tmp_path):
+    """Without --config a service started by systemd ($INVOCATION_ID) reads
+    /etc/floe/floe.conf: here a directory of the test's own mounted on
+    /etc in a mount namespace the test makes."""
+    etc = tmp_path / "etc"
+    (etc / "floe").mkdir(parents=True)
+    (etc / "floe/floe.conf").write_text(f"[archive]\ndir = {tmp_path / 'arc'}\n"
+                                        "instance = fromdefault\n")
+
+    def archive_in_namespace(env):
+        return subprocess.run(["unshare", "-m", "sh", "-c",
+                               f'mount --bind "{etc}" /etc && exec "{FLOE}" archive -r "{flows}"'],
+                              capture_output=True, text=True, env=env, timeout=60)
+    p = archive_in_namespace({**os.environ, "INVOCATION_ID": "0123456789abcdef"})
+    assert p.returncode == 0, p.stderr
+    assert records("-R", tmp_path / "arc/fromdefault") == records("-r", flows)
+    # not started by systemd: no file is read, so no --dir
+    env = {k: v for k, v in os.environ.items() if k != "INVOCATION_ID"}
+    p = archive_in_namespace(env)
+    assert p.returncode == 2 and "give --dir ARCHIVE" in p.stderr
+
+
 def test_missing_config_is_an_error(tmp_path):
     p = run("archive", "--config", tmp_path / "none.conf", "--dir", tmp_path, check=False)
     assert p.returncode == 2 and "none.conf" in p.stderr
