@@ -231,8 +231,10 @@ static void add_entry(void *ud, const struct cli_conf_entry *e)
 			b->log = e->value;
 			b->syslog = NULL;
 		} else if (strcmp(e->key, "syslog") == 0) {
-			b->syslog = e->value;
-			b->log = NULL;
+			/* syslog = no: a section's way out of a global syslog */
+			b->syslog = strcmp(e->value, "no") == 0 ? NULL : e->value;
+			if (b->syslog)
+				b->log = NULL;
 		} else {
 			b->pidfile = e->value;
 		}

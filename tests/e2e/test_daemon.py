@@ -428,6 +428,16 @@ def test_syslog_option(stream, tmp_path):
     p = run("archive", "--dir", tmp_path / "arc", "--syslog", "--log", tmp_path / "l",
             check=False)
     assert p.returncode == 2 and "not both" in p.stderr
+    # in the file: a section's log wins over a global syslog, syslog = no ends it
+    conf = tmp_path / "floe.conf"
+    conf.write_text(f"syslog = local1\n[archive]\nlog = {tmp_path / 'a.log'}\n")
+    p = subprocess.run([FLOE, "archive", "--config", str(conf), "--dir", str(tmp_path / "b")],
+                       input=stream, capture_output=True)
+    assert p.returncode == 0 and p.stderr == b"" and "archived" in (tmp_path / "a.log").read_text()
+    conf.write_text("syslog = local1\n[archive]\nsyslog = no\n")
+    p = subprocess.run([FLOE, "archive", "--config", str(conf), "--dir", str(tmp_path / "c")],
+                       input=stream, capture_output=True)
+    assert p.returncode == 0 and b"archived" in p.stderr
 
 
 def test_stream_cut_inside_a_block(stream, tmp_path):
