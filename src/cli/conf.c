@@ -172,6 +172,8 @@ bool cli_conf_parse(struct cli_conf *c, const char *path, const char *text, size
 	unsigned line = 0;
 	const char *p = text, *end = text + len;
 	char q[80];
+	if (len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		p += 3;   /* a UTF-8 byte order mark some editors write */
 	while (p < end) {
 		line++;
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
