@@ -266,6 +266,45 @@ def read_frames(sock, limit=1 << 20):
     return out
 
 
+@pytest.mark.parametrize("cmd", [
+    ["cluster", "-m", "dport", "-s", "dport", "trans", "pkts", "bytes"],
+    ["sort", "--top", "5", "--sort", "sbytes", "sport", "-s", "saddr", "sport", "sbytes"],
+    ["bins", "-b", "1m", "-s", "stime", "trans", "pkts"],
+], ids=["cluster", "sort", "bins"])
+def test_query_commands_read_streams(tmp_path, flows, cmd):
+    port = free_port()
+    srv = Floe(tmp_path, "srv", "read", "-r", flows, "--listen", f"127.0.0.1:{port}",
+               "--subscribers", "1")
+    try:
+        srv.wait_listening(port)
+        got = Floe(tmp_path, "q", *cmd, "-S", f"127.0.0.1:{port}", "src net 80.0.0.0/4")
+        assert got.finish() == 0, got.stderr()
+        assert srv.finish() == 0, srv.stderr()
+    finally:
+        srv.kill()
+    want = run(*cmd, "-r", flows, "src net 80.0.0.0/4").stdout
+    assert got.stdout() == want and len(want.splitlines()) > 1
+
+
+def test_collector_serves_its_records(tmp_path):
+    nf = SHARED / "netflow" / "akvorado_akvorado__outlet_flow_decoder_netflow_testdata_data+templates.pcap"
+    port = free_port()
+    srv = Floe(tmp_path, "srv", "collect", "-r", nf, "--listen", f"127.0.0.1:{port}",
+               "--subscribers", "1")
+    try:
+        srv.wait_listening(port)
+        sub = Floe(tmp_path, "sub", "read", "-S", f"127.0.0.1:{port}", "-o", "csv", "-u", "-p", "6",
+                   "-s", FIELDS)
+        assert sub.finish() == 0, sub.stderr()
+        assert srv.finish() == 0, srv.stderr()
+    finally:
+        srv.kill()
+    want = rows(run("collect", "-r", nf, "-o", "csv", "-u", "-p", "6", "-s", FIELDS).stdout)
+    got = rows(sub.stdout())
+    assert len(want) > 0 and without_seq(got) == without_seq(want)
+    assert [int(r["seq"]) for r in got] == list(range(1, len(want) + 1))
+
+
 def test_stalled_subscriber_is_cut_off(tmp_path, flows):
     port = free_port()
     copies = 30

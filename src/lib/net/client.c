@@ -28,6 +28,7 @@
 #define SILENCE_LIMIT (30LL * 1000000000)   /* no frame this long: the source is gone */
 #define CONNECT_TIMEOUT (10LL * 1000000000)  /* to connect, and then to get the hello */
 #define BACKOFF_MIN (100LL * 1000000)
+#define ANY_SOURCE UINT32_MAX       /* a sensor's resume point goes to every source */
 
 enum src_state { SRC_IDLE, SRC_CONNECTING, SRC_TLS, SRC_HELLO, SRC_LIVE, SRC_ENDED };
 
@@ -164,7 +165,8 @@ static enum floe_err src_hello(struct floe_stream_client *c, struct src *s)
 		if (!rs)
 			return floe_errbuf_set(&c->eb, FLOE_NOMEM, "out of memory");
 		for (size_t k = 0; k < MAX_SENSORS && nr < FLOE_STREAM_RESUME_MAX; k++)
-			if (c->sensors[k].used && c->sensors[k].src == idx)
+			if (c->sensors[k].used &&
+			    (c->sensors[k].src == idx || c->sensors[k].src == ANY_SOURCE))
 				rs[nr++] = (struct floe_stream_resume){c->sensors[k].sensor, c->sensors[k].seq};
 	}
 	struct floe_stream_hello h = {.major = FLOE_STREAM_MAJOR, .minor = FLOE_STREAM_MINOR,
@@ -177,8 +179,7 @@ static enum floe_err src_hello(struct floe_stream_client *c, struct src *s)
 	 * resume list does not cover (sensors not yet seen from s) */
 	if (c->o.backlog || s->connected_once)
 		h.flags |= FLOE_STREAM_F_BACKLOG;
-	if (s->connected_once)
-		h.session = s->session;
+	h.session = s->connected_once ? s->session : c->o.resume_session;
 	snprintf(h.instance, sizeof(h.instance), "%s", c->o.instance ? c->o.instance : "");
 	size_t sz = floe_stream_hello_size(&h);
 	s->out = malloc(FLOE_STREAM_FRAME_HDR + sz);
@@ -468,6 +469,20 @@ struct floe_stream_client *floe_stream_client_create(const struct floe_stream_cl
 			return NULL;
 		}
 	}
+	if (opts->nresume > FLOE_STREAM_RESUME_MAX) {
+		floe_errbuf_set(eb, FLOE_INVALID, "at most %u resume points", FLOE_STREAM_RESUME_MAX);
+		floe_stream_client_destroy(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < opts->nresume; i++) {
+		struct sensor *e = sensor_find(c, opts->resume[i].sensor, true);
+		if (e) {
+			e->seq = opts->resume[i].seq;
+			e->src = ANY_SOURCE;
+		}
+	}
+	c->o.resume = NULL;   /* copied into the sensor table */
+	c->o.nresume = 0;
 	if (opts->tls_ca) {
 		c->ctx = floe_tls_client_ctx(opts->tls_ca, opts->tls_cert, opts->tls_key, eb);
 		if (!c->ctx) {
@@ -586,6 +601,11 @@ const char *floe_stream_client_error(const struct floe_stream_client *c)
 size_t floe_stream_client_source(const struct floe_stream_client *c)
 {
 	return c->last_src;
+}
+
+uint64_t floe_stream_client_session(const struct floe_stream_client *c, size_t i)
+{
+	return i < c->nsrc ? c->src[i].session : 0;
 }
 
 void floe_stream_client_stats(const struct floe_stream_client *c,

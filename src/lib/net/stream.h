@@ -8,8 +8,10 @@
  * version, instance name; a subscriber adds its auth token, an optional
  * filter the server applies, and resume points); then the server sends
  * BLOCK frames, each holding one encoded block exactly as in files
- * (codec.h), plus KEEPALIVE, STATUS, ERROR (text, then close) and END (the
- * producer finished).  Every record carries `seq`, its source's sequence
+ * (codec.h), plus KEEPALIVE, STATUS, ERROR (text, then close), END (the
+ * producer finished) and, to a subscriber with a filter, SEEN (the seq
+ * range each block covered, so the records the filter rejected are not
+ * taken for lost).  Every record carries `seq`, its source's sequence
  * number (1, 2, ... per sensor id and producer run), so a subscriber can
  * prove it lost nothing: a gap is counted as loss, never silent.
  *
@@ -246,6 +248,15 @@ struct floe_stream_client_opts {
 	bool wait;                   /* a source that cannot be reached at the start is
 	                                retried too (relay); else the start fails */
 	int64_t backoff_max;         /* ns between reconnects, doubling from 100 ms; 0 = 10 s */
+	/* Where to start, for a subscriber that restarts (an archiver): the
+	 * last seq of each sensor it already has, sent to every source, and
+	 * the server run they come from (floe_stream_client_session; 0: any
+	 * run, and then a restarted server's records numbered at or below
+	 * them are not sent).  Copied at create; at most
+	 * FLOE_STREAM_RESUME_MAX. */
+	const struct floe_stream_resume *resume;
+	size_t nresume;
+	uint64_t resume_session;
 	const struct floe_log *log;
 };
 
@@ -272,7 +283,8 @@ struct floe_stream_client *floe_stream_client_create(const struct floe_stream_cl
  * has counted gaps (logged WARN).  AGAIN: nothing within timeout (check
  * signals, call again).  EOF: every source sent END.  Errors, with
  * floe_stream_client_error naming the source: IO (cannot connect at the
- * start without opts.wait), INVALID (a server refused the hello: its
+ * start without opts.wait, no hello within 10 s, a TLS handshake or
+ * certificate check failed), INVALID (a server refused the hello: its
  * ERROR text), MALFORMED / UNSUPPORTED (a server spoke something else),
  * NOMEM.  A source that goes away without END is reconnected with backoff,
  * resuming after the last seq of each sensor it served. */
@@ -282,6 +294,9 @@ FLOE_WUR enum floe_err floe_stream_client_next(struct floe_stream_client *c,
 const char *floe_stream_client_error(const struct floe_stream_client *c);
 /* Index in opts.sources of the source of the last block. */
 size_t floe_stream_client_source(const struct floe_stream_client *c);
+/* The run id (hello session) of source i's server, 0 before it answered:
+ * to keep with the last seq of its sensors for opts.resume_session. */
+uint64_t floe_stream_client_session(const struct floe_stream_client *c, size_t i);
 void floe_stream_client_stats(const struct floe_stream_client *c,
                               struct floe_stream_client_stats *st);
 void floe_stream_client_destroy(struct floe_stream_client *c);
