@@ -899,19 +899,38 @@ static int arch_loop_stream(struct arch *d, struct floe_stream_client *c)
 	}
 }
 
-static struct floe_stream_client *open_sources(struct aopts *a, char **token,
+/* The client, asking every source to start after the last seq archived
+ * of each sensor (d->seqs, filled by find_last), and for its backlog of
+ * the sensors not among them. */
+static struct floe_stream_client *open_sources(struct arch *d, char **token,
                                                struct floe_errbuf *eb)
 {
+	struct aopts *a = d->a;
 	if (a->token_file && !(*token = floe_stream_read_token(a->token_file, eb)))
 		return NULL;
+	size_t nr = d->nseqs < FLOE_STREAM_RESUME_MAX ? d->nseqs : FLOE_STREAM_RESUME_MAX;
+	struct floe_stream_resume *rs = nr ? calloc(nr, sizeof(*rs)) : NULL;
+	if (nr && !rs) {
+		floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i < nr; i++)
+		rs[i] = (struct floe_stream_resume){d->seqs[i].sensor, d->seqs[i].last};
+	if (d->nseqs > nr)
+		floe_logf(cli_log(), FLOE_LOG_WARN, "resume points for %zu of %zu sensors: the others "
+		          "are resumed by dropping what the backlog repeats", nr, d->nseqs);
 	struct floe_stream_client_opts co = {
 		.sources = a->sources, .nsources = a->nsources, .instance = a->instance,
 		.token = *token, .tls_ca = a->tls_ca, .tls_cert = a->tls_cert, .tls_key = a->tls_key,
-		/* the servers' backlog: what a restart missed is in it */
+		/* the backlog of sensors without a resume point: new ones, or
+		 * none archived yet */
 		.backlog = true,
+		.resume = rs, .nresume = nr,
 		/* a source not up yet (or restarting) is waited for */
 		.wait = true, .log = cli_log()};
-	return floe_stream_client_create(&co, eb);
+	struct floe_stream_client *c = floe_stream_client_create(&co, eb);
+	free(rs);   /* copied at create */
+	return c;
 }
 
 static int do_daemon(struct aopts *a)
@@ -940,23 +959,18 @@ static int do_daemon(struct aopts *a)
 	struct floe_pipe_reader *pr = NULL;
 	struct floe_stream_client *client = NULL;
 	char *token = NULL;
-	if (d.ar && a->nsources)
-		client = open_sources(a, &token, &eb);
-	else if (d.ar)
-		pr = floe_pipe_reader_create(strcmp(d.input, "-") ? d.input : "standard input",
-		                             cli_log(), &eb);
 	d.seqs = calloc(RESUME_SENSORS, sizeof(*d.seqs));
-	int rc = (pr || client) && d.seqs ? EXIT_OK : EXIT_FAIL;
+	int rc = d.ar && d.seqs ? EXIT_OK : EXIT_FAIL;
 	if (rc != EXIT_OK)
 		cli_error(&a->c, "%s", d.seqs ? eb.msg : "out of memory");
 	/* from stream servers the archiver always resumes */
-	if (rc == EXIT_OK && (a->resume || client)) {
+	if (rc == EXIT_OK && (a->resume || a->nsources)) {
 		char file[FLOE_ARCHIVE_PATH_MAX] = "";
 		bool found;
 		if (find_last(&d, &found, file, sizeof(file), &eb) != FLOE_OK) {
 			cli_error(&a->c, "cannot resume: %s", eb.msg);
 			rc = EXIT_FAIL;
-		} else if (found && (d.last.seq != 0 || !client)) {
+		} else if (found && (d.last.seq != 0 || !a->nsources)) {
 			/* from servers only by seq: a stream never replays a
 			 * record without one */
 			d.skipping = true;
@@ -964,6 +978,15 @@ static int do_daemon(struct aopts *a)
 			floe_logf(cli_log(), FLOE_LOG_INFO, "resuming after the last %s of '%s'",
 			          d.by_seq ? "seq of each sensor" : "record", file);
 		}
+	}
+	if (rc == EXIT_OK && a->nsources)
+		client = open_sources(&d, &token, &eb);
+	else if (rc == EXIT_OK)
+		pr = floe_pipe_reader_create(strcmp(d.input, "-") ? d.input : "standard input",
+		                             cli_log(), &eb);
+	if (rc == EXIT_OK && !pr && !client) {
+		cli_error(&a->c, "%s", eb.msg);
+		rc = EXIT_FAIL;
 	}
 	if (rc == EXIT_OK) {
 		floe_logf(cli_log(), FLOE_LOG_INFO, "archiving '%s' into '%s/%s'", d.input, a->dir,
