@@ -541,6 +541,11 @@ struct arch {
 	size_t nseqs;
 	uint64_t skipped;
 	uint64_t records;
+	/* -S with one source: its server's run id, kept in DIR/INSTANCE/.session
+	 * so that a restart tells a server that restarted meanwhile (whose seqs
+	 * begin again) from the one it left */
+	uint64_t session;
+	bool session_seen;
 };
 
 static int64_t mono_ns(void)
@@ -864,6 +869,61 @@ static int arch_loop(struct arch *d, int fd, struct floe_pipe_reader *pr)
 	}
 }
 
+static void session_path(const struct arch *d, char *buf, size_t len, const char *tail)
+{
+	snprintf(buf, len, "%s/%s/.session%s", d->a->dir, d->a->instance, tail);
+}
+
+/* The run id the archive's records came from (0: none known). */
+static uint64_t session_load(const struct arch *d)
+{
+	char path[FLOE_ARCHIVE_PATH_MAX];
+	session_path(d, path, sizeof(path), "");
+	FILE *f = fopen(path, "r");
+	unsigned long long v = 0;
+	if (f && fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* Written whole (temporary file, fsync, rename): a hidden file, which
+ * listing, expiry and recovery leave alone. */
+static void session_store(const struct arch *d, uint64_t v)
+{
+	char path[FLOE_ARCHIVE_PATH_MAX], tmp[FLOE_ARCHIVE_PATH_MAX + 8];
+	session_path(d, path, sizeof(path), "");
+	session_path(d, tmp, sizeof(tmp), ".tmp");
+	FILE *f = fopen(tmp, "w");
+	bool ok = f && fprintf(f, "%llu\n", (unsigned long long)v) > 0 && fflush(f) == 0 &&
+	          fsync(fileno(f)) == 0;
+	if (f)
+		ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0)
+		floe_logf(cli_log(), FLOE_LOG_WARN, "cannot write '%s': %s", path, strerror(errno));
+}
+
+/* After each block from one source: a server run other than the one the
+ * archive's records came from numbers from 1 again, sends every record
+ * (the resume points were for another run), and none is dropped here. */
+static void session_check(struct arch *d, struct floe_stream_client *c)
+{
+	if (d->a->nsources != 1)
+		return;
+	uint64_t s = floe_stream_client_session(c, 0);
+	if (!s || s == d->session)
+		return;
+	if (!d->session_seen && d->session && d->skipping) {
+		d->skipping = false;
+		floe_logf(cli_log(), FLOE_LOG_INFO, "the server restarted since the last record "
+		          "archived: its records are all new");
+	}
+	d->session_seen = true;
+	d->session = s;
+	session_store(d, s);
+}
+
 /* The same from stream servers (-S): the client waits in poll itself, a
  * fifth of a second at a time, so signals and the hourly expiry are seen. */
 static int arch_loop_stream(struct arch *d, struct floe_stream_client *c)
@@ -892,6 +952,7 @@ static int arch_loop_stream(struct arch *d, struct floe_stream_client *c)
 			cli_error(&d->a->c, "%s", floe_stream_client_error(c));
 			return EXIT_FAIL;
 		}
+		session_check(d, c);
 		if (arch_add(d, recs, n) != FLOE_OK) {
 			cli_error(&d->a->c, "%s", floe_archive_error(d->ar));
 			return EXIT_FAIL;
@@ -926,6 +987,8 @@ static struct floe_stream_client *open_sources(struct arch *d, char **token,
 		 * none archived yet */
 		.backlog = true,
 		.resume = rs, .nresume = nr,
+		/* one server run for every source: only with one source */
+		.resume_session = a->nsources == 1 ? d->session : 0,
 		/* a source not up yet (or restarting) is waited for */
 		.wait = true, .log = cli_log()};
 	struct floe_stream_client *c = floe_stream_client_create(&co, eb);
@@ -979,8 +1042,10 @@ static int do_daemon(struct aopts *a)
 			          d.by_seq ? "seq of each sensor" : "record", file);
 		}
 	}
-	if (rc == EXIT_OK && a->nsources)
+	if (rc == EXIT_OK && a->nsources) {
+		d.session = session_load(&d);
 		client = open_sources(&d, &token, &eb);
+	}
 	else if (rc == EXIT_OK)
 		pr = floe_pipe_reader_create(strcmp(d.input, "-") ? d.input : "standard input",
 		                             cli_log(), &eb);

@@ -541,6 +541,31 @@ def test_stream_kill_9_then_restart_resumes_by_seq(flows, stream, tmp_path):
     assert seqs == list(range(1, len(want) + 1))
 
 
+def test_stream_server_restarted_while_the_archiver_was_away(flows, tmp_path):
+    """A new run of the server numbers from 1 again: the restarted archiver
+    takes all of it, although its seqs are at or below what it has."""
+    arc = tmp_path / "arc"
+
+    def serve_and_archive():
+        port = free_port()
+        srv = subprocess.Popen([FLOE, "read", "-r", str(flows), "--listen", f"127.0.0.1:{port}",
+                                "--subscribers", "1"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        a = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "s",
+                            "-S", f"127.0.0.1:{port}"], capture_output=True, timeout=60)
+        srv.wait(timeout=30)
+        assert a.returncode == 0, a.stderr
+        return a.stderr
+
+    serve_and_archive()
+    assert (arc / "s/.session").exists()
+    err = serve_and_archive()
+    assert b"the server restarted since the last record archived" in err
+    want = records("-r", flows)
+    assert collections.Counter(records("-R", arc)) == collections.Counter(want + want)
+    assert "2 files: 2 ok" in verify_all(arc)
+
+
 def test_stream_archiver_stops_on_sigterm(tmp_path):
     port = free_port()
     srv = subprocess.Popen([FLOE, "read", "-r", "-", "--listen", f"127.0.0.1:{port}"],
