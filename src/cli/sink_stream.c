@@ -94,7 +94,7 @@ int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o)
 		catch_signals();
 		if (!floe_stream_server_wait(so->srv, (unsigned)o->subscribers, -1, &stream_stop)) {
 			cli_error(o, "stopped while waiting for %" PRIu64 " subscribers", o->subscribers);
-			floe_stream_server_destroy(so->srv, 0);
+			floe_stream_server_destroy(so->srv, 0, NULL);
 			free(so->token);
 			free(so);
 			return EXIT_FAIL;
@@ -129,10 +129,7 @@ int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bo
 		}
 	}
 	struct floe_stream_server_stats st;
-	floe_stream_server_stats(so->srv, &st);
-	floe_stream_server_destroy(so->srv, discard ? 0 : 10LL * 1000000000);
-	struct floe_stream_server_stats end;
-	(void)end;
+	floe_stream_server_destroy(so->srv, discard ? 0 : 10LL * 1000000000, &st);
 	if (so->stats)
 		fprintf(stderr, "stream: records %" PRIu64 ", dropped %" PRIu64 ", blocks %" PRIu64
 		        "; subscribers accepted %" PRIu64 ", refused %" PRIu64 ", cut off %" PRIu64

@@ -976,7 +976,7 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 	s->started = true;
 	return s;
 fail:
-	floe_stream_server_destroy(s, 0);
+	floe_stream_server_destroy(s, 0, NULL);
 	return NULL;
 }
 
@@ -1072,7 +1072,8 @@ void floe_stream_server_stats(struct floe_stream_server *s, struct floe_stream_s
 	pthread_mutex_unlock(&s->mu);
 }
 
-void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain)
+void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain,
+                                struct floe_stream_server_stats *st)
 {
 	if (!s)
 		return;
@@ -1084,6 +1085,8 @@ void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain)
 		wake(s);
 		pthread_join(s->th, NULL);
 	}
+	if (st)
+		*st = s->st;
 	for (unsigned i = 0; i < s->nsubs; i++)
 		sub_free(s->subs[i]);
 	free(s->subs);

@@ -246,7 +246,7 @@ static void test_loopback(void)
 	struct floe_stream_client *c2 = floe_stream_client_create(&cf, &eb);
 	TAP_CHECK(c1 && c2, "clients: %s", eb.msg);
 	if (!c1 || !c2) {
-		floe_stream_server_destroy(s, 0);
+		floe_stream_server_destroy(s, 0, NULL);
 		return;
 	}
 	/* both read in threads while the server gets more and ends */
@@ -261,7 +261,7 @@ static void test_loopback(void)
 		if (floe_stream_server_add(s, &f) != FLOE_OK)
 			break;
 	}
-	floe_stream_server_destroy(s, 20000000000LL);
+	floe_stream_server_destroy(s, 20000000000LL, NULL);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	struct floe_stream_client_stats st1, st2;
@@ -309,7 +309,7 @@ static void test_resume(void)
 	pthread_t th;
 	pthread_create(&th, NULL, reader_main, &rd);
 	TAP_CHECK(floe_stream_server_wait(s, 1, 10000000000LL, NULL), "resuming subscriber");
-	floe_stream_server_destroy(s, 20000000000LL);
+	floe_stream_server_destroy(s, 20000000000LL, NULL);
 	pthread_join(th, NULL);
 	struct floe_stream_client_stats st;
 	floe_stream_client_stats(c, &st);
