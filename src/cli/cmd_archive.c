@@ -577,12 +577,25 @@ struct sensor_seq {
 	uint64_t last;
 };
 
+/* v[0..n) is sorted by sensor: the place of sensor (where it is, or
+ * would go). */
+static size_t sensor_place(const struct sensor_seq *v, size_t n, uint32_t sensor)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].sensor < sensor)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static struct sensor_seq *sensor_find(struct sensor_seq *v, size_t n, uint32_t sensor)
 {
-	for (size_t i = 0; i < n; i++)
-		if (v[i].sensor == sensor)
-			return &v[i];
-	return NULL;
+	size_t i = sensor_place(v, n, sensor);
+	return i < n && v[i].sensor == sensor ? &v[i] : NULL;
 }
 
 static void log_expired(void *ud, const struct floe_archive_file *f, bool by_age)
@@ -658,7 +671,10 @@ static enum floe_err scan_seqs(struct arch *d, const char *file, struct floe_err
 				continue;
 			struct sensor_seq *s = sensor_find(d->seqs, d->nseqs, recs[i].sensor);
 			if (!s && d->nseqs < RESUME_SENSORS) {
-				s = &d->seqs[d->nseqs++];
+				size_t k = sensor_place(d->seqs, d->nseqs, recs[i].sensor);
+				memmove(&d->seqs[k + 1], &d->seqs[k], (d->nseqs - k) * sizeof(*s));
+				d->nseqs++;
+				s = &d->seqs[k];
 				*s = (struct sensor_seq){.sensor = recs[i].sensor};
 			}
 			if (s && recs[i].seq > s->last)

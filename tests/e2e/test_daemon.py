@@ -541,6 +541,57 @@ def test_stream_kill_9_then_restart_resumes_by_seq(flows, stream, tmp_path):
     assert seqs == list(range(1, len(want) + 1))
 
 
+PCAP2 = SHARED / "pcaps" / "chrissanders_packets__http_espn.pcap"
+
+
+def test_stream_two_sources_kill_9_then_restart(flows, stream, tmp_path):
+    """Two sensors (ids 1 and 2) served by two servers; the archiver of both
+    is killed and restarted: each sensor's seqs 1..N once."""
+    arc = tmp_path / "arc"
+    run("capture", "-r", PCAP, "--sensor", "1", "-w", tmp_path / "s1.floe")
+    run("capture", "-r", PCAP2, "--sensor", "2", "-w", tmp_path / "s2.floe")
+    streams = [subprocess.run([FLOE, "read", "-r", str(tmp_path / f"s{i}.floe"), "-w", "-",
+                               "--block-records", "1000"], capture_output=True,
+                              check=True).stdout for i in (1, 2)]
+    ports = [free_port(), free_port()]
+    srvs = [subprocess.Popen([FLOE, "read", "-r", "-", "--listen", f"127.0.0.1:{p}",
+                              "--linger", "3s"], stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for p in ports]
+    sources = [w for p in ports for w in ("-S", f"127.0.0.1:{p}")]
+    try:
+        a = archiver("--dir", arc, "--instance", "two", *sources, "--block-records", "500",
+                     stdin=subprocess.DEVNULL)
+        halves = [feed_slowly(srv, st, len(st) // 2) for srv, st in zip(srvs, streams)]
+        wait_for(lambda: part_blocks(arc) > 0, "a complete block in the .part")
+        a.send_signal(signal.SIGKILL)
+        a.wait()
+        b = archiver("--dir", arc, "--instance", "two", *sources, "--block-records", "500",
+                     stdin=subprocess.DEVNULL)
+        for srv, st, h in zip(srvs, streams, halves):
+            srv.stdin.write(st[h:])
+            srv.stdin.close()
+        err = b.stderr.read()
+        b.wait(timeout=60)
+        assert b.returncode == 0, err
+    finally:
+        for srv in srvs:
+            srv.kill()
+            srv.wait()
+    assert files(arc, "*.part") == []
+    verify_all(arc)
+    want = records("-r", tmp_path / "s1.floe") + records("-r", tmp_path / "s2.floe")
+    assert collections.Counter(records("-R", arc)) == collections.Counter(want)
+    rows = run("read", "-R", arc, "-s", "sid", "seq", "-o", "csv", "--no-header").stdout.decode()
+    per = collections.defaultdict(list)
+    for line in rows.split():
+        sid, seq = line.split(",")
+        per[sid].append(int(seq))
+    assert sorted(per) == ["1", "2"]
+    for sid, seqs in per.items():
+        assert sorted(seqs) == list(range(1, len(seqs) + 1)), sid
+
+
 def test_stream_server_restarted_while_the_archiver_was_away(flows, tmp_path):
     """A new run of the server numbers from 1 again: the restarted archiver
     takes all of it, although its seqs are at or below what it has."""
