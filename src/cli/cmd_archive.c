@@ -876,8 +876,15 @@ static int arch_loop(struct arch *d, int fd, struct floe_pipe_reader *pr)
 			return EXIT_FAIL;
 		}
 		if (got == 0) {
+			struct floe_pipe_stats st;
+			floe_pipe_reader_stats(pr, &st);
 			if (floe_pipe_reader_end(pr) != FLOE_OK) {
 				cli_warn(&d->a->c, "%s", floe_pipe_reader_error(pr));
+				return EXIT_DAMAGED;
+			}
+			if (st.blocks_damaged) {
+				/* each one named in the log as it was skipped */
+				cli_warn(&d->a->c, "%" PRIu64 " damaged blocks skipped", st.blocks_damaged);
 				return EXIT_DAMAGED;
 			}
 			return EXIT_OK;

@@ -449,6 +449,19 @@ def test_stream_cut_inside_a_block(stream, tmp_path):
     verify_all(tmp_path / "arc")
 
 
+def test_damaged_block_is_skipped_and_named(flows, stream, tmp_path):
+    header, blocks, footer = split_stream(stream)
+    bad = bytearray(blocks[3])
+    bad[len(bad) // 2] ^= 0x55             # a payload byte: the block fails its CRC
+    data = header + b"".join(blocks[:3]) + bytes(bad) + b"".join(blocks[4:]) + footer
+    p = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc")], input=data,
+                       capture_output=True)
+    assert p.returncode == 3
+    assert b"block 3 at offset" in p.stderr and b"1 damaged blocks skipped" in p.stderr
+    want = records("-r", flows)
+    assert records("-R", tmp_path / "arc") == want[:3000] + want[4000:]
+
+
 def test_not_a_floe_stream(tmp_path):
     p = subprocess.run([FLOE, "archive", "--dir", str(tmp_path / "arc")],
                        input=PCAP.read_bytes()[:10000], capture_output=True)
