@@ -48,10 +48,13 @@ static const char capture_help[] =
 	"                   start and at each rotation, as 'floe archive expire'\n"
 	"  --max-size SIZE  with --archive: and the oldest past SIZE (e.g. 400G)\n"
 	"  --block-records N  records per block (default 65536)\n"
+	"  --encoders N       threads compressing blocks for -w and --archive\n"
+	"                     (default 1 on two or more processors; 29 MB each)\n"
 	"  --stats          print packet, flow and decode counts to stderr\n"
 	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md;\n"
 	"                   --subscribers N, --linger DUR, --tls-cert, --tls-key, --tls-ca,\n"
 	"                   --token FILE as for 'floe read')\n";
+
 
 struct cap_state {
 	struct cli_sink sink;
