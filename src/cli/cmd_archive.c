@@ -75,6 +75,7 @@ static const char archive_help[] =
 	"  --keep DUR       expire files older than DUR, as files close and hourly\n"
 	"  --max-size SIZE  and the oldest past SIZE (binary multiples: 400G)\n"
 	"  --block-records N  records per block (default 65536)\n"
+	"  --encoders N     threads compressing blocks (default 1 on 2+ processors)\n"
 	"  --resume         the stream on standard input replays records already\n"
 	"                   archived: drop them (by seq, or up to the last record of\n"
 	"                   the instance's newest file when records have no seq)\n"
@@ -92,7 +93,7 @@ enum {
 	A_KEEP = 1u << 4, A_SIZE = 1u << 5, A_DRY = 1u << 6,
 	/* the archiver */
 	A_INST = 1u << 7, A_ROT = 1u << 8, A_BLOCK = 1u << 9, A_RESUME = 1u << 10,
-	A_STATS = 1u << 11, A_SOURCE = 1u << 12, A_TLS = 1u << 13,
+	A_STATS = 1u << 11, A_SOURCE = 1u << 12, A_TLS = 1u << 13, A_ENC = 1u << 14,
 };
 
 struct aopts {
@@ -148,6 +149,7 @@ static const struct aopt {
 	{"--resume", NULL, A_RESUME},
 	{"--stats", NULL, A_STATS},
 	{"-S", NULL, A_SOURCE},
+	{"--encoders", NULL, A_ENC},
 	{"--token", NULL, A_TLS},
 	{"--tls-ca", NULL, A_TLS},
 	{"--tls-cert", NULL, A_TLS},
@@ -223,6 +225,14 @@ static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
 				return usage(a, "--rotate takes a period that divides a day (5m, 1h, 1d), not",
 				             v);
 			break;
+		case A_ENC: {
+			uint64_t x;
+			if (!cli_parse_count(v, &x) || x > 16)
+				return usage(a, "--encoders takes 0..16, not", v);
+			a->c.encoders = (unsigned)x;   /* cli_write_threads reads them */
+			a->c.encoders_given = true;
+			break;
+		}
 		case A_BLOCK: {
 			uint64_t x;
 			if (!cli_parse_count(v, &x) || x == 0 || x > 65536)
@@ -1040,7 +1050,7 @@ static int do_daemon(struct aopts *a)
 	struct floe_errbuf eb = {0};
 	struct floe_archive_opts ao = {.dir = a->dir, .instance = a->instance, .rotate = a->rotate,
 	                               .block_records = a->block_records, .log = cli_log(),
-	                               .recover = true};
+	                               .recover = true, .threads = cli_write_threads(&a->c)};
 	d.ar = floe_archive_create(&ao, &eb);
 	struct floe_pipe_reader *pr = NULL;
 	struct floe_stream_client *client = NULL;
@@ -1134,7 +1144,7 @@ static const struct sub {
 /* The archiver's options (no subcommand word). */
 static const struct sub daemon_sub = {
 	"", A_DIR | A_FILES | A_KEEP | A_SIZE | A_INST | A_ROT | A_BLOCK | A_RESUME | A_STATS |
-	        A_SOURCE | A_TLS,
+	        A_SOURCE | A_TLS | A_ENC,
 	do_daemon};
 
 int cmd_archive(int argc, char **argv)

@@ -42,6 +42,7 @@ static const struct cli_conf_key keys[] = {
 	{"keep",           "--keep",           CAP | COL | ARC, true,  false, false},
 	{"max-size",       "--max-size",       CAP | COL | ARC, true,  false, false},
 	{"block-records",  "--block-records",  CAP | COL | ARC, true,  false, false},
+	{"encoders",       "--encoders",       CAP | COL | ARC, true,  false, false},
 	{"resume",         "--resume",         ARC,             false, false, false},
 	{"stats",          "--stats",          ALL,             false, false, false},
 	{"local",          "--local",          CAP | COL,       true,  true,  false},

@@ -97,9 +97,11 @@ def test_pipe_into_archive_equals_input(flows, tmp_path):
     assert "0 damaged" in verify_all(arc)
 
 
-def test_archive_reads_a_file_with_r(flows, tmp_path):
+@pytest.mark.parametrize("encoders", ["0", "2"])
+def test_archive_reads_a_file_with_r(flows, tmp_path, encoders):
     arc = tmp_path / "arc"
-    run("archive", "--dir", arc, "--instance", "x", "-r", flows, "--rotate", "5m")
+    run("archive", "--dir", arc, "--instance", "x", "-r", flows, "--rotate", "5m",
+        "--encoders", encoders, "--block-records", "1000")
     assert records("-R", arc) == records("-r", flows)
     # the existing subcommands still work beside the daemon mode
     assert "1 files" in run("archive", "ls", "--dir", arc).stdout.decode()
