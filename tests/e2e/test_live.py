@@ -267,13 +267,19 @@ def test_two_taps_merge(tmp_path):
                            "-w", tmp_path / "w.floe")
         half = start_floe(lk, lk.sns, tmp_path, "half", "-i", lk.tapa + "1", "--duration", "6",
                           "-w", tmp_path / "a.floe")
+        threads = start_floe(lk, lk.sns, tmp_path, "threads", "-i", lk.tapa + "1", "-i",
+                             lk.tapb + "1", "--threads", "2", "--duration", "6",
+                             "-w", tmp_path / "t.floe")
         lk.traffic(fetches=10)
         _, merr = finish(*merged)
         finish(*whole)
         finish(*half)
+        finish(*threads)
     finally:
         lk.close()
     m, w, a = flows(tmp_path / "m.floe"), flows(tmp_path / "w.floe"), flows(tmp_path / "a.floe")
+    # with threads, a flow's packets on both taps reach the same thread
+    same_flows(flows(tmp_path / "t.floe"), m)
     st = ifstats(merr)
     assert st[lk.tapa + "1"][0] > 0 and st[lk.tapb + "1"][0] > 0, merr
     assert len(m) >= 12
