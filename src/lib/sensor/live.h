@@ -139,7 +139,8 @@ struct floe_live_stats {
 	uint64_t sink_waits;       /* times a capture thread waited for the sink */
 };
 
-/* Counters so far; exact once floe_live_run returned. */
+/* The counters, once floe_live_run returned (while it runs they belong to
+ * the capture threads; drops are logged meanwhile). */
 void floe_live_stats(struct floe_live *lv, struct floe_live_stats *st);
 
 /* Closes the sockets and frees everything; NULL does nothing. */
