@@ -249,8 +249,35 @@ def test_no_drops(together):
     for err in (together["one_err"], together["two_err"]):
         recv, drop, ifdrop = ifstats(err)[lk.sif]
         assert recv > 0 and drop == 0 and ifdrop == 0, err
+        assert f"packets {recv}: metered {recv}, not metered 0" in err
         assert "dropped by the kernel ring" not in err.split("interface ")[0]
     assert re.search(r"\b0 packets dropped by kernel", together["tcpdump_err"])
+
+
+def test_drops_counted(link, tmp_path):
+    """A sensor that stops reading (SIGSTOP) while a flood goes on: its
+    small ring overflows, the kernel's drops are logged at each report and
+    at the end and shown by --stats, and every packet the kernel counted
+    was either read or dropped."""
+    link.servers()
+    p, err = start_floe(link, link.sns, tmp_path, "d", "-i", link.sif, "--buffer", "1M",
+                        "--status", "1s", "--duration", "7", "--stats", "-w", tmp_path / "d.floe")
+    flood = link.popen(link.cns, "iperf3", "-c", SERVER, "-u", "-b", "20M", "-l", "64", "-t", "3",
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGSTOP)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGCONT)
+    assert flood.wait(timeout=30) == 0
+    _, text = finish(p, err)
+    recv, drop, ifdrop = ifstats(text)[link.sif]
+    read = int(re.search(r"packets (\d+): metered", text).group(1))
+    assert drop > 0 and recv == read + drop, text
+    assert "packets dropped by the kernel ring, 0 by the interface since the last report" in text
+    assert re.search(rf"'{link.sif}': {drop} of {recv} packets dropped by the kernel ring", text)
+    rows = run("read", "-r", tmp_path / "d.floe", "-o", "csv", "-s", "spkts,dpkts").stdout
+    rows = list(csv.DictReader(io.StringIO(rows.decode())))   # status records included
+    assert sum(int(r["spkts"]) + int(r["dpkts"]) for r in rows) == read
 
 
 # ---- two half-duplex taps merged --------------------------------------------------------
