@@ -162,8 +162,10 @@ static int take_live_opts(struct cli_opts *o, struct live_opts *lo, int *argc, c
 		}
 		lo->given = true;
 		if (strcmp(a, "--buffer") == 0) {
-			if (!cli_parse_size(next, &v) || v < (1u << 20) || v > (UINT64_C(1) << 40)) {
-				cli_error(o, "bad --buffer '%s': a size such as 64M (at least 1M)", next);
+			if (!cli_parse_size(next, &v) || v < (1u << 20) ||
+			    v > (UINT64_C(1) << 40)) {
+				cli_error(o, "bad --buffer '%s': a size such as 64M (at least 1M)",
+				          next);
 				return EXIT_USAGE;
 			}
 			lo->cfg.buffer = v;
@@ -175,7 +177,8 @@ static int take_live_opts(struct cli_opts *o, struct live_opts *lo, int *argc, c
 			lo->cfg.snaplen = (int)v;
 		} else if (strcmp(a, "--threads") == 0) {
 			if (!cli_parse_count(next, &v) || v == 0 || v > FLOE_LIVE_MAX_THREADS) {
-				cli_error(o, "bad --threads '%s': 1 to %d", next, FLOE_LIVE_MAX_THREADS);
+				cli_error(o, "bad --threads '%s': 1 to %d", next,
+				          FLOE_LIVE_MAX_THREADS);
 				return EXIT_USAGE;
 			}
 			lo->cfg.threads = (unsigned)v;
@@ -187,7 +190,8 @@ static int take_live_opts(struct cli_opts *o, struct live_opts *lo, int *argc, c
 			lo->cfg.count = v;
 		} else if (strcmp(a, "--duration") == 0) {
 			if (!cli_parse_duration(next, &lo->cfg.duration) || lo->cfg.duration <= 0) {
-				cli_error(o, "bad --duration '%s': give a duration (30s, 5m)", next);
+				cli_error(o, "bad --duration '%s': give a duration (30s, 5m)",
+				          next);
 				return EXIT_USAGE;
 			}
 		} else {
@@ -215,11 +219,12 @@ static void print_live_stats(const struct cli_opts *o, const struct floe_live_st
 	print_stats(o, ls->packets, ls->reasons, &ls->meter, records, secs);
 	for (unsigned k = 0; k < ls->nifaces; k++)
 		fprintf(stderr, "interface %s: received %" PRIu64 ", dropped by the kernel %" PRIu64
-		        ", dropped by the interface %" PRIu64 "\n", ls->ifs[k].name, ls->ifs[k].recv,
-		        ls->ifs[k].drop, ls->ifs[k].ifdrop);
+		        ", dropped by the interface %" PRIu64 "\n", ls->ifs[k].name,
+		        ls->ifs[k].recv, ls->ifs[k].drop, ls->ifs[k].ifdrop);
 	if (ls->nthreads > 1)
 		for (unsigned i = 0; i < ls->nthreads; i++)
-			fprintf(stderr, "thread %u: packets %" PRIu64 "\n", i, ls->thread_packets[i]);
+			fprintf(stderr, "thread %u: packets %" PRIu64 "\n", i,
+			        ls->thread_packets[i]);
 	if (ls->nifaces > 1)
 		fprintf(stderr, "merge: released before the hold %" PRIu64 "\n", ls->merge_early);
 	if (ls->sink_waits)
@@ -308,7 +313,8 @@ int cmd_capture(int argc, char **argv)
 		return rc;
 	}
 	if (lo.given || lo.user) {
-		cli_error(&o, "--buffer, --snaplen, --user, --threads, --duration and --count go with -i");
+		cli_error(&o, "--buffer, --snaplen, --user, --threads, --duration and --count "
+		          "go with -i");
 		cli_opts_release(&o);
 		return EXIT_USAGE;
 	}

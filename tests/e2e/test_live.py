@@ -62,8 +62,9 @@ class Link:
     def _build(self, taps):
         for ns in (self.cns, self.sns):
             sh("ip", "netns", "add", ns)
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+            for conf in ("all", "default"):   # no IPv6 neighbour discovery on the link
+                f = f"/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"
+                sh("ip", "netns", "exec", ns, "sh", "-c", f"[ ! -e {f} ] || echo 1 > {f}")
             sh("ip", "-n", ns, "link", "set", "lo", "up")
         sh("ip", "link", "add", self.cif, "netns", self.cns, "type", "veth", "peer", "name",
            self.sif, "netns", self.sns)
@@ -112,8 +113,10 @@ class Link:
         raise AssertionError("the test servers did not start")
 
     def port_open(self, port):
-        code = f"import socket; socket.create_connection(('{SERVER}', {port}), 1).close()"
-        return sh("ip", "netns", "exec", self.cns, "python3", "-c", code, check=False).returncode == 0
+        """The server listens (asked of the kernel: a probe connection
+        would be taken by iperf3 for a test and upset the next one)."""
+        out = sh("ip", "netns", "exec", self.sns, "ss", "-Hltn", f"sport = :{port}", check=False)
+        return f":{port}" in out.stdout
 
     def curl(self, path="/", check=True):
         r = sh("ip", "netns", "exec", self.cns, "curl", "-s", "-o", "/dev/null", "--max-time", "5",
@@ -313,7 +316,8 @@ def test_two_taps_merge(tmp_path):
     same_flows(m, w)
     for k, r in m.items():   # two-way, oriented from the client
         assert r["saddr"] == CLIENT and int(r["spkts"]) > 0 and int(r["dpkts"]) > 0, r
-        assert r["state"] == "FIN", r
+        # iperf3 may end its connections with a reset; HTTP's end with FINs
+        assert r["state"] == "FIN" or (r["dport"] == "5201" and r["state"] == "RST"), r
     # one tap alone sees the client's half only
     assert all(int(r["dpkts"]) == 0 for r in a.values()) and sorted(a) == sorted(m)
 

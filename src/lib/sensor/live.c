@@ -260,14 +260,16 @@ static void *capture_thread(void *arg)
 	int64_t last_tick = 0, next_stats = 0, drain_until = 0;
 	for (;;) {
 		int64_t mono = clock_ns(CLOCK_MONOTONIC);
-		if (!drain_until && atomic_load(&lv->stop))
-			drain_until = mono + (lv->cfg.count &&
-			                      atomic_load(&lv->taken) >= lv->cfg.count ? 0 : DRAIN_NS);
+		if (!drain_until && atomic_load(&lv->stop)) {
+			bool counted = lv->cfg.count && atomic_load(&lv->taken) >= lv->cfg.count;
+			drain_until = mono + (counted ? 0 : DRAIN_NS);
+		}
 		if (drain_until && mono >= drain_until)
 			break;
 		if (poll(pfd, lv->cfg.nifaces, drain_until ? 20 : FLOE_LIVE_TIMEOUT_MS) < 0 &&
 		    errno != EINTR) {
-			floe_errbuf_set(&t->eb, FLOE_IO, "cannot capture: poll: %s", strerror(errno));
+			floe_errbuf_set(&t->eb, FLOE_IO, "cannot capture: poll: %s",
+			                strerror(errno));
 			break;
 		}
 		long got = read_sockets(t);
@@ -327,10 +329,11 @@ static enum floe_err open_socket(struct floe_live *lv, struct lthread *t, unsign
 	if (rc < 0) {
 		const char *why = pcap_geterr(s->pc);
 		if (rc == PCAP_ERROR_NO_SUCH_DEVICE)
-			return floe_errbuf_set(eb, FLOE_IO, "cannot capture on '%s': no such interface",
-			                       ifc);
+			return floe_errbuf_set(eb, FLOE_IO,
+			                       "cannot capture on '%s': no such interface", ifc);
 		if (rc == PCAP_ERROR_PERM_DENIED)
-			return floe_errbuf_set(eb, FLOE_IO, "cannot capture on '%s': permission denied "
+			return floe_errbuf_set(eb, FLOE_IO,
+			                       "cannot capture on '%s': permission denied "
 			                       "(capturing needs root or CAP_NET_RAW)%s%s",
 			                       ifc, *why ? ": " : "", why);
 		return floe_errbuf_set(eb, FLOE_IO, "cannot capture on '%s': %s", ifc,
@@ -359,8 +362,8 @@ static enum floe_err open_socket(struct floe_live *lv, struct lthread *t, unsign
 		rc = pcap_setfilter(s->pc, &prog);
 		pcap_freecode(&prog);
 		if (rc != 0)
-			return floe_errbuf_set(eb, FLOE_IO, "cannot set the filter on '%s': %s", ifc,
-			                       pcap_geterr(s->pc));
+			return floe_errbuf_set(eb, FLOE_IO, "cannot set the filter on '%s': %s",
+			                       ifc, pcap_geterr(s->pc));
 	}
 	if (pcap_setnonblock(s->pc, 1, errbuf) != 0)
 		return floe_errbuf_set(eb, FLOE_IO, "cannot capture on '%s': %s", ifc, errbuf);
@@ -382,7 +385,8 @@ static enum floe_err join_fanout(struct floe_live *lv, struct lthread *t, unsign
 		socklen_t len = sizeof(val);
 		if (getsockopt(pcap_fileno(lv->th[0].s[k].pc), SOL_PACKET, PACKET_FANOUT, &val,
 		               &len) != 0)
-			return floe_errbuf_set(eb, FLOE_IO, "cannot read the fanout group of '%s': %s",
+			return floe_errbuf_set(eb, FLOE_IO,
+			                       "cannot read the fanout group of '%s': %s",
 			                       lv->cfg.ifaces[k], strerror(errno));
 		val = (val & 0xffff) | (PACKET_FANOUT_HASH << 16);
 	}
@@ -446,7 +450,8 @@ enum floe_err floe_live_open(const struct floe_live_config *cfg, struct floe_liv
 			break;
 		t->m = floe_meter_create(&mc, on_record, t, &err);
 		if (!t->m) {
-			floe_errbuf_set(eb, err, "cannot create the flow table: %s", floe_strerror(err));
+			floe_errbuf_set(eb, err, "cannot create the flow table: %s",
+			                floe_strerror(err));
 			break;
 		}
 		if (c->nifaces > 1) {
@@ -460,7 +465,8 @@ enum floe_err floe_live_open(const struct floe_live_config *cfg, struct floe_liv
 		return err;
 	}
 	for (unsigned k = 0; k < c->nifaces; k++)
-		floe_logf(c->log, FLOE_LOG_INFO, "capturing on '%s' (%s, snap length %d, ring %" PRIu64
+		floe_logf(c->log, FLOE_LOG_INFO,
+		          "capturing on '%s' (%s, snap length %d, ring %" PRIu64
 		          " MB, %u thread%s)", c->ifaces[k],
 		          pcap_datalink_val_to_name(lv->th[0].s[k].linktype), c->snaplen,
 		          c->buffer >> 20, lv->nthreads, lv->nthreads > 1 ? "s" : "");
@@ -478,10 +484,12 @@ enum floe_err floe_live_drop_privileges(const char *user, struct floe_errbuf *eb
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
 	if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
-		return floe_errbuf_set(eb, FLOE_IO, "cannot become '%s': %s", user, strerror(errno));
+		return floe_errbuf_set(eb, FLOE_IO, "cannot become '%s': %s", user,
+		                       strerror(errno));
 	if (getuid() != uid || geteuid() != uid || getgid() != gid || getegid() != gid ||
 	    (uid != 0 && setuid(0) == 0))
-		return floe_errbuf_set(eb, FLOE_IO, "cannot become '%s': root privileges remain", user);
+		return floe_errbuf_set(eb, FLOE_IO, "cannot become '%s': root privileges remain",
+		                       user);
 	return FLOE_OK;
 }
 
@@ -517,14 +525,16 @@ static void report_drops(struct floe_live *lv, struct floe_live_ifstats *last, b
 	for (unsigned k = 0; k < lv->cfg.nifaces; k++) {
 		uint64_t d = now[k].drop - last[k].drop, id = now[k].ifdrop - last[k].ifdrop;
 		if (final && (now[k].drop || now[k].ifdrop))
-			floe_logf(lv->cfg.log, FLOE_LOG_WARN, "'%s': %" PRIu64 " of %" PRIu64
-			          " packets dropped by the kernel ring, %" PRIu64 " by the interface",
+			floe_logf(lv->cfg.log, FLOE_LOG_WARN,
+			          "'%s': %" PRIu64 " of %" PRIu64 " packets dropped by the kernel "
+			          "ring, %" PRIu64 " by the interface",
 			          now[k].name, now[k].drop, now[k].recv, now[k].ifdrop);
 		else if (!final && (d || id))
-			floe_logf(lv->cfg.log, FLOE_LOG_WARN, "'%s': %" PRIu64 " packets dropped by the "
-			          "kernel ring, %" PRIu64 " by the interface since the last report "
-			          "(%" PRIu64 " and %" PRIu64 " in all)", now[k].name, d, id, now[k].drop,
-			          now[k].ifdrop);
+			floe_logf(lv->cfg.log, FLOE_LOG_WARN,
+			          "'%s': %" PRIu64 " packets dropped by the kernel ring, %" PRIu64
+			          " by the interface since the last report (%" PRIu64
+			          " and %" PRIu64 " in all)",
+			          now[k].name, d, id, now[k].drop, now[k].ifdrop);
 		last[k] = now[k];
 	}
 }

@@ -108,7 +108,8 @@ static const struct {
 } open_cases[] = {
 	{"no interface", {NULL}, 0, 1, NULL, FLOE_INVALID, "configuration"},
 	{"three interfaces", {"lo", "lo", "lo"}, 3, 1, NULL, FLOE_INVALID, "configuration"},
-	{"too many threads", {"lo"}, 1, FLOE_LIVE_MAX_THREADS + 1, NULL, FLOE_INVALID, "configuration"},
+	{"too many threads", {"lo"}, 1, FLOE_LIVE_MAX_THREADS + 1, NULL, FLOE_INVALID,
+	 "configuration"},
 	{"no such interface", {"floe-nosuch0"}, 1, 1, NULL, FLOE_IO,
 	 "cannot capture on 'floe-nosuch0': no such interface"},
 	{"bad filter", {"lo"}, 1, 1, "udp port and", FLOE_INVALID, "bad filter 'udp port and'"},
@@ -233,8 +234,9 @@ static void test_merge(void)
 	enum floe_err err = floe_live_run(lv, sink, &g, &eb);
 	struct floe_live_stats st;
 	floe_live_stats(lv, &st);
-	TAP_CHECK(err == FLOE_OK && g.pkts == 400 && g.records == 2, "merge: 2 flows of 200 packets "
-	          "(%llu packets, %d records)", (unsigned long long)g.pkts, g.records);
+	TAP_CHECK(err == FLOE_OK && g.pkts == 400 && g.records == 2,
+	          "merge: 2 flows of 200 packets (%llu packets, %d records)",
+	          (unsigned long long)g.pkts, g.records);
 	TAP_CHECK(st.meter.time_backwards == 0 && st.merge_early == 0 && st.nifaces == 2,
 	          "merge: in timestamp order (%llu backwards)",
 	          (unsigned long long)st.meter.time_backwards);
