@@ -29,6 +29,7 @@ static const struct command {
 	{"export", cmd_export, "send records to another collector (IPFIX over UDP)"},
 	{"archive", cmd_archive, "list, verify, expire and recover an archive's files"},
 	{"detect", cmd_detect, "scanners, mail spam, watchlist hits, beacons, baselines"},
+	{"report", cmd_report, "daily traffic, accounting, top ports, talkers, broadcasters"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
 	{"version", cmd_version, "print the version"},
 };
