@@ -88,6 +88,9 @@ struct cli_opts {
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
 extern const struct floe_log *cli_log(void);
+/* Sends cli_log() and cli_error()/cli_warn() to log instead of stderr
+ * (daemon.c: --log, --syslog); NULL: back to stderr.  log is copied. */
+void cli_log_route(const struct floe_log *log);
 
 /* Prints "floe CMD: message" to stderr. */
 void cli_error(const struct cli_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);
@@ -137,6 +140,7 @@ int cmd_merge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* The body of `floe read` after option parsing (cmd_read.c), shared with
  * `floe export`: reads the sources of o through its filter into the sink
