@@ -329,28 +329,32 @@ def fast_subscriber(port, result):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(hello(b"fast"))
     s.settimeout(WAIT)
-    buf, frames = b"", []
+    buf, frames = bytearray(), []
     while True:
         d = s.recv(1 << 20)
         if not d:
             break
         buf += d
-        while len(buf) >= 8:
-            t, _, _, n = struct.unpack("<BBHI", buf[:8])
-            if len(buf) < 8 + n:
+        off = 0
+        while len(buf) - off >= 8:
+            t, _, _, n = struct.unpack_from("<BBHI", buf, off)
+            if len(buf) - off < 8 + n:
                 break
-            nrec = struct.unpack("<I", buf[8 + 12:8 + 16])[0] if t == 2 else 0
-            frames.append((t, buf[8:8 + n] if t == 4 else n, nrec))
-            buf = buf[8 + n:]
+            nrec = struct.unpack_from("<I", buf, off + 8 + 12)[0] if t == 2 else 0
+            frames.append((t, bytes(buf[off + 8:off + 8 + n]) if t == 4 else n, nrec))
+            off += 8 + n
+        del buf[:off]
     s.close()
     result.extend(frames)
 
 
 def test_stalled_subscriber_is_cut_off(tmp_path, flows):
     port = free_port()
-    copies = 10
+    # the bound leaves a busy machine's scheduler room for the fast reader;
+    # the stalled one passes it anyway (20 copies are about 6 MB of frames)
+    copies = 20
     srv = Floe(tmp_path, "srv", "read", "-r", *[flows] * copies, "--listen", f"127.0.0.1:{port}",
-               "--subscribers", "2", "--subscriber-buffer", "256k", "--stats")
+               "--subscribers", "2", "--subscriber-buffer", "1m", "--stats")
     stalled = socket.socket()
     frames = []
     try:
