@@ -28,6 +28,7 @@ static const struct command {
 	{"merge", cmd_merge, "join two one-direction captures into two-way flows"},
 	{"export", cmd_export, "send records to another collector (IPFIX over UDP)"},
 	{"archive", cmd_archive, "list, verify, expire and recover an archive's files"},
+	{"graph", cmd_graph, "a time series chart of records (SVG, JSON)"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
 	{"version", cmd_version, "print the version"},
 };
