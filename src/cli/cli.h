@@ -119,6 +119,7 @@ int cmd_bins(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 
 /* The body of `floe read` after option parsing (cmd_read.c), shared with

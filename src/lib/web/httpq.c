@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/addr.h"
 #include "util/cursor.h"
 
 static int hexval(uint8_t c)
@@ -127,11 +128,11 @@ static enum floe_err check_words(const char *name, const char *v, struct floe_er
 	return FLOE_OK;
 }
 
-enum param { P_T, P_B, P_M, P_BY, P_SORT, P_TOP, P_LIMIT, P_FORMAT, P_FILTER, P_SINCE, P_N };
+enum param { P_T, P_B, P_M, P_BY, P_SORT, P_TOP, P_LIMIT, P_FORMAT, P_FILTER, P_HOST, P_N };
 
 static const char *const param_names[P_N] = {
 	[P_T] = "t", [P_B] = "b", [P_M] = "m", [P_BY] = "by", [P_SORT] = "sort", [P_TOP] = "top",
-	[P_LIMIT] = "limit", [P_FORMAT] = "format", [P_FILTER] = "filter", [P_SINCE] = "since",
+	[P_LIMIT] = "limit", [P_FORMAT] = "format", [P_FILTER] = "filter", [P_HOST] = "host",
 };
 
 static const char *const metric_names[] = {"bytes", "pkts", "flows"};
@@ -144,7 +145,7 @@ const char *floe_httpq_metric_name(enum floe_httpq_metric m)
 static enum floe_err set_param(struct floe_httpq *q, enum param p, const char *v, int64_t now,
                                struct floe_errbuf *eb)
 {
-	uint64_t x;
+	uint64_t x = 0;
 	enum floe_err e;
 	struct floe_errbuf teb = {0};
 	switch (p) {
@@ -192,8 +193,12 @@ static enum floe_err set_param(struct floe_httpq *q, enum param p, const char *v
 	case P_FILTER:
 		strcpy(q->filter, v);  /* v is at most as long as the query string */
 		return FLOE_OK;
-	case P_SINCE:
-		return parse_uint("since", v, UINT64_MAX / 2, &q->since, eb);
+	case P_HOST:
+		if (!floe_addr_parse(v, q->host))
+			return floe_errbuf_set(eb, FLOE_MALFORMED, "host: expected an IPv4 or IPv6 address, "
+			                       "found '%.60s'", v);
+		q->has_host = true;
+		return FLOE_OK;
 	case P_N:
 		break;
 	}
@@ -262,13 +267,15 @@ enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct f
 
 size_t floe_httpq_describe(const struct floe_httpq *q, char *buf, size_t len)
 {
-	char t[64] = "all";
+	char t[64] = "all", h[FLOE_ADDRSTRLEN] = "-";
+	if (q->has_host)
+		floe_addr_format(q->host, h, sizeof(h));
 	if (q->has_t)
 		snprintf(t, sizeof(t), "%" PRId64 "/%" PRId64, q->range.start, q->range.end);
 	int n = snprintf(buf, len, "t=%s b=%" PRId64 " m=%s by='%s' sort='%s' top=%" PRIu32
-	                 " limit=%" PRIu32 " format=%s since=%" PRIu64 " filter='%s'",
+	                 " limit=%" PRIu32 " format=%s host=%s filter='%s'",
 	                 t, q->bin, floe_httpq_metric_name(q->metric), q->by, q->sort, q->top,
-	                 q->limit, q->format == FLOE_HQF_CSV ? "csv" : "json", q->since, q->filter);
+	                 q->limit, q->format == FLOE_HQF_CSV ? "csv" : "json", h, q->filter);
 	if (n < 0)
 		return 0;
 	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;

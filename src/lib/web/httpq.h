@@ -24,7 +24,7 @@
 
 #define FLOE_HTTPQ_MAX_QUERY 16384   /* bytes of a whole query string */
 #define FLOE_HTTPQ_MAX_WORDS 256     /* bytes of by= and sort= */
-#define FLOE_HTTPQ_MAX_TOP 50        /* series per graph (top=) */
+#define FLOE_HTTPQ_MAX_TOP 32        /* rows of a top list, series of a graph (top=) */
 #define FLOE_HTTPQ_MAX_LIMIT 10000   /* rows of a table (limit=) */
 #define FLOE_HTTPQ_MIN_BIN 1000000000LL  /* b= at least one second */
 
@@ -46,7 +46,8 @@ struct floe_httpq {
 	uint32_t limit;                /* limit=; 100 */
 	enum floe_httpq_format format; /* format=; json */
 	char filter[FLOE_HTTPQ_MAX_QUERY]; /* filter=, decoded; "" = all */
-	uint64_t since;                /* since= (live page): a sequence number; 0 */
+	bool has_host;                 /* host=: a graph's series against the total */
+	uint8_t host[16];              /* its address, v4-mapped */
 };
 
 /*
@@ -54,7 +55,8 @@ struct floe_httpq {
  * bytes).  now (ns) anchors relative -t ranges.  Returns OK with *q filled,
  * or with eb set (the message quotes the parameter):
  *   MALFORMED  a bad percent escape, a decoded NUL or control character,
- *              a parameter without '=', a bad number or duration
+ *              a parameter without '=', a bad number, duration or host=
+ *              address
  *   INVALID    an unknown parameter, one given twice, a bad value (t=
  *              that does not parse, m= or format= not in the list, b=
  *              under a second, top= or limit= of 0)

@@ -17,6 +17,7 @@
 
 #include "archive/source.h"
 #include "field.h"
+#include "graph/graph.h"
 #include "filter/filter.h"
 #include "query/cluster.h"
 #include "query/local.h"
@@ -86,7 +87,7 @@ bool floe_webbuf_printf(struct floe_webbuf *b, const char *fmt, ...)
 
 bool floe_webbuf_json_str(struct floe_webbuf *b, const char *s)
 {
-	bool ok = floe_webbuf_add(b, "\"", 1);
+	bool ok = FLOE_WEBBUF_LIT(b, "\"");
 	for (; *s && ok; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (c == '"' || c == '\\')
@@ -98,7 +99,7 @@ bool floe_webbuf_json_str(struct floe_webbuf *b, const char *s)
 		else
 			ok = floe_webbuf_add(b, s, 1);
 	}
-	return ok && floe_webbuf_add(b, "\"", 1);
+	return ok && FLOE_WEBBUF_LIT(b, "\"");
 }
 
 /* stdio over a webbuf, for the query layer's CSV and JSON writers. */
@@ -371,23 +372,25 @@ static void topn_release(struct topn *t)
 static bool topn_json(struct topn *t, struct floe_webbuf *out)
 {
 	struct floe_fmtopts fo = {.timefmt = 0, .prec = 6, .numeric = false};
-	bool ok = floe_webbuf_add(out, "[", 1);
+	bool ok = FLOE_WEBBUF_LIT(out, "[");
 	for (size_t r = 0; r < t->nrows && ok; r++) {
 		const struct floe_flow *f = &t->rows[r];
-		ok = floe_webbuf_add(out, r ? ",{" : "{", r ? 2 : 1);
+		ok = floe_webbuf_printf(out, "%s{", r ? "," : "");
 		for (size_t i = 0; i < t->nk && ok; i++) {
 			char v[128];
 			floe_field_format(t->kf[i], f, &fo, v, sizeof(v));
-			ok = floe_webbuf_printf(out, "\"%s\":", t->kf[i]->name) && floe_webbuf_json_str(out, v);
+			bool num = (t->kf[i]->type == FLOE_FT_PORT || t->kf[i]->type == FLOE_FT_UINT) && v[0];
+			ok = floe_webbuf_printf(out, "\"%s\":", t->kf[i]->name) &&
+			     (num ? floe_webbuf_add(out, v, strlen(v)) : floe_webbuf_json_str(out, v));
 			if (ok && t->kf[i]->type == FLOE_FT_PROTO)
 				ok = floe_webbuf_printf(out, ",\"protonum\":%u", f->proto);
-			ok = ok && floe_webbuf_add(out, ",", 1);
+			ok = ok && FLOE_WEBBUF_LIT(out, ",");
 		}
 		ok = ok && floe_webbuf_printf(out, "\"bytes\":%" PRIu64 ",\"pkts\":%" PRIu64
 		                              ",\"flows\":%" PRIu64 "}", f->sbytes + f->dbytes,
 		                              f->spkts + f->dpkts, (uint64_t)f->trans);
 	}
-	return ok && floe_webbuf_add(out, "]", 1);
+	return ok && FLOE_WEBBUF_LIT(out, "]");
 }
 
 /* ---- summary ---- */
@@ -457,12 +460,12 @@ enum floe_err floe_webq_summary(const struct floe_webq_ctx *ctx, const struct fl
 		                             ",\"pkts\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"metric\":\"%s\",",
 		                             s.records, s.flows, s.pkts, s.bytes,
 		                             floe_httpq_metric_name(q->metric)) &&
-		          json_time(out, "first", s.first, any) && floe_webbuf_add(out, ",", 1) &&
+		          json_time(out, "first", s.first, any) && FLOE_WEBBUF_LIT(out, ",") &&
 		          json_time(out, "last", s.last, any) &&
-		          floe_webbuf_add(out, ",\"hosts\":", 9) && topn_json(&s.hosts, out) &&
-		          floe_webbuf_add(out, ",\"ports\":", 9) && topn_json(&s.ports, out) &&
-		          floe_webbuf_add(out, ",\"protos\":", 10) && topn_json(&s.protos, out) &&
-		          floe_webbuf_add(out, "}\n", 2);
+		          FLOE_WEBBUF_LIT(out, ",\"hosts\":") && topn_json(&s.hosts, out) &&
+		          FLOE_WEBBUF_LIT(out, ",\"ports\":") && topn_json(&s.ports, out) &&
+		          FLOE_WEBBUF_LIT(out, ",\"protos\":") && topn_json(&s.protos, out) &&
+		          FLOE_WEBBUF_LIT(out, "}\n");
 		if (!ok)
 			e = out_full(eb);
 	}
@@ -551,15 +554,15 @@ static enum floe_err grid_json(struct grid *g, int nseries, const char *const *l
 	                             g->bin / 1000000000, floe_httpq_metric_name(g->metric));
 	for (size_t b = 0; b < nb && ok; b++)
 		ok = floe_webbuf_printf(out, "%s%" PRId64, b ? "," : "", (t0 + (int64_t)b * g->bin) / 1000000000);
-	ok = ok && floe_webbuf_add(out, "],\"series\":[", 12);
+	ok = ok && FLOE_WEBBUF_LIT(out, "],\"series\":[");
 	for (int s = 0; s < nseries && ok; s++) {
-		ok = floe_webbuf_add(out, s ? ",{\"key\":" : "{\"key\":", s ? 9 : 8) &&
-		     floe_webbuf_json_str(out, labels[s]) && floe_webbuf_add(out, ",\"values\":[", 11);
+		ok = floe_webbuf_printf(out, "%s{\"key\":", s ? "," : "") &&
+		     floe_webbuf_json_str(out, labels[s]) && FLOE_WEBBUF_LIT(out, ",\"values\":[");
 		for (size_t b = 0; b < nb && ok; b++)
 			ok = floe_webbuf_printf(out, "%s%.0f", b ? "," : "", m[(size_t)s * nb + b]);
-		ok = ok && floe_webbuf_add(out, "]}", 2);
+		ok = ok && FLOE_WEBBUF_LIT(out, "]}");
 	}
-	ok = ok && floe_webbuf_add(out, "]", 1);
+	ok = ok && FLOE_WEBBUF_LIT(out, "]");
 	floe_free(g->budget, m, bytes);
 	return ok ? FLOE_OK : out_full(eb);
 }
@@ -650,11 +653,11 @@ enum floe_err floe_webq_series(const struct floe_webq_ctx *ctx, const struct flo
 		for (size_t i = 0; i < g.ncells && !other; i++)
 			other = g.cells[i].series == (int)nn + 1;
 		if (!floe_webbuf_printf(out, "{\"by\":") || !floe_webbuf_json_str(out, q->by) ||
-		    !floe_webbuf_add(out, ",", 1))
+		    !FLOE_WEBBUF_LIT(out, ","))
 			e = out_full(eb);
 		if (e == FLOE_OK)
 			e = grid_json(&g, keyed ? (int)nn + 1 + other : 1, labels, out, eb);
-		if (e == FLOE_OK && !floe_webbuf_add(out, "}\n", 2))
+		if (e == FLOE_OK && !FLOE_WEBBUF_LIT(out, "}\n"))
 			e = out_full(eb);
 	}
 	free(names);
@@ -735,15 +738,15 @@ enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_
 		char a[FLOE_ADDRSTRLEN];
 		floe_addr_format(addr, a, sizeof(a));
 		static const char *const labels[] = {"total", "host", "flows"};
-		bool ok = floe_webbuf_add(out, "{\"addr\":", 8) && floe_webbuf_json_str(out, a) &&
+		bool ok = FLOE_WEBBUF_LIT(out, "{\"addr\":") && floe_webbuf_json_str(out, a) &&
 		          floe_webbuf_printf(out, ",\"records\":%" PRIu64 ",\"flows\":%" PRIu64
 		                             ",\"pkts\":%" PRIu64 ",\"bytes\":%" PRIu64 ",",
 		                             h.records, h.flows, h.pkts, h.bytes);
 		e = ok ? grid_json(&g, 3, labels, out, eb) : out_full(eb);
 		if (e == FLOE_OK &&
-		    !(floe_webbuf_add(out, ",\"peers\":", 9) && topn_json(&h.peers, out) &&
-		      floe_webbuf_add(out, ",\"ports\":", 9) && topn_json(&h.ports, out) &&
-		      floe_webbuf_add(out, "}\n", 2)))
+		    !(FLOE_WEBBUF_LIT(out, ",\"peers\":") && topn_json(&h.peers, out) &&
+		      FLOE_WEBBUF_LIT(out, ",\"ports\":") && topn_json(&h.ports, out) &&
+		      FLOE_WEBBUF_LIT(out, "}\n")))
 			e = out_full(eb);
 	}
 	grid_release(&g);
@@ -799,16 +802,16 @@ static enum floe_err table_rec(void *ud, const struct floe_flow *f)
 static bool table_json(struct floe_webbuf *out, const struct floe_field *const *cols, size_t ncols,
                        const struct floe_webbuf *lines, bool more)
 {
-	bool ok = floe_webbuf_add(out, "{\"columns\":[", 12);
+	bool ok = FLOE_WEBBUF_LIT(out, "{\"columns\":[");
 	for (size_t i = 0; i < ncols && ok; i++)
-		ok = (!i || floe_webbuf_add(out, ",", 1)) && floe_webbuf_json_str(out, cols[i]->name);
-	ok = ok && floe_webbuf_add(out, "],\"rows\":[", 10);
+		ok = (!i || FLOE_WEBBUF_LIT(out, ",")) && floe_webbuf_json_str(out, cols[i]->name);
+	ok = ok && FLOE_WEBBUF_LIT(out, "],\"rows\":[");
 	bool first = true;
 	for (size_t at = 0; at < lines->len && ok;) {
 		const char *nl = memchr(lines->p + at, '\n', lines->len - at);
 		size_t n = nl ? (size_t)(nl - (lines->p + at)) : lines->len - at;
 		if (n)
-			ok = (first || floe_webbuf_add(out, ",", 1)) && floe_webbuf_add(out, lines->p + at, n);
+			ok = (first || FLOE_WEBBUF_LIT(out, ",")) && floe_webbuf_add(out, lines->p + at, n);
 		first = first && !n;
 		at += n + 1;
 	}
@@ -907,6 +910,71 @@ enum floe_err floe_webq_table(const struct floe_webq_ctx *ctx, const struct floe
 	floe_webbuf_release(&lines);
 	floe_sort_destroy(t.sort);
 	floe_cluster_destroy(t.cl);
+	floe_filter_destroy(filter);
+	return e;
+}
+
+/* ---- charts ---- */
+
+struct chart {
+	struct floe_graph *g;
+	const struct floe_httpq *q;
+};
+
+static enum floe_err chart_rec(void *ud, const struct floe_flow *f)
+{
+	struct chart *c = ud;
+	enum floe_err e = floe_graph_add(c->g, f);
+	if (e == FLOE_OK && c->q->has_host &&
+	    (memcmp(f->saddr, c->q->host, 16) == 0 || memcmp(f->daddr, c->q->host, 16) == 0))
+		e = floe_graph_add_vs(c->g, f);
+	return e;
+}
+
+enum floe_err floe_webq_graph(const struct floe_webq_ctx *ctx, const struct floe_httpq *q,
+                              struct floe_webbuf *out, struct floe_errbuf *eb)
+{
+	static const enum floe_graph_metric gm[] = {FLOE_GM_BYTES, FLOE_GM_PKTS, FLOE_GM_FLOWS};
+	char vs[FLOE_ADDRSTRLEN + 8] = "";
+	if (q->has_host) {
+		floe_addr_format(q->host, vs, sizeof(vs));
+	}
+	bool bounded = q->range.start != INT64_MIN && q->range.end != INT64_MAX;
+	struct floe_graph_opts go = {
+		.t0 = bounded ? q->range.start : 0, .t1 = bounded ? q->range.end : 0,
+		.bin = pick_bin(q), .metric = gm[q->metric], .by = q->by[0] ? q->by : NULL,
+		.top = q->top, .stacked = q->by[0] != '\0', .vs = q->has_host ? vs : NULL,
+		.budget = ctx->budget, .tmpdir = ctx->tmpdir, .log = ctx->log,
+	};
+	struct floe_filter *filter = compile(ctx, q->filter, eb);
+	if (!filter)
+		return eb->code;
+	struct floe_errbuf geb = {0};
+	struct chart c = {.g = floe_graph_create(&go, &geb), .q = q};
+	enum floe_err e = FLOE_OK;
+	if (!c.g)
+		e = floe_errbuf_set(eb, geb.code == FLOE_NOMEM ? FLOE_NOMEM : FLOE_INVALID, "%s", geb.msg);
+	if (e == FLOE_OK) {
+		e = scan(ctx, q, filter, !q->has_host, chart_rec, &c, eb);
+		if (e != FLOE_OK && !eb->code)
+			e = floe_errbuf_set(eb, e, "%s", floe_graph_error(c.g));
+	}
+	if (e == FLOE_OK) {
+		FILE *fp = webbuf_file(out);
+		if (!fp)
+			e = floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		else {
+			e = floe_graph_svg(c.g, fp);
+			if (fclose(fp) != 0 && e == FLOE_OK)
+				e = FLOE_IO;
+			if (out->full)
+				e = out_full(eb);
+			else if (e != FLOE_OK)
+				e = floe_errbuf_set(eb, e, "%s", *floe_graph_error(c.g) ? floe_graph_error(c.g) :
+				                    floe_strerror(e));
+		}
+	}
+	floe_graph_destroy(c.g);
 	floe_filter_destroy(filter);
 	return e;
 }

@@ -42,6 +42,8 @@ void floe_webbuf_init(struct floe_webbuf *b, struct floe_budget *budget);
 void floe_webbuf_release(struct floe_webbuf *b);
 /* Appends; false (and full set) when the budget refuses. */
 bool floe_webbuf_add(struct floe_webbuf *b, const void *p, size_t n);
+/* Appends a string literal. */
+#define FLOE_WEBBUF_LIT(b, lit) floe_webbuf_add((b), (lit), sizeof(lit) - 1)
 bool floe_webbuf_printf(struct floe_webbuf *b, const char *fmt, ...) FLOE_PRINTF(2, 3);
 /* Appends s as a JSON string, quotes included (RFC 8259 section 7). */
 bool floe_webbuf_json_str(struct floe_webbuf *b, const char *s);
@@ -101,6 +103,13 @@ FLOE_WUR enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const str
  * "rows":[{...}...],"more":bool}; CSV: a header and rows, as `floe
  * cluster -o csv` prints them. */
 FLOE_WUR enum floe_err floe_webq_table(const struct floe_webq_ctx *ctx, const struct floe_httpq *q,
+                                       struct floe_webbuf *out, struct floe_errbuf *eb);
+
+/* A chart as SVG (graph/graph.h, the same code as `floe graph`): q->metric
+ * per bin of q->bin, one series per q->by group (the top q->top and
+ * "other") or the total, and with q->has_host that host's records drawn
+ * against it.  The period is q->range, or the records' extent. */
+FLOE_WUR enum floe_err floe_webq_graph(const struct floe_webq_ctx *ctx, const struct floe_httpq *q,
                                        struct floe_webbuf *out, struct floe_errbuf *eb);
 
 #endif
