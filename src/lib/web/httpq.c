@@ -33,6 +33,7 @@ static enum floe_err decode(struct floe_cursor *cur, bool plus, char *out, size_
                             const char *what, struct floe_errbuf *eb)
 {
 	size_t n = 0;
+	out[0] = '\0';  /* terminated at every step: messages may quote it */
 	while (floe_cur_left(cur) > 0) {
 		uint8_t c = *floe_cur_take(cur, 1);
 		if (c == '%') {
@@ -51,8 +52,8 @@ static enum floe_err decode(struct floe_cursor *cur, bool plus, char *out, size_
 		if (n + 1 >= cap)
 			return floe_errbuf_set(eb, FLOE_LIMIT, "%s: longer than %zu bytes", what, cap - 1);
 		out[n++] = (char)c;
+		out[n] = '\0';
 	}
-	out[n] = '\0';
 	return FLOE_OK;
 }
 
@@ -234,11 +235,12 @@ enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct f
 			continue;  /* "a=1&&b=2", a trailing '&' */
 		char name[16];
 		struct floe_cursor nc = floe_cursor_make(start, eq == SIZE_MAX ? plen : eq);
-		enum floe_err e = decode(&nc, true, name, sizeof(name), "parameter name", eb);
+		struct floe_errbuf neb = {0};
+		enum floe_err e = decode(&nc, true, name, sizeof(name), "parameter name", &neb);
 		if (e == FLOE_LIMIT)
-			return floe_errbuf_set(eb, FLOE_INVALID, "unknown parameter (name too long)");
+			return floe_errbuf_set(eb, FLOE_INVALID, "unknown parameter '%.15s...'", name);
 		if (e != FLOE_OK)
-			return e;
+			return floe_errbuf_set(eb, e, "%s", neb.msg);
 		if (eq == SIZE_MAX)
 			return floe_errbuf_set(eb, FLOE_MALFORMED, "parameter '%s' has no '='", name);
 		enum param p = P_N;
@@ -255,10 +257,8 @@ enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct f
 		if (seen[p])
 			return floe_errbuf_set(eb, FLOE_INVALID, "parameter '%s' given twice", name);
 		seen[p] = true;
-		if (p != P_FILTER && p != P_T && value[0] == '\0')
-			return floe_errbuf_set(eb, FLOE_MALFORMED, "%s: empty value", name);
-		if (p == P_T && value[0] == '\0')
-			continue;  /* the form's empty time field: all time */
+		if (value[0] == '\0')
+			continue;  /* a form's empty field: as if not given */
 		if ((e = set_param(q, p, value, now, eb)) != FLOE_OK)
 			return e;
 	}
