@@ -70,6 +70,7 @@ struct req {
 	char body[MAX_BODY];
 	size_t blen;
 	bool body_over;
+	bool started;      /* the first call (headers only) has been seen */
 };
 
 static int64_t now_real(void)
@@ -564,6 +565,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return MHD_NO;
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	bool post = strcmp(method, "POST") == 0;
+	if (post && !rq->started) {
+		rq->started = true;   /* the body, if any, comes in the next calls */
+		return MHD_YES;
+	}
 	if (post && *upload_size) {
 		if (rq->blen + *upload_size > sizeof(rq->body))
 			rq->body_over = true;

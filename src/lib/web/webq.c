@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive/archive.h"
 #include "archive/source.h"
 #include "field.h"
 #include "graph/graph.h"
@@ -542,7 +543,7 @@ static enum floe_err grid_json(struct grid *g, int nseries, const char *const *l
 	}
 	size_t nb = g->ncells ? (size_t)((t1 - t0) / g->bin) + 1 : 0;
 	if (nb > FLOE_WEBQ_MAX_BINS)
-		return floe_errbuf_set(eb, FLOE_LIMIT, "%zu bins are more than %d: give a larger b",
+		return floe_errbuf_set(eb, FLOE_INVALID, "%zu bins are more than %d: give a larger b",
 		                       nb, FLOE_WEBQ_MAX_BINS);
 	size_t bytes = nb * (size_t)nseries * sizeof(double);
 	double *m = bytes ? floe_calloc(g->budget, nb * (size_t)nseries, sizeof(double)) : NULL;
@@ -573,20 +574,57 @@ static void grid_release(struct grid *g)
 	g->cells = NULL;
 }
 
-/* b= or a default: the range in about 100 bins of a round size, or an hour. */
-static int64_t pick_bin(const struct floe_httpq *q)
+/* The period of an archive's files from their names (archive.h): a file
+ * named for T holds records of [T, T + FLOE_SOURCE_SLACK). */
+struct extent {
+	int64_t lo, hi;
+};
+
+static enum floe_err extent_walk(void *ud, const char *path, uint64_t size, struct floe_errbuf *eb)
+{
+	struct extent *x = ud;
+	(void)size;
+	(void)eb;
+	const char *base = strrchr(path, '/');
+	int64_t t;
+	bool part;
+	if (floe_archive_parse_name(base ? base + 1 : path, &t, &part)) {
+		x->lo = t < x->lo ? t : x->lo;
+		x->hi = t > x->hi ? t : x->hi;
+	}
+	return FLOE_OK;
+}
+
+/* b=, or a default: the period in about 100 bins of a round size.  The
+ * period is q->range, its open ends closed by the archive's file names;
+ * an hour if neither says. */
+static int64_t pick_bin(const struct floe_webq_ctx *ctx, const struct floe_httpq *q)
 {
 	static const int64_t steps[] = {1, 5, 10, 30, 60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600,
 	                                86400, 7 * 86400};
+	const size_t nsteps = sizeof(steps) / sizeof(steps[0]);
 	if (q->bin)
 		return q->bin;
-	if (q->range.start == INT64_MIN || q->range.end == INT64_MAX)
-		return 3600LL * 1000000000LL;
-	int64_t want = (q->range.end - q->range.start) / 100;
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+	int64_t lo = q->range.start, hi = q->range.end;
+	if (lo == INT64_MIN || hi == INT64_MAX) {
+		struct extent x = {INT64_MAX, INT64_MIN};
+		struct floe_errbuf eb = {0};
+		for (size_t i = 0; i < ctx->ndirs; i++)
+			if (floe_archive_walk(ctx->dirs[i], extent_walk, &x, &eb) != FLOE_OK)
+				floe_errbuf_clear(&eb);
+		if (x.lo > x.hi)
+			return 3600LL * 1000000000LL;
+		lo = lo == INT64_MIN ? x.lo : lo;
+		hi = hi == INT64_MAX ? x.hi + FLOE_SOURCE_SLACK : hi;
+		if (hi <= lo)
+			return 3600LL * 1000000000LL;
+	}
+	int64_t want = (hi - lo) / 100;
+	for (size_t i = 0; i < nsteps; i++)
 		if (steps[i] * 1000000000LL >= want)
 			return steps[i] * 1000000000LL;
-	return steps[sizeof(steps) / sizeof(steps[0]) - 1] * 1000000000LL;
+	/* longer periods: whole weeks */
+	return (want / (steps[nsteps - 1] * 1000000000LL) + 1) * steps[nsteps - 1] * 1000000000LL;
 }
 
 struct series {
@@ -605,7 +643,7 @@ enum floe_err floe_webq_series(const struct floe_webq_ctx *ctx, const struct flo
                                struct floe_webbuf *out, struct floe_errbuf *eb)
 {
 	struct series s = {0};
-	struct grid g = {.budget = ctx->budget, .metric = q->metric, .bin = pick_bin(q)};
+	struct grid g = {.budget = ctx->budget, .metric = q->metric, .bin = pick_bin(ctx, q)};
 	struct floe_filter *filter = compile(ctx, q->filter, eb);
 	if (!filter)
 		return eb->code;
@@ -704,7 +742,7 @@ enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_
 {
 	struct host h = {0};
 	memcpy(h.addr, addr, 16);
-	struct grid g = {.budget = ctx->budget, .metric = q->metric, .bin = pick_bin(q)};
+	struct grid g = {.budget = ctx->budget, .metric = q->metric, .bin = pick_bin(ctx, q)};
 	struct floe_filter *filter = compile(ctx, q->filter, eb);
 	if (!filter)
 		return eb->code;
@@ -942,7 +980,7 @@ enum floe_err floe_webq_graph(const struct floe_webq_ctx *ctx, const struct floe
 	bool bounded = q->range.start != INT64_MIN && q->range.end != INT64_MAX;
 	struct floe_graph_opts go = {
 		.t0 = bounded ? q->range.start : 0, .t1 = bounded ? q->range.end : 0,
-		.bin = pick_bin(q), .metric = gm[q->metric], .by = q->by[0] ? q->by : NULL,
+		.bin = pick_bin(ctx, q), .metric = gm[q->metric], .by = q->by[0] ? q->by : NULL,
 		.top = q->top, .stacked = q->by[0] != '\0', .vs = q->has_host ? vs : NULL,
 		.budget = ctx->budget, .tmpdir = ctx->tmpdir, .log = ctx->log,
 	};
@@ -969,9 +1007,9 @@ enum floe_err floe_webq_graph(const struct floe_webq_ctx *ctx, const struct floe
 				e = FLOE_IO;
 			if (out->full)
 				e = out_full(eb);
-			else if (e != FLOE_OK)
-				e = floe_errbuf_set(eb, e, "%s", *floe_graph_error(c.g) ? floe_graph_error(c.g) :
-				                    floe_strerror(e));
+			else if (e != FLOE_OK)  /* LIMIT: more bins than a chart holds, the caller's b= */
+				e = floe_errbuf_set(eb, e == FLOE_LIMIT ? FLOE_INVALID : e, "%s",
+				                    *floe_graph_error(c.g) ? floe_graph_error(c.g) : floe_strerror(e));
 		}
 	}
 	floe_graph_destroy(c.g);

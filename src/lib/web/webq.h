@@ -67,9 +67,9 @@ int64_t floe_webq_now_mono(void);
  * floe_webq_table).  Errors, with eb set to a message for the user:
  *   INVALID    the filter does not compile, an unknown key or sort key,
  *              a filter naming a file (@file: the server's files are not
- *              the web user's), `local` without --local
- *   LIMIT      the deadline passed while reading, or the series would have
- *              more than FLOE_WEBQ_MAX_BINS bins
+ *              the web user's), `local` without --local, a series or chart
+ *              of more than FLOE_WEBQ_MAX_BINS (FLOE_GRAPH_MAX_BINS) bins
+ *   LIMIT      the deadline passed while reading
  *   NOMEM      the request's budget cannot hold the answer
  *   IO         the archive cannot be read
  * The HTTP layer answers 400 for INVALID, 503 for LIMIT and NOMEM, 500 for
