@@ -113,6 +113,7 @@ struct feed {
 	/* the reader's own */
 	int rc;
 	uint64_t nrec;
+	uint8_t addrs[64][16];         /* the filter's hosts: the source borrows them */
 };
 
 static void feed_publish(struct feed *fd, int w, size_t k)
@@ -141,11 +142,10 @@ static struct floe_source *feed_source(struct feed *fd)
 {
 	struct cli_opts *o = fd->o;
 	struct floe_errbuf eb = {0};
-	uint8_t addrs[64][16];
 	size_t naddrs = 0;
-	if (fd->filter && !floe_filter_required_addrs(fd->filter, addrs, 64, &naddrs))
+	if (fd->filter && !floe_filter_required_addrs(fd->filter, fd->addrs, 64, &naddrs))
 		naddrs = 0;
-	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
+	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])fd->addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .columns = fd->columns,
 	                              .log = cli_log()};
 	struct floe_source *src = floe_source_create(&so, &eb);
