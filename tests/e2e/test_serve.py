@@ -475,6 +475,8 @@ def test_pages_in_browser(srv, archive, browser):
     href = d.find_element(By.ID, "json").get_attribute("href")
     assert json.loads(request(srv, href[len(srv.url):])[2])["rows"][0]["bytes"] == int(want[0]["bytes"])
     d.save_screenshot(str(SCREENS / "query.png"))
+    severe = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
     # a bad filter shows the server's message, as text
     d.get(srv.url + "/query?" + urllib.parse.urlencode({"filter": "tcp and <img src=x>"}))
     assert wait_loaded(d) == "error"

@@ -595,7 +595,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return send_error(w, c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET (and POST /login)");
 	const struct floe_web_asset *a = floe_web_asset_find(path);
 	bool open = strcmp(path, "/login") == 0 || strcmp(path, "/static/style.css") == 0 ||
-	            strcmp(path, "/static/login.js") == 0;
+	            strcmp(path, "/static/login.js") == 0 || strcmp(path, "/static/favicon.svg") == 0;
 	if (!open && !authorized(w, c)) {
 		if (strncmp(path, "/api/", 5) == 0)
 			return send_error(w, c, MHD_HTTP_UNAUTHORIZED, "log in first: Authorization: Bearer "
