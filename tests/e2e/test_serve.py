@@ -261,6 +261,15 @@ def test_security_headers(srv):
         assert "<script>" not in page and "style=" not in page and "onclick" not in page
 
 
+def test_host_header_checked(srv):
+    """Without a token, only this server's own names: a rebinding DNS name
+    pointing at 127.0.0.1 gets nothing."""
+    st, _, body = request(srv, "/api/summary", headers={"Host": f"evil.example:{srv.port}"})
+    assert st == 421 and "own address" in json.loads(body)["error"]
+    for h in (f"localhost:{srv.port}", f"127.0.0.1:{srv.port}"):
+        assert request(srv, "/api/summary", headers={"Host": h})[0] == 200
+
+
 def test_json_escapes_markup(srv):
     st, _, body = request(srv, "/api/summary?filter=" + urllib.parse.quote("tcp and <script>"))
     assert st == 400 and b"<" not in body and b"\\u003c" in body

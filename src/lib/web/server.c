@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -56,6 +57,7 @@ struct floe_web {
 	struct floe_web_opts o;
 	struct MHD_Daemon *d;
 	uint16_t port;
+	char host[64];                /* the listening address as in a URL: "[::1]" */
 	bool tls;
 	char *cert, *key, *token;
 	atomic_uint running;          /* queries now */
@@ -172,6 +174,27 @@ static void session_new(struct floe_web *w, char id[65])
 	memcpy(w->sessions[k].id, id, 65);
 	w->sessions[k].expires = now + SESSION_NS;
 	pthread_mutex_unlock(&w->mu);
+}
+
+/* Without a token the server trusts loopback, so a page of another site
+ * must not reach it through a name of its own that resolves to 127.0.0.1
+ * (DNS rebinding): the Host header must name this server by address or
+ * as localhost. */
+static bool host_ok(struct floe_web *w, struct MHD_Connection *c)
+{
+	if (w->token)
+		return true;
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!h)
+		return false;
+	char want[80];
+	const char *names[] = {"127.0.0.1", "localhost", "[::1]", w->host};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(want, sizeof(want), "%s:%u", names[i], (unsigned)w->port);
+		if (strcasecmp(h, want) == 0 || (w->port == 80 && strcasecmp(h, names[i]) == 0))
+			return true;
+	}
+	return false;
 }
 
 static bool authorized(struct floe_web *w, struct MHD_Connection *c)
@@ -563,6 +586,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	(void)version;
 	if (!rq)
 		return MHD_NO;
+	if (!host_ok(w, c))
+		return send_error(w, c, MHD_HTTP_MISDIRECTED_REQUEST, "this server answers only to its "
+		                  "own address (Host: 127.0.0.1:PORT or localhost:PORT)");
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	bool post = strcmp(method, "POST") == 0;
 	if (post && !rq->started) {
@@ -766,6 +792,12 @@ struct floe_web *floe_web_create(const struct floe_web_opts *o, struct floe_errb
 	}
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
 	w->port = di ? di->port : 0;
+	char a[INET6_ADDRSTRLEN] = "";
+	if (v6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
+	snprintf(w->host, sizeof(w->host), v6 ? "[%s]" : "%s", a);
 	return w;
 }
 
