@@ -490,6 +490,16 @@ static void put_value(const struct floe_graph *g, FILE *out, uint64_t x)
 		fprintf(out, "%" PRIu64, x);
 }
 
+/* Writes a series' total: the sum of a counter, the mean of a rate over
+ * the period. */
+static void put_total(const struct floe_graph *g, FILE *out, const struct series *s)
+{
+	if (metrics[g->o.metric].rate)
+		fprintf(out, "%.15g", g->nbins ? value_of(g, s->total) / (double)g->nbins : 0.0);
+	else
+		fprintf(out, "%" PRIu64, s->total);
+}
+
 /* ---- text escaping ---- */
 
 /* Length of the valid UTF-8 sequence at s (0 if not valid). */
@@ -564,7 +574,7 @@ static void json_series(const struct floe_graph *g, FILE *out, const struct seri
 	if (other)
 		fputs(",\"other\":true", out);
 	fputs(",\"total\":", out);
-	put_value(g, out, s->total);
+	put_total(g, out, s);
 	fputs(",\"values\":[", out);
 	for (size_t b = 0; b < g->nbins; b++) {
 		if (b)
@@ -758,7 +768,7 @@ static void svg_data(const struct floe_graph *g, FILE *out, const struct series 
 	fputs(" data-label=\"", out);
 	put_xml(out, s->label);
 	fputs("\" data-total=\"", out);
-	put_value(g, out, s->total);
+	put_total(g, out, s);
 	fputs("\" data-values=\"", out);
 	for (size_t b = 0; b < g->nbins; b++) {
 		if (b)
