@@ -897,6 +897,8 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 	floe_time_format(fr.t0, FLOE_TIME_ISO, 0, from, sizeof(from));
 	floe_time_format(fr.t1, FLOE_TIME_ISO, 0, to, sizeof(to));
 	snprintf(xcap, sizeof(xcap), "time (UTC), %s to %s, bins of %s", from, to, bw);
+	if (CHAR_W * (double)strlen(xcap) > W - 20)
+		snprintf(xcap, sizeof(xcap), "time (UTC), bins of %s", bw);
 	fprintf(out, "<text class=\"caption\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", fr.x0 + fr.w / 2,
 	        fr.y0 + fr.h + 50);
 	put_xml(out, xcap);
