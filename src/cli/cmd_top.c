@@ -302,9 +302,19 @@ static void draw(struct ui *u)
 	attroff(A_BOLD);
 	floe_axis_format_value(tot.bps, "bit/s", a, sizeof(a));
 	floe_axis_format_value(tot.pps, "pkt/s", b, sizeof(b));
-	snprintf(line, sizeof(line), "Total %s %s  pkts %" PRIu64 "  bytes %" PRIu64 "  rows %" PRIu64
-	         "  flows %" PRIu64 "  recs %" PRIu64 "  evicted %" PRIu64, a, b, tot.pkts, tot.bytes,
-	         tot.groups, tot.flows, tot.records, st.evicted);
+	/* the totals, the less telling ones only if they fit */
+	int len = snprintf(line, sizeof(line), "Total %s %s  pkts %" PRIu64 "  bytes %" PRIu64 "  rows %"
+	                   PRIu64, a, b, tot.pkts, tot.bytes, tot.groups);
+	const char *more[] = {"flows", "recs", "evicted"};
+	uint64_t mv[] = {tot.flows, tot.records, st.evicted};
+	for (size_t i = 0; i < 3 && len > 0 && (size_t)len < sizeof(line); i++) {
+		char part[48];
+		int k = snprintf(part, sizeof(part), "  %s %" PRIu64, more[i], mv[i]);
+		if (len + k > COLS)
+			break;
+		memcpy(line + len, part, (size_t)k + 1);
+		len += k;
+	}
 	put_line(1, line);
 
 	enum colid show[C__COUNT];
