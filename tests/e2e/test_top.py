@@ -57,11 +57,15 @@ class Screen:
         self.tmux("send-keys", "-t", "t", *k)
 
     def wait(self, pred, what, timeout=15):
+        """The screen once pred holds and it stays the same for a moment
+        (not caught in the middle of a redraw)."""
         end = time.time() + timeout
         while time.time() < end:
             ls = self.lines()
             if pred(ls):
-                return ls
+                time.sleep(0.15)
+                if self.lines() == ls:
+                    return ls
             time.sleep(0.2)
         raise AssertionError(f"screen never showed {what}:\n" + "\n".join(self.lines()))
 
