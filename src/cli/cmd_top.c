@@ -184,7 +184,7 @@ static void cell(const struct floe_top_row *r, enum colid c, char *buf, size_t l
 	time_t tt;
 	switch (c) {
 	case C_PROTO:
-		pn = f->etype == 0x0806 ? "arp" : floe_proto_name(f->proto);
+		pn = f->etype == FLOE_ETH_ARP ? "arp" : floe_proto_name(f->proto);
 		if (pn)
 			snprintf(buf, len, "%s", pn);
 		else

@@ -290,10 +290,11 @@ static void group_key(enum floe_top_key k, struct floe_flow *f)
 	f->sport = 0;
 	if (k != FLOE_TOPK_DPORT)
 		f->dport = 0;
-	if (k != FLOE_TOPK_PROTO) {
+	if (k != FLOE_TOPK_PROTO)
 		f->proto = 0;
-		f->etype = 0;  /* a port or an address is one group over IPv4 and IPv6 */
-	}
+	/* one group over IPv4 and IPv6; ARP apart from protocol 0 */
+	if (f->etype != FLOE_ETH_ARP || k != FLOE_TOPK_PROTO)
+		f->etype = 0;
 	f->state = 0;
 }
 
