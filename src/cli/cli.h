@@ -121,6 +121,7 @@ int cmd_export(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* The body of `floe read` after option parsing (cmd_read.c), shared with
  * `floe export`: reads the sources of o through its filter into the sink

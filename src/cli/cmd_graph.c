@@ -39,7 +39,7 @@ static const char graph_help[] =
 	"  --vs FILTER      also draw the records that match FILTER (and FILTER of the\n"
 	"                   chart) against the total, e.g. --vs 'host 10.0.1.17'\n"
 	"  --title TEXT     the chart's title\n"
-	"  --width PX --height PX   size of the SVG (default 960 x 480)\n"
+	"  --width PX --height PX   size of the SVG (default 960 x 480; at least 320 x 200)\n"
 	"  --json           write the series as JSON instead of SVG\n"
 	"  -o FILE          output file (default: standard output); *.json means --json\n"
 	"  --memory SIZE    memory target (default 256M); bigger aggregations spill\n"
@@ -60,12 +60,12 @@ struct graph_args {
 	bool json;
 };
 
-static bool parse_px(const char *s, unsigned *v)
+static bool parse_px(const char *s, long min, unsigned *v)
 {
 	char *end;
 	errno = 0;
 	long x = strtol(s, &end, 10);
-	if (errno || *end || end == s || x < 320 || x > 10000)
+	if (errno || *end || end == s || x < min || x > 10000)
 		return false;
 	*v = (unsigned)x;
 	return true;
@@ -108,8 +108,9 @@ static int take_args(struct graph_args *ga, int *argc, char **argv)
 		case 4: ga->out = v; break;
 		case 5:
 		case 6:
-			if (!parse_px(v, k == 5 ? &ga->width : &ga->height)) {
-				fprintf(stderr, "floe graph: bad %s '%s': 320 to 10000 pixels\n", a, v);
+			if (!parse_px(v, k == 5 ? 320 : 200, k == 5 ? &ga->width : &ga->height)) {
+				fprintf(stderr, "floe graph: bad %s '%s': %d to 10000 pixels\n", a, v,
+				        k == 5 ? 320 : 200);
 				return EXIT_USAGE;
 			}
 			break;

@@ -30,6 +30,7 @@ static const struct command {
 	{"archive", cmd_archive, "list, verify, expire and recover an archive's files"},
 	{"graph", cmd_graph, "a time series chart of records (SVG, JSON)"},
 	{"serve", cmd_serve, "the web UI: dashboard, host pages, queries, live view"},
+	{"top", cmd_top, "a full-screen live view of flows (ratop)"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
 	{"version", cmd_version, "print the version"},
 };

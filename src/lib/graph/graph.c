@@ -490,6 +490,16 @@ static void put_value(const struct floe_graph *g, FILE *out, uint64_t x)
 		fprintf(out, "%" PRIu64, x);
 }
 
+/* Writes a series' total: the sum of a counter, the mean of a rate over
+ * the period. */
+static void put_total(const struct floe_graph *g, FILE *out, const struct series *s)
+{
+	if (metrics[g->o.metric].rate)
+		fprintf(out, "%.15g", g->nbins ? value_of(g, s->total) / (double)g->nbins : 0.0);
+	else
+		fprintf(out, "%" PRIu64, s->total);
+}
+
 /* ---- text escaping ---- */
 
 /* Length of the valid UTF-8 sequence at s (0 if not valid). */
@@ -564,7 +574,7 @@ static void json_series(const struct floe_graph *g, FILE *out, const struct seri
 	if (other)
 		fputs(",\"other\":true", out);
 	fputs(",\"total\":", out);
-	put_value(g, out, s->total);
+	put_total(g, out, s);
 	fputs(",\"values\":[", out);
 	for (size_t b = 0; b < g->nbins; b++) {
 		if (b)
@@ -636,7 +646,8 @@ static const char *const palette[] = {
 	"#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#17becf",
 };
 #define OTHER_COLOR "#bab0ac"
-#define VS_COLOR "#d62728"
+#define VS_COLOR "#1a1a1a"
+#define TOTAL_COLOR "#7f7f7f"
 
 #define CHAR_W 7.0     /* mean width of a 12 px sans-serif character */
 #define LEGEND_ROW 18.0
@@ -679,13 +690,13 @@ static void legend_text(const struct floe_graph *g, const struct series *s, char
 	}
 }
 
-/* Legend entries: the series, then the --vs series. */
+/* Legend entries: the series, the total when drawn apart, the --vs series. */
 struct legend {
-	char text[FLOE_GRAPH_MAX_TOP + 2][LABEL_LEN + 64];
-	const char *color[FLOE_GRAPH_MAX_TOP + 2];
-	bool line[FLOE_GRAPH_MAX_TOP + 2];
+	char text[FLOE_GRAPH_MAX_TOP + 3][LABEL_LEN + 64];
+	const char *color[FLOE_GRAPH_MAX_TOP + 3];
+	bool line[FLOE_GRAPH_MAX_TOP + 3];
 	size_t n;
-	double x[FLOE_GRAPH_MAX_TOP + 2], y[FLOE_GRAPH_MAX_TOP + 2];
+	double x[FLOE_GRAPH_MAX_TOP + 3], y[FLOE_GRAPH_MAX_TOP + 3];
 	unsigned rows;
 };
 
@@ -696,6 +707,12 @@ static void legend_layout(const struct floe_graph *g, struct legend *lg, double 
 		legend_text(g, &g->ser[i], lg->text[lg->n], sizeof(lg->text[0]));
 		lg->color[lg->n] = series_color(g, i);
 		lg->line[lg->n] = !g->o.stacked;
+		lg->n++;
+	}
+	if (!g->o.stacked && g->nk && g->vsbins) {
+		legend_text(g, &g->total, lg->text[lg->n], sizeof(lg->text[0]));
+		lg->color[lg->n] = TOTAL_COLOR;
+		lg->line[lg->n] = true;
 		lg->n++;
 	}
 	if (g->vsbins) {
@@ -739,6 +756,8 @@ static void svg_path_steps(const struct floe_graph *g, FILE *out, const struct f
 			fprintf(out, "V%.1fH%.1f", px_y(fr, value_of(g, base[b])), px_x(fr, ts));
 		}
 		fputc('Z', out);
+	} else if (strcmp(fill, "none") != 0) {
+		fprintf(out, "V%.1fH%.1fZ", px_y(fr, 0), px_x(fr, g->b0));
 	}
 	fprintf(out, "\" fill=\"%s\" stroke=\"%s\" stroke-width=\"%.1f\"%s/>\n", fill, stroke, width,
 	        extra ? extra : "");
@@ -749,7 +768,7 @@ static void svg_data(const struct floe_graph *g, FILE *out, const struct series 
 	fputs(" data-label=\"", out);
 	put_xml(out, s->label);
 	fputs("\" data-total=\"", out);
-	put_value(g, out, s->total);
+	put_total(g, out, s);
 	fputs("\" data-values=\"", out);
 	for (size_t b = 0; b < g->nbins; b++) {
 		if (b)
@@ -878,6 +897,8 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 	floe_time_format(fr.t0, FLOE_TIME_ISO, 0, from, sizeof(from));
 	floe_time_format(fr.t1, FLOE_TIME_ISO, 0, to, sizeof(to));
 	snprintf(xcap, sizeof(xcap), "time (UTC), %s to %s, bins of %s", from, to, bw);
+	if (CHAR_W * (double)strlen(xcap) > W - 20)
+		snprintf(xcap, sizeof(xcap), "time (UTC), bins of %s", bw);
 	fprintf(out, "<text class=\"caption\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", fr.x0 + fr.w / 2,
 	        fr.y0 + fr.h + 50);
 	put_xml(out, xcap);
@@ -900,6 +921,19 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 			svg_path_steps(g, out, &fr, g->ser[i].v, NULL, "none", series_color(g, i), 1.5, NULL);
 		fputs("</g>\n", out);
 	}
+	/* the total: the top of a stack, or the one series; a line of its own
+	 * when overlaid series are set against it */
+	bool total_line = !g->o.stacked && g->nk && g->vsbins;
+	fputs("<g class=\"total\"", out);
+	svg_data(g, out, &g->total);
+	if (total_line) {
+		fputs(">\n", out);
+		svg_path_steps(g, out, &fr, g->total.v, NULL, "none", TOTAL_COLOR, 1.5,
+		               " stroke-dasharray=\"4 3\"");
+		fputs("</g>\n", out);
+	} else {
+		fputs("/>\n", out);
+	}
 	if (g->vsbins) {
 		fputs("<g class=\"vs\"", out);
 		svg_data(g, out, &g->vsser);
@@ -907,9 +941,7 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 		svg_path_steps(g, out, &fr, g->vsser.v, NULL, "none", VS_COLOR, 2, NULL);
 		fputs("</g>\n", out);
 	}
-	fputs("<g class=\"total\"", out);
-	svg_data(g, out, &g->total);
-	fputs("/>\n</g>\n", out);
+	fputs("</g>\n", out);
 	if (!g->any)
 		fprintf(out, "<text class=\"empty\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
 		        "fill=\"#888888\">no records in this period</text>\n", fr.x0 + fr.w / 2,
