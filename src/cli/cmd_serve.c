@@ -12,11 +12,14 @@
 #include "web/server.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char serve_help[] =
 	"usage: floe serve --archive DIR [--listen HOST:PORT] [options]\n"
@@ -104,6 +107,15 @@ static int take_opts(struct cli_opts *o, struct serve_opts *so, int *argc, char 
 	return EXIT_OK;
 }
 
+/* The server's messages: libmicrohttpd's (DEBUG) only with -v. */
+static void serve_log(void *ud, enum floe_loglevel level, const char *msg)
+{
+	const struct cli_opts *o = ud;
+	if (level == FLOE_LOG_DEBUG && o->verbose == 0)
+		return;
+	cli_log()->fn(cli_log()->ud, level, msg);
+}
+
 /* The first line of a file, without surrounding blanks; NULL after a message. */
 static char *read_token(struct cli_opts *o, const char *path)
 {
@@ -141,6 +153,16 @@ int cmd_serve(int argc, char **argv)
 		cli_error(&o, "serve takes no filter, -r or -t: each request gives its own");
 		goto out;
 	}
+	for (size_t i = 0; i < so.ndirs; i++) {
+		struct stat st;
+		int err = stat(so.dirs[i], &st) != 0 ? errno : !S_ISDIR(st.st_mode) ? ENOTDIR :
+		          access(so.dirs[i], R_OK | X_OK) != 0 ? errno : 0;
+		if (err) {
+			cli_error(&o, "cannot read the archive '%s': %s", so.dirs[i], strerror(err));
+			rc = EXIT_FAIL;
+			goto out;
+		}
+	}
 	if ((so.cert && !(cert = cli_slurp(&o, so.cert))) || (so.key && !(key = cli_slurp(&o, so.key))) ||
 	    (so.token && !(token = read_token(&o, so.token))))
 		goto out;
@@ -152,10 +174,11 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	struct floe_log slog = {serve_log, &o};
 	struct floe_web_opts wo = {
 		.listen = so.listen, .dirs = so.dirs, .ndirs = so.ndirs, .local = o.local,
 		.tls_cert = cert, .tls_key = key, .token = token, .query_memory = (size_t)so.memory,
-		.query_timeout = so.timeout, .max_queries = (unsigned)so.max_queries, .log = cli_log(),
+		.query_timeout = so.timeout, .max_queries = (unsigned)so.max_queries, .log = &slog,
 	};
 	struct floe_errbuf eb = {0};
 	if (!(w = floe_web_create(&wo, &eb))) {

@@ -315,6 +315,17 @@ def test_concurrent_queries_capped(archive):
         s.stop()
 
 
+def test_command_line_errors(tmp_path):
+    p = run("serve", check=False)
+    assert p.returncode == 2 and "no archive" in p.stderr
+    p = run("serve", "--archive", tmp_path / "nonexistent", "--listen", "127.0.0.1:0", check=False)
+    assert p.returncode == 1 and "cannot read the archive" in p.stderr
+    p = run("serve", "--archive", tmp_path, "--listen", "127.0.0.1:99999", check=False)
+    assert p.returncode == 2 and "bad listen address" in p.stderr
+    p = run("serve", "--archive", tmp_path, "--listen", "127.0.0.1:0", "tcp", check=False)
+    assert p.returncode == 2 and "takes no filter" in p.stderr
+
+
 def test_non_loopback_needs_tls_and_token(archive, tmp_path):
     tok = tmp_path / "token"
     tok.write_text("0123456789abcdef0123\n")

@@ -657,7 +657,9 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	size_t n = strlen(m);
 	while (n && m[n - 1] == '\n')
 		m[--n] = '\0';
-	floe_logf(w->o.log, FLOE_LOG_WARN, "http: %s", m);
+	/* mostly one connection's trouble (a client gone, a TLS handshake
+	 * refused): debugging, not the operator's concern */
+	floe_logf(w->o.log, FLOE_LOG_DEBUG, "http: %s", m);
 }
 
 /* ---- the server ---- */
