@@ -30,6 +30,7 @@ from conftest import FLOE, SHARED, run
 
 CAPTURES = ["chrissanders_packets__http_espn.pcap", "chrissanders_packets__tcp_ports.pcap",
             "markofu_pcaps__PracticalPacketAnalysis_ppa-capture-files_dns.pcap",
+            "arkime_arkime__tests_pcap_v6-http.pcap",
             "StopDDoS_packet-captures__pkt.TCP.synflood.spoofed.pcap"]
 LATE = "chrissanders_packets__icmp_traceroute.pcap"   # added while the live page watches
 SCREENS = pathlib.Path(FLOE).resolve().parents[2] / "tests" / "e2e" / "serve-screens"
@@ -172,9 +173,9 @@ def test_series_equals_bins(srv, archive):
     assert {x["key"] for x in s["series"][1:]} == set(want)
 
 
-def test_host_equals_cluster(srv, archive):
-    host = "172.16.0.122"
-    h = api(srv, "/api/host/" + host, top=32)
+@pytest.mark.parametrize("host", ["172.16.0.122", "fe80::2d0:9ff:fee3:e8de"])
+def test_host_equals_cluster(srv, archive, host):
+    h = api(srv, "/api/host/" + urllib.parse.quote(host), top=32)
     want = collections.Counter()
     for r in cluster_csv(archive, "daddr", f"src host {host}"):
         want[r["daddr"]] += int(r["bytes"])
