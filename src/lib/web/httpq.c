@@ -163,7 +163,8 @@ static enum floe_err set_param(struct floe_httpq *q, enum param p, const char *v
 				q->metric = (enum floe_httpq_metric)i;
 				return FLOE_OK;
 			}
-		return floe_errbuf_set(eb, FLOE_INVALID, "m: expected bytes, pkts or flows, found '%.40s'", v);
+		return floe_errbuf_set(eb, FLOE_INVALID, "m: expected bytes, pkts or flows, found '%.40s'",
+		                       v);
 	case P_BY:
 	case P_SORT:
 		if (strlen(v) >= FLOE_HTTPQ_MAX_WORDS)
@@ -189,7 +190,8 @@ static enum floe_err set_param(struct floe_httpq *q, enum param p, const char *v
 		else if (strcmp(v, "csv") == 0)
 			q->format = FLOE_HQF_CSV;
 		else
-			return floe_errbuf_set(eb, FLOE_INVALID, "format: expected json or csv, found '%.40s'", v);
+			return floe_errbuf_set(eb, FLOE_INVALID, "format: expected json or csv, found '%.40s'",
+			                       v);
 		return FLOE_OK;
 	case P_FILTER:
 		strcpy(q->filter, v);  /* v is at most as long as the query string */

@@ -44,9 +44,9 @@
 
 /* Pages and scripts come from this server only; nothing inline, no eval,
  * no frames, no plug-ins, forms post back here. */
-static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                          "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-                          "base-uri 'none'";
+static const char csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
+                          "img-src 'self'; connect-src 'self'; form-action 'self'; "
+                          "frame-ancestors 'none'; base-uri 'none'";
 
 struct session {
 	char id[65];
@@ -117,7 +117,9 @@ static enum MHD_Result send_error(struct floe_web *w, struct MHD_Connection *c, 
 	floe_webbuf_init(&b, NULL);
 	bool ok = FLOE_WEBBUF_LIT(&b, "{\"error\":") && floe_webbuf_json_str(&b, msg) &&
 	          floe_webbuf_printf(&b, ",\"status\":%u}\n", status);
-	enum MHD_Result ret = ok ? send_buf(w, c, status, "application/json", b.p, b.len, true) : MHD_NO;
+	enum MHD_Result ret = MHD_NO;
+	if (ok)
+		ret = send_buf(w, c, status, "application/json", b.p, b.len, true);
 	floe_webbuf_release(&b);
 	return ret;
 }
@@ -340,7 +342,9 @@ static void live_file(struct live *l, const char *path)
 	size_t memlen = 0;
 	FILE *fp = open_memstream(&mem, &memlen);
 	struct floe_fmtopts fo = {.timefmt = 0, .prec = 6, .numeric = false};
-	struct floe_output *w = fp ? floe_output_create(fp, FLOE_OUT_JSON, cols, ncols, &fo, false) : NULL;
+	struct floe_output *w = NULL;
+	if (fp)
+		w = floe_output_create(fp, FLOE_OUT_JSON, cols, ncols, &fo, false);
 	for (size_t i = 0; w && i < nlast; i++) {
 		const struct floe_flow *f = &last[(pos + LIVE_RECORDS - nlast + i) % LIVE_RECORDS];
 		if (floe_output_write(w, f) != FLOE_OK)
@@ -455,8 +459,8 @@ static enum MHD_Result live_start(struct floe_web *w, struct MHD_Connection *c)
 	floe_webbuf_init(&l->out, &l->budget);
 	l->last_beat = floe_webq_now_mono();
 	floe_webbuf_printf(&l->out, "retry: 3000\n\n");
-	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, live_read, l,
-	                                                           live_free);
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, live_read,
+	                                                           l, live_free);
 	if (!r) {
 		live_free(l);
 		return MHD_NO;
@@ -532,11 +536,13 @@ static enum MHD_Result api(struct floe_web *w, struct MHD_Connection *c, enum ap
 	} else if (which == API_GRAPH) {
 		ret = send_buf(w, c, MHD_HTTP_OK, "image/svg+xml", out.p, out.len, true);
 	} else if (which == API_QUERY && q->format == FLOE_HQF_CSV) {
-		struct MHD_Response *r = MHD_create_response_from_buffer(out.len, out.p, MHD_RESPMEM_MUST_COPY);
+		struct MHD_Response *r = MHD_create_response_from_buffer(out.len, out.p,
+		                                                         MHD_RESPMEM_MUST_COPY);
 		ret = MHD_NO;
 		if (r) {
 			MHD_add_response_header(r, "Content-Type", "text/csv; charset=utf-8");
-			MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"floe-query.csv\"");
+			MHD_add_response_header(r, "Content-Disposition",
+			                        "attachment; filename=\"floe-query.csv\"");
 			secure_headers(w, r, true);
 			ret = MHD_queue_response(c, MHD_HTTP_OK, r);
 			MHD_destroy_response(r);
@@ -577,8 +583,9 @@ static void req_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls)
 {
 	struct floe_web *w = cls;
 	struct req *rq = *con_cls;
@@ -641,7 +648,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	};
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		size_t n = strlen(routes[i].path);
-		if (routes[i].prefix ? strncmp(path, routes[i].path, n) == 0 : strcmp(path, routes[i].path) == 0)
+		bool hit = routes[i].prefix ? strncmp(path, routes[i].path, n) == 0 :
+		                              strcmp(path, routes[i].path) == 0;
+		if (hit)
 			return api(w, c, routes[i].which, path + n, qs);
 	}
 	if (strcmp(path, "/api/live") == 0)
@@ -770,8 +779,8 @@ struct floe_web *floe_web_create(const struct floe_web_opts *o, struct floe_errb
 	w->o.token = w->token;
 	w->o.tls_cert = w->cert;
 	w->o.tls_key = w->key;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-	                 (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
 	struct MHD_OptionItem tlsopts[] = {
 		{MHD_OPTION_HTTPS_MEM_CERT, 0, w->cert},
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, w->key},

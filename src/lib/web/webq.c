@@ -223,8 +223,8 @@ static enum floe_err scan(const struct floe_webq_ctx *ctx, const struct floe_htt
 
 /* ---- operators ---- */
 
-static struct floe_cluster *mkcluster(const struct floe_webq_ctx *ctx, const char *keys, int64_t bin,
-                                      struct floe_errbuf *eb)
+static struct floe_cluster *mkcluster(const struct floe_webq_ctx *ctx, const char *keys,
+                                      int64_t bin, struct floe_errbuf *eb)
 {
 	struct floe_cluster_opts co = {
 		.keys = keys, .bin = bin, .lean = true,
@@ -550,11 +550,13 @@ static enum floe_err grid_json(struct grid *g, int nseries, const char *const *l
 	if (bytes && !m)
 		return out_full(eb);
 	for (size_t i = 0; i < g->ncells; i++)
-		m[(size_t)g->cells[i].series * nb + (size_t)((g->cells[i].t - t0) / g->bin)] += g->cells[i].v;
+		m[(size_t)g->cells[i].series * nb + (size_t)((g->cells[i].t - t0) / g->bin)] +=
+			g->cells[i].v;
 	bool ok = floe_webbuf_printf(out, "\"bin\":%" PRId64 ",\"metric\":\"%s\",\"times\":[",
 	                             g->bin / 1000000000, floe_httpq_metric_name(g->metric));
 	for (size_t b = 0; b < nb && ok; b++)
-		ok = floe_webbuf_printf(out, "%s%" PRId64, b ? "," : "", (t0 + (int64_t)b * g->bin) / 1000000000);
+		ok = floe_webbuf_printf(out, "%s%" PRId64, b ? "," : "",
+		                        (t0 + (int64_t)b * g->bin) / 1000000000);
 	ok = ok && FLOE_WEBBUF_LIT(out, "],\"series\":[");
 	for (int s = 0; s < nseries && ok; s++) {
 		ok = floe_webbuf_printf(out, "%s{\"key\":", s ? "," : "") &&
@@ -728,7 +730,9 @@ static enum floe_err host_rec(void *ud, const struct floe_flow *f)
 	h->flows += f->trans;
 	h->pkts += f->spkts + f->dpkts;
 	h->bytes += f->sbytes + f->dbytes;
-	if ((e = floe_cluster_add(h->mine, f)) != FLOE_OK || (e = floe_cluster_add(h->ports.cl, f)) != FLOE_OK)
+	if ((e = floe_cluster_add(h->mine, f)) != FLOE_OK)
+		return e;
+	if ((e = floe_cluster_add(h->ports.cl, f)) != FLOE_OK)
 		return e;
 	if (src)
 		return floe_cluster_add(h->peers.cl, f);
@@ -738,7 +742,8 @@ static enum floe_err host_rec(void *ud, const struct floe_flow *f)
 }
 
 enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_httpq *q,
-                             const uint8_t addr[16], struct floe_webbuf *out, struct floe_errbuf *eb)
+                             const uint8_t addr[16], struct floe_webbuf *out,
+                             struct floe_errbuf *eb)
 {
 	struct host h = {0};
 	memcpy(h.addr, addr, 16);
@@ -749,7 +754,9 @@ enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_
 	enum floe_err e = topn_init(&h.peers, ctx, "daddr", q->metric, q->top, eb);
 	if (e == FLOE_OK)
 		e = topn_init(&h.ports, ctx, "proto dport", q->metric, q->top, eb);
-	if (e == FLOE_OK && (!(h.total = mkcluster(ctx, "", g.bin, eb)) || !(h.mine = mkcluster(ctx, "", g.bin, eb))))
+	if (e == FLOE_OK && !(h.total = mkcluster(ctx, "", g.bin, eb)))
+		e = eb->code;
+	if (e == FLOE_OK && !(h.mine = mkcluster(ctx, "", g.bin, eb)))
 		e = eb->code;
 	if (e == FLOE_OK) {
 		e = scan(ctx, q, filter, false, host_rec, &h, eb);
@@ -909,15 +916,19 @@ enum floe_err floe_webq_table(const struct floe_webq_ctx *ctx, const struct floe
 				sk[nsk++] = (struct floe_sortkey){.fd = kf[i], .extra = -1, .desc = false};
 		}
 		/* one more than the limit tells whether there are more */
-		if (e == FLOE_OK && !(t.sort = floe_sort_create(sk, nsk, 0, (uint64_t)q->limit + 1, ctx->budget)))
+		if (e == FLOE_OK)
+			t.sort = floe_sort_create(sk, nsk, 0, (uint64_t)q->limit + 1, ctx->budget);
+		if (e == FLOE_OK && !t.sort)
 			e = floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
 	}
 	FILE *fp = NULL;
 	if (e == FLOE_OK) {
 		fp = webbuf_file(q->format == FLOE_HQF_CSV ? out : &lines);
 		struct floe_fmtopts fo = {.timefmt = 0, .prec = 6, .numeric = false};
-		if (!fp || !(t.w = floe_output_create(fp, q->format == FLOE_HQF_CSV ? FLOE_OUT_CSV : FLOE_OUT_JSON,
-		                                      fcols, ncols, &fo, true)))
+		enum floe_outfmt of = q->format == FLOE_HQF_CSV ? FLOE_OUT_CSV : FLOE_OUT_JSON;
+		if (fp)
+			t.w = floe_output_create(fp, of, fcols, ncols, &fo, true);
+		if (!t.w)
 			e = floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
 	}
 	if (e == FLOE_OK) {
@@ -932,7 +943,8 @@ enum floe_err floe_webq_table(const struct floe_webq_ctx *ctx, const struct floe
 		if (e == FLOE_EOF)
 			e = FLOE_OK;
 		else if (e != FLOE_OK)
-			e = e == FLOE_NOMEM || e == FLOE_IO ? out_full(eb) : floe_errbuf_set(eb, e, "cannot sort");
+			e = e == FLOE_NOMEM || e == FLOE_IO ? out_full(eb) :
+			    floe_errbuf_set(eb, e, "cannot sort");
 	}
 	if (t.w) {
 		enum floe_err we = floe_output_finish(t.w);
@@ -943,7 +955,8 @@ enum floe_err floe_webq_table(const struct floe_webq_ctx *ctx, const struct floe
 		fclose(fp);
 	if (e == FLOE_OK && (out->full || lines.full))
 		e = out_full(eb);
-	if (e == FLOE_OK && q->format == FLOE_HQF_JSON && !table_json(out, fcols, ncols, &lines, t.more))
+	bool json = q->format == FLOE_HQF_JSON;
+	if (e == FLOE_OK && json && !table_json(out, fcols, ncols, &lines, t.more))
 		e = out_full(eb);
 	floe_webbuf_release(&lines);
 	floe_sort_destroy(t.sort);
@@ -1009,7 +1022,8 @@ enum floe_err floe_webq_graph(const struct floe_webq_ctx *ctx, const struct floe
 				e = out_full(eb);
 			else if (e != FLOE_OK)  /* LIMIT: more bins than a chart holds, the caller's b= */
 				e = floe_errbuf_set(eb, e == FLOE_LIMIT ? FLOE_INVALID : e, "%s",
-				                    *floe_graph_error(c.g) ? floe_graph_error(c.g) : floe_strerror(e));
+				                    *floe_graph_error(c.g) ? floe_graph_error(c.g) :
+				                    floe_strerror(e));
 		}
 	}
 	floe_graph_destroy(c.g);
