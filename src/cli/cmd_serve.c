@@ -56,8 +56,9 @@ struct serve_opts {
 /* Takes serve's own options out of argv (the rest goes to cli_parse). */
 static int take_opts(struct cli_opts *o, struct serve_opts *so, int *argc, char **argv)
 {
-	static const char *const ours[] = {"--archive", "--listen", "--tls-cert", "--tls-key", "--token",
-	                                   "--query-memory", "--query-timeout", "--max-queries"};
+	static const char *const ours[] = {"--archive", "--listen", "--tls-cert", "--tls-key",
+	                                   "--token", "--query-memory", "--query-timeout",
+	                                   "--max-queries"};
 	int out = 0;
 	for (int i = 0; i < *argc; i++) {
 		const char *a = argv[i];
@@ -163,8 +164,11 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	if ((so.cert && !(cert = cli_slurp(&o, so.cert))) || (so.key && !(key = cli_slurp(&o, so.key))) ||
-	    (so.token && !(token = read_token(&o, so.token))))
+	if (so.cert && !(cert = cli_slurp(&o, so.cert)))
+		goto out;
+	if (so.key && !(key = cli_slurp(&o, so.key)))
+		goto out;
+	if (so.token && !(token = read_token(&o, so.token)))
 		goto out;
 	/* signals are waited for, not handled: block them before any thread starts */
 	sigset_t sigs;

@@ -80,8 +80,9 @@ int64_t floe_webq_now_mono(void);
 /* {"records","flows","pkts","bytes","first","last","hosts":[...],
  *  "ports":[...],"protos":[...]}: q->top of each by q->metric.  A host's
  * numbers count the records it is either side of. */
-FLOE_WUR enum floe_err floe_webq_summary(const struct floe_webq_ctx *ctx, const struct floe_httpq *q,
-                                         struct floe_webbuf *out, struct floe_errbuf *eb);
+FLOE_WUR enum floe_err floe_webq_summary(const struct floe_webq_ctx *ctx,
+                                         const struct floe_httpq *q, struct floe_webbuf *out,
+                                         struct floe_errbuf *eb);
 
 /* {"bin","metric","times":[...],"series":[{"key","values":[...]}...],
  *  "total":[...]}: q->metric per bin of q->bin (default: the range in about
