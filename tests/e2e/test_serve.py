@@ -342,7 +342,8 @@ def test_non_loopback_needs_tls_and_token(archive, tmp_path):
     assert p.returncode == 2 and "shorter than 16" in p.stderr
 
 
-def test_tls_and_token(archive, tmp_path):
+def tls_server(archive, tmp_path):
+    """A server with TLS (a certificate made now) and a token: (server, cert, token)."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
@@ -352,6 +353,11 @@ def test_tls_and_token(archive, tmp_path):
     tok.write_text(token + "\n")
     s = Server("--archive", archive, "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key,
                "--token", tok)
+    return s, cert, token
+
+
+def test_tls_and_token(archive, tmp_path):
+    s, cert, token = tls_server(archive, tmp_path)
     ctx = ssl.create_default_context(cafile=str(cert))
     try:
         assert s.tls
@@ -397,7 +403,7 @@ def browser():
     from selenium.webdriver.chrome.service import Service
     o = webdriver.ChromeOptions()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1400,1800"):
+              "--window-size=1400,1800", "--ignore-certificate-errors"):  # test_login_in_browser
         o.add_argument(a)
     d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
     d.set_page_load_timeout(60)
@@ -504,6 +510,32 @@ def test_pages_in_browser(srv, archive, browser):
     err = d.find_element(By.ID, "error").text
     assert "bad filter" in err and "found '<'" in err
     assert not d.find_elements(By.CSS_SELECTOR, "#error img")
+
+
+def test_login_in_browser(archive, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    s, _, token = tls_server(archive, tmp_path)
+    d = browser
+    try:
+        d.get(s.url + "/query")
+        assert d.current_url == s.url + "/login"
+        d.find_element(By.ID, "token").send_keys("wrong-token-0123456789")
+        d.find_element(By.CSS_SELECTOR, "form button").click()
+        end = time.time() + 10
+        while "failed" not in d.current_url and time.time() < end:
+            time.sleep(0.1)
+        assert d.find_element(By.ID, "failed").is_displayed()
+        d.find_element(By.ID, "token").send_keys(token)
+        d.find_element(By.CSS_SELECTOR, "form button").click()
+        end = time.time() + 10
+        while d.current_url != s.url + "/" and time.time() < end:
+            time.sleep(0.1)
+        assert wait_loaded(d) == "1"
+        assert d.find_element(By.ID, "records").text == str(len(records(archive)))
+        d.save_screenshot(str(SCREENS / "dashboard-tls.png"))
+        d.delete_all_cookies()
+    finally:
+        s.stop()
 
 
 def test_live_page_follows_archive(srv, archive, browser):
