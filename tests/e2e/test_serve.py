@@ -214,6 +214,11 @@ def test_query_records_and_sort(srv, archive):
     p = run("read", "-R", archive, "-o", "json", "udp")
     want = [json.loads(x) for x in p.stdout.decode().splitlines()]
     assert j["rows"] == want[:5] and j["more"] is (len(want) > 5)
+    # a sort on a per-direction field
+    st, _, body = request(srv, "/api/query?by=saddr&sort=dbytes&limit=15&format=csv")
+    assert st == 200
+    assert body == run("cluster", "-R", archive, "-m", "saddr", "--sort", "dbytes", "--top", "15",
+                       "-o", "csv").stdout
     j = api(srv, "/api/query", by="proto", sort="pkts:asc")
     p = run("cluster", "-R", archive, "-m", "proto", "--sort", "pkts:asc", "-o", "csv")
     rows = list(csv.DictReader(io.StringIO(p.stdout.decode())))

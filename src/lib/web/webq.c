@@ -223,12 +223,16 @@ static enum floe_err scan(const struct floe_webq_ctx *ctx, const struct floe_htt
 
 /* ---- operators ---- */
 
-static struct floe_cluster *mkcluster(const struct floe_webq_ctx *ctx, const char *keys,
-                                      int64_t bin, struct floe_errbuf *eb)
+/* Lean groups with the sums the answers show (query/cluster.h): pkts,
+ * bytes, trans and the times. */
+#define LEAN_SUMS (FLOE_CLV_TIMES | FLOE_CLV_PKTS | FLOE_CLV_BYTES | FLOE_CLV_TRANS)
+
+/* values: the FLOE_CLV_* kept, 0 for full groups (any field can be asked of them). */
+static struct floe_cluster *mkcluster_v(const struct floe_webq_ctx *ctx, const char *keys,
+                                        int64_t bin, unsigned values, struct floe_errbuf *eb)
 {
 	struct floe_cluster_opts co = {
-		.keys = keys, .bin = bin, .lean = true,
-		.values = FLOE_CLV_TIMES | FLOE_CLV_PKTS | FLOE_CLV_BYTES | FLOE_CLV_TRANS,
+		.keys = keys, .bin = bin, .lean = values != 0, .values = values,
 		.budget = ctx->budget, .tmpdir = ctx->tmpdir, .log = ctx->log,
 	};
 	struct floe_errbuf ceb = {0};
@@ -236,6 +240,12 @@ static struct floe_cluster *mkcluster(const struct floe_webq_ctx *ctx, const cha
 	if (!c)
 		floe_errbuf_set(eb, ceb.code, "by: %s", ceb.msg);
 	return c;
+}
+
+static struct floe_cluster *mkcluster(const struct floe_webq_ctx *ctx, const char *keys,
+                                      int64_t bin, struct floe_errbuf *eb)
+{
+	return mkcluster_v(ctx, keys, bin, LEAN_SUMS, eb);
 }
 
 static enum floe_err cluster_fail(struct floe_cluster *c, enum floe_err e, struct floe_errbuf *eb)
@@ -891,7 +901,10 @@ enum floe_err floe_webq_table(const struct floe_webq_ctx *ctx, const struct floe
 			e = floe_errbuf_set(eb, FLOE_INVALID, "by: %s", xeb.msg);
 		for (size_t i = 0; i < ncols; i++)
 			fcols[i] = floe_aggcol_field(&cols[i]);
-		if (e == FLOE_OK && !(t.cl = mkcluster(ctx, q->by, 0, eb)))
+		/* a sort= may name any field (sport, sbytes): full groups then, as
+		 * floe cluster keeps when its sort needs more than lean sums */
+		unsigned values = q->sort[0] ? 0 : LEAN_SUMS;
+		if (e == FLOE_OK && !(t.cl = mkcluster_v(ctx, q->by, 0, values, eb)))
 			e = eb->code;
 	} else {
 		const struct floe_field *const *d = floe_fields_default(&ncols);
