@@ -11,6 +11,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/addr.h"
@@ -208,8 +209,8 @@ static enum floe_err set_param(struct floe_httpq *q, enum param p, const char *v
 	return floe_errbuf_set(eb, FLOE_INVALID, "unknown parameter");
 }
 
-enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct floe_httpq *q,
-                               struct floe_errbuf *eb)
+static enum floe_err parse(const char *qs, size_t len, int64_t now, struct floe_httpq *q,
+                           char *value, struct floe_errbuf *eb)
 {
 	memset(q, 0, sizeof(*q));
 	q->range = FLOE_TIMERANGE_ALL;
@@ -220,7 +221,6 @@ enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct f
 	if (len >= FLOE_HTTPQ_MAX_QUERY)
 		return floe_errbuf_set(eb, FLOE_LIMIT, "query string longer than %d bytes",
 		                       FLOE_HTTPQ_MAX_QUERY - 1);
-	static _Thread_local char value[FLOE_HTTPQ_MAX_QUERY];
 	bool seen[P_N] = {false};
 	struct floe_cursor cur = floe_cursor_make((const uint8_t *)qs, len);
 	while (floe_cur_left(&cur) > 0) {
@@ -252,7 +252,7 @@ enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct f
 		char what[32];
 		snprintf(what, sizeof(what), "%s", p == P_N ? "value" : param_names[p]);
 		struct floe_cursor vc = floe_cursor_make(start + eq + 1, plen - eq - 1);
-		if ((e = decode(&vc, true, value, sizeof(value), what, eb)) != FLOE_OK)
+		if ((e = decode(&vc, true, value, FLOE_HTTPQ_MAX_QUERY, what, eb)) != FLOE_OK)
 			return e;
 		if (p == P_N)
 			return floe_errbuf_set(eb, FLOE_INVALID, "unknown parameter '%s'", name);
@@ -265,6 +265,17 @@ enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct f
 			return e;
 	}
 	return FLOE_OK;
+}
+
+enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now, struct floe_httpq *q,
+                               struct floe_errbuf *eb)
+{
+	char *value = malloc(FLOE_HTTPQ_MAX_QUERY);  /* one decoded value at a time */
+	if (!value)
+		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+	enum floe_err e = parse(qs, len, now, q, value, eb);
+	free(value);
+	return e;
 }
 
 size_t floe_httpq_describe(const struct floe_httpq *q, char *buf, size_t len)

@@ -62,6 +62,7 @@ struct floe_httpq {
  *              under a second, top= or limit= of 0)
  *   LIMIT      qs longer than FLOE_HTTPQ_MAX_QUERY, a value longer than
  *              its field, top= or limit= over their maximum
+ *   NOMEM      no memory for the decoding buffer
  * The HTTP layer answers 400 with eb->msg for each.
  */
 FLOE_WUR enum floe_err floe_httpq_parse(const char *qs, size_t len, int64_t now,
