@@ -330,6 +330,12 @@ def test_command_line_errors(tmp_path):
     assert p.returncode == 2 and "bad listen address" in p.stderr
     p = run("serve", "--archive", tmp_path, "--listen", "127.0.0.1:0", "tcp", check=False)
     assert p.returncode == 2 and "takes no filter" in p.stderr
+    junk, tok = tmp_path / "junk.pem", tmp_path / "token"
+    junk.write_text("not a certificate\n")
+    tok.write_text("0123456789abcdef0123\n")
+    p = run("serve", "--archive", tmp_path, "--listen", "127.0.0.1:0", "--tls-cert", junk, "--tls-key", junk,
+            "--token", tok, check=False)
+    assert p.returncode == 1 and "not valid PEM" in p.stderr
 
 
 def test_non_loopback_needs_tls_and_token(archive, tmp_path):

@@ -9,6 +9,7 @@
 #include "web/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -779,6 +780,33 @@ struct floe_web *floe_web_create(const struct floe_web_opts *o, struct floe_errb
 	w->o.token = w->token;
 	w->o.tls_cert = w->cert;
 	w->o.tls_key = w->key;
+	/* the socket first: its port and name are known before any request
+	 * thread can ask for them */
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd >= 0 && v6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof(bound);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 64) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+		floe_errbuf_set(eb, FLOE_IO, "cannot listen on %s: %s", o->listen, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		floe_web_destroy(w);
+		return NULL;
+	}
+	char a[INET6_ADDRSTRLEN] = "";
+	if (v6) {
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
+		w->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+	} else {
+		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
+		w->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+	}
+	snprintf(w->host, sizeof(w->host), v6 ? "[%s]" : "%s", a);
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 	                 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (tls ? MHD_USE_TLS : 0);
 	struct MHD_OptionItem tlsopts[] = {
@@ -786,9 +814,10 @@ struct floe_web *floe_web_create(const struct floe_web_opts *o, struct floe_errb
 		{MHD_OPTION_HTTPS_MEM_KEY, 0, w->key},
 		{MHD_OPTION_END, 0, NULL},
 	};
+	/* libmicrohttpd closes the listening socket when it stops */
 	w->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, w,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, w,
-	                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	                        MHD_OPTION_LISTEN_SOCKET, fd,
 	                        MHD_OPTION_CONNECTION_LIMIT, w->o.max_conns,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
 	                        MHD_OPTION_URI_LOG_CALLBACK, uri_start, w,
@@ -796,19 +825,12 @@ struct floe_web *floe_web_create(const struct floe_web_opts *o, struct floe_errb
 	                        MHD_OPTION_ARRAY, tls ? tlsopts : tlsopts + 2,
 	                        MHD_OPTION_END);
 	if (!w->d) {
-		floe_errbuf_set(eb, FLOE_IO, "cannot listen on %s%s", o->listen,
-		                tls ? " (or the TLS certificate or key is not valid PEM)" : "");
+		close(fd);
+		floe_errbuf_set(eb, FLOE_IO, "cannot serve on %s%s", o->listen,
+		                tls ? ": the TLS certificate or key is not valid PEM" : "");
 		floe_web_destroy(w);
 		return NULL;
 	}
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
-	w->port = di ? di->port : 0;
-	char a[INET6_ADDRSTRLEN] = "";
-	if (v6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
-	else
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
-	snprintf(w->host, sizeof(w->host), v6 ? "[%s]" : "%s", a);
 	return w;
 }
 
