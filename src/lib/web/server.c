@@ -491,6 +491,11 @@ static unsigned status_of(enum floe_err e)
 	}
 }
 
+static bool stopping(void *ud)
+{
+	return atomic_load(&((struct floe_web *)ud)->stopping);
+}
+
 static enum MHD_Result api(struct floe_web *w, struct MHD_Connection *c, enum api which,
                            const char *arg, const char *qs)
 {
@@ -519,7 +524,7 @@ static enum MHD_Result api(struct floe_web *w, struct MHD_Connection *c, enum ap
 	struct floe_webq_ctx ctx = {
 		.dirs = w->o.dirs, .ndirs = w->o.ndirs, .local = w->o.local, .budget = &budget,
 		.deadline = floe_webq_now_mono() + w->o.query_timeout, .tmpdir = w->o.tmpdir,
-		.log = w->o.log,
+		.log = w->o.log, .cancel = stopping, .cancel_ud = w,
 	};
 	struct floe_webbuf out;
 	floe_webbuf_init(&out, &budget);

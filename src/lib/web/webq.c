@@ -151,6 +151,8 @@ static struct floe_filter *compile(const struct floe_webq_ctx *ctx, const char *
 
 static bool past(const struct floe_webq_ctx *ctx)
 {
+	if (ctx->cancel && ctx->cancel(ctx->cancel_ud))
+		return true;
 	return ctx->deadline && floe_webq_now_mono() > ctx->deadline;
 }
 

@@ -57,6 +57,10 @@ struct floe_webq_ctx {
 	int64_t deadline;               /* CLOCK_MONOTONIC ns; 0 = none */
 	const char *tmpdir;             /* spill files; NULL = $TMPDIR or /tmp */
 	const struct floe_log *log;     /* damaged blocks, unreadable files */
+	/* Optional: true when the query is to stop now (the server is
+	 * stopping); asked as often as the deadline.  LIMIT then. */
+	bool (*cancel)(void *ud);
+	void *cancel_ud;
 };
 
 /* The monotonic clock in ns, as deadlines are given. */
