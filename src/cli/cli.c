@@ -281,6 +281,17 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			}
 			o->block_records = (uint32_t)v;
 			i++;
+		} else if (strcmp(a, "--encoders") == 0) {
+			ACCEPT(OPT_WRITE);
+			NEED_ARG(a);
+			uint64_t v;
+			if (!cli_parse_count(next, &v) || v > 16) {
+				free(colspec);
+				return usage_err(o, "--encoders takes 0..16, not '%s'", next);
+			}
+			o->encoders = (unsigned)v;
+			o->encoders_given = true;
+			i++;
 		} else if (strcmp(a, "--local") == 0) {
 			/* --local 10.0.0.0/8,2001:db8::/32 or --local @FILE; repeatable */
 			NEED_ARG(a);
@@ -560,6 +571,13 @@ unsigned cli_read_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n <= 1 ? 0 : n > 4 ? 4 : (unsigned)n;
+}
+
+unsigned cli_write_threads(const struct cli_opts *o)
+{
+	if (o->encoders_given)
+		return o->encoders;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
 }
 
 static void add_columns(void *ud, size_t off, size_t size)

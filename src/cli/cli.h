@@ -69,6 +69,9 @@ struct cli_opts {
 	int64_t bin;                   /* -b; 0 = none */
 	uint64_t top;                  /* --top N; 0 = all */
 	uint64_t memory;               /* --memory bytes; 0 = default */
+	/* writers (OPT_WRITE): threads encoding blocks */
+	unsigned encoders;             /* --encoders N */
+	bool encoders_given;
 };
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
@@ -122,6 +125,8 @@ int cmd_archive(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 /* The body of `floe read` after option parsing (cmd_read.c), shared with
  * `floe export`: reads the sources of o through its filter into the sink
@@ -151,5 +156,9 @@ uint64_t cli_filter_columns(const struct floe_filter *f);
 /* Threads for reading several files at once: the processors online, at
  * most 4; 0 (read in the calling thread) on one processor. */
 unsigned cli_read_threads(void);
+/* Threads encoding blocks for a file or archive writer: --encoders, else
+ * 1 on two or more processors (the command goes on filling the next block
+ * while one is compressed), 0 on one. */
+unsigned cli_write_threads(const struct cli_opts *o);
 
 #endif

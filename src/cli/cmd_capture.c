@@ -48,6 +48,8 @@ static const char capture_help[] =
 	"                   start and at each rotation, as 'floe archive expire'\n"
 	"  --max-size SIZE  with --archive: and the oldest past SIZE (e.g. 400G)\n"
 	"  --block-records N  records per block (default 65536)\n"
+	"  --encoders N       threads compressing blocks for -w and --archive\n"
+	"                     (default 1 on two or more processors; 29 MB each)\n"
 	"  --stats          print packet, flow and decode counts to stderr\n";
 
 struct cap_state {

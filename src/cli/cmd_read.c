@@ -49,6 +49,8 @@ static const char read_help[] =
 	"  -p DIGITS        fractional digits of times (default 6)\n"
 	"  --no-header      no column header\n"
 	"  --block-records N  records per block (default 65536)\n"
+	"  --encoders N       threads compressing blocks for -w and --archive\n"
+	"                     (default 1 on two or more processors; 29 MB each)\n"
 	"  --stats          print counts of blocks and records to stderr\n"
 	"\n"
 	"FILTER is tcpdump-like: 'host 10.0.0.1 and dst port 22', 'tcp and not net\n"

@@ -31,6 +31,8 @@ static const struct command {
 	{"graph", cmd_graph, "a time series chart of records (SVG, JSON)"},
 	{"serve", cmd_serve, "the web UI: dashboard, host pages, queries, live view"},
 	{"top", cmd_top, "a full-screen live view of flows (ratop)"},
+	{"detect", cmd_detect, "scanners, mail spam, watchlist hits, beacons, baselines"},
+	{"report", cmd_report, "daily traffic, accounting, top ports, talkers, broadcasters"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
 	{"version", cmd_version, "print the version"},
 };
