@@ -50,7 +50,11 @@ static const char capture_help[] =
 	"  --block-records N  records per block (default 65536)\n"
 	"  --encoders N       threads compressing blocks for -w and --archive\n"
 	"                     (default 1 on two or more processors; 29 MB each)\n"
-	"  --stats          print packet, flow and decode counts to stderr\n";
+	"  --stats          print packet, flow and decode counts to stderr\n"
+	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md;\n"
+	"                   --subscribers N, --linger DUR, --tls-cert, --tls-key, --tls-ca,\n"
+	"                   --token FILE as for 'floe read')\n";
+
 
 struct cap_state {
 	struct cli_sink sink;
@@ -98,7 +102,8 @@ int cmd_capture(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "capture"};
 	int rc;
-	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE, argc, argv, capture_help, &rc))
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE | OPT_LISTEN, argc, argv,
+	               capture_help, &rc))
 		return rc;
 	if (o.nrfiles != 1) {
 		cli_error(&o, o.nrfiles ? "give one capture with -r" :
