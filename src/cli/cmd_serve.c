@@ -4,11 +4,13 @@
  *   floe serve --archive DIR [--listen 127.0.0.1:8080] [--tls-cert PEM
  *              --tls-key PEM --token FILE] [--query-memory SIZE]
  *              [--query-timeout DUR] [--max-queries N]
+ *              [-S HOST:PORT... [--stream-token FILE] [--tls-ca FILE]]
  *
  * Parses the options, starts the server of libfloe (web/server.h) and
  * waits for SIGINT or SIGTERM.
  */
 #include "cli.h"
+#include "net/stream.h"
 #include "web/server.h"
 
 #include <ctype.h>
@@ -39,6 +41,11 @@ static const char serve_help[] =
 	"  --query-memory SIZE  memory of one query (default 64M); larger answers are refused\n"
 	"  --query-timeout DUR  time one query may read (default 30s); then 503\n"
 	"  --max-queries N    queries running at once (default 4); more get 503\n"
+	"  -S HOST:PORT       the live page shows the rates and records of this record\n"
+	"                     stream (repeatable; 'floe capture --listen'); without -S it\n"
+	"                     follows the archive's newly closed files\n"
+	"  --stream-token FILE  the token the stream servers want\n"
+	"  --tls-ca FILE      TLS to the stream servers, verified against this CA\n"
 	"  --local NETS       local networks, for 'local' and 'remote' in filters\n";
 
 #define MAX_DIRS 64
@@ -48,6 +55,7 @@ struct serve_opts {
 	const char *dirs[MAX_DIRS];
 	size_t ndirs;
 	const char *cert, *key, *token;
+	const char *stream_token;
 	uint64_t memory;
 	int64_t timeout;
 	uint64_t max_queries;
@@ -58,7 +66,7 @@ static int take_opts(struct cli_opts *o, struct serve_opts *so, int *argc, char 
 {
 	static const char *const ours[] = {"--archive", "--listen", "--tls-cert", "--tls-key",
 	                                   "--token", "--query-memory", "--query-timeout",
-	                                   "--max-queries"};
+	                                   "--max-queries", "--stream-token"};
 	int out = 0;
 	for (int i = 0; i < *argc; i++) {
 		const char *a = argv[i];
@@ -88,6 +96,8 @@ static int take_opts(struct cli_opts *o, struct serve_opts *so, int *argc, char 
 			so->key = v;
 		} else if (strcmp(a, "--token") == 0) {
 			so->token = v;
+		} else if (strcmp(a, "--stream-token") == 0) {
+			so->stream_token = v;
 		} else if (strcmp(a, "--query-memory") == 0) {
 			if (!cli_parse_size(v, &so->memory) || so->memory < (1u << 20)) {
 				cli_error(o, "bad --query-memory '%s': give a size of 1M or more", v);
@@ -139,9 +149,9 @@ int cmd_serve(int argc, char **argv)
 	int rc = take_opts(&o, &so, &argc, argv);
 	if (rc != EXIT_OK)
 		return rc;
-	if (!cli_begin(&o, OPT_SOURCE, argc, argv, serve_help, &rc))
+	if (!cli_begin(&o, OPT_SOURCE | OPT_STREAM, argc, argv, serve_help, &rc))
 		return rc;
-	char *cert = NULL, *key = NULL, *token = NULL;
+	char *cert = NULL, *key = NULL, *token = NULL, *stoken = NULL;
 	struct floe_web *w = NULL;
 	rc = EXIT_USAGE;
 	for (size_t i = 0; i < o.nrdirs && so.ndirs < MAX_DIRS; i++)
@@ -153,6 +163,18 @@ int cmd_serve(int argc, char **argv)
 	if (o.filter || o.nrfiles || !floe_timerange_is_all(&o.trange)) {
 		cli_error(&o, "serve takes no filter, -r or -t: each request gives its own");
 		goto out;
+	}
+	if (o.count || o.duration) {
+		cli_error(&o, "--count and --duration are not for serve: the live page follows -S as long "
+		          "as it is open");
+		goto out;
+	}
+	if (so.stream_token) {
+		struct floe_errbuf teb = {0};
+		if (!(stoken = floe_stream_read_token(so.stream_token, &teb))) {
+			cli_error(&o, "%s", teb.msg);
+			goto out;
+		}
 	}
 	for (size_t i = 0; i < so.ndirs; i++) {
 		struct stat st;
@@ -183,6 +205,8 @@ int cmd_serve(int argc, char **argv)
 		.listen = so.listen, .dirs = so.dirs, .ndirs = so.ndirs, .local = o.local,
 		.tls_cert = cert, .tls_key = key, .token = token, .query_memory = (size_t)so.memory,
 		.query_timeout = so.timeout, .max_queries = (unsigned)so.max_queries, .log = &slog,
+		.streams = o.streams, .nstreams = o.nstreams, .stream_token = stoken,
+		.stream_ca = o.tls_ca,
 	};
 	struct floe_errbuf eb = {0};
 	if (!(w = floe_web_create(&wo, &eb))) {
@@ -203,6 +227,7 @@ out:
 	free(cert);
 	free(key);
 	free(token);
+	free(stoken);
 	cli_opts_release(&o);
 	return rc;
 }

@@ -206,26 +206,49 @@ async function query() {
 // ---- live ----
 
 function live() {
-  const files = [], recs = [];
+  const files = [], rates = [];
+  let recs = [];
   const fcols = [{key: "file"}, {key: "records", num: true}, {key: "bytes", num: true},
                  {key: "pkts", num: true}, {key: "bps", title: "bit/s", num: true},
                  {key: "pps", title: "pkt/s", num: true}];
+  const rcols = [{key: "time"}, {key: "records", num: true}, {key: "bytes", num: true},
+                 {key: "pkts", num: true}, {key: "bps", title: "bit/s", num: true},
+                 {key: "pps", title: "pkt/s", num: true}, {key: "total", title: "records so far", num: true},
+                 {key: "lost", num: true}];
   const es = new EventSource("/api/live");
-  es.addEventListener("open", () => { $("state").textContent = "connected."; });
-  es.addEventListener("error", () => { $("state").textContent = "reconnecting…"; });
-  es.addEventListener("waiting", () => { $("state").textContent = "connected; no closed file yet."; });
+  const state = (t) => { $("state").textContent = t; };
+  es.addEventListener("open", () => state("connected."));
+  es.addEventListener("error", () => state("reconnecting…"));
+  es.addEventListener("mode", (ev) => {
+    const m = JSON.parse(ev.data);
+    document.body.dataset.mode = m.mode;
+    $("archive-mode").hidden = m.mode !== "archive";
+    $("stream-mode").hidden = m.mode !== "stream";
+    if (m.mode === "stream") $("sources").textContent = m.sources.join(", ");
+  });
+  es.addEventListener("waiting", () => state("connected; no closed file yet."));
   es.addEventListener("file", (ev) => {
     files.unshift(JSON.parse(ev.data));
     files.splice(50);
     fillTable($("files"), fcols, files);
     document.body.dataset.loaded = "1";
   });
+  es.addEventListener("rate", (ev) => {
+    const r = JSON.parse(ev.data);
+    r.time = iso(r.time);
+    rates.unshift(r);
+    rates.splice(120);
+    fillTable($("rates"), rcols, rates);
+    document.body.dataset.loaded = "1";
+  });
   es.addEventListener("records", (ev) => {
     const rows = ev.data.split("\n").filter((l) => l).map((l) => JSON.parse(l));
-    recs.splice(0, recs.length, ...rows.reverse());
-    const cols = rows.length ? Object.keys(rows[0]).map((k) => ({key: k, num: numeric.has(k)})) : [];
+    recs = rows.reverse().concat(recs).slice(0, 20);
+    const cols = recs.length ? Object.keys(recs[0]).map((k) => ({key: k, num: numeric.has(k)})) : [];
     fillTable($("records"), cols, recs);
   });
+  es.addEventListener("end", () => { state("the stream ended."); es.close(); document.body.dataset.ended = "1"; });
+  es.addEventListener("failure", (ev) => { state("stream failed: " + JSON.parse(ev.data).error); });
 }
 
 document.addEventListener("DOMContentLoaded", () => {

@@ -571,3 +571,98 @@ def test_live_page_follows_archive(srv, archive, browser):
     p = run("read", "-r", late, "-o", "csv", "-s", "bytes")
     assert first["bytes"] == str(sum(int(x) for x in p.stdout.decode().split()[1:]))
     d.save_screenshot(str(SCREENS / "live.png"))
+
+
+# ---- the live page fed by a record stream (-S) ----
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def listening(port):
+    """True if a socket listens on port (from /proc: no connection made)."""
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(name).read().splitlines()[1:]:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].split(":")[1], 16) == port:
+                return True
+    return False
+
+
+def stream_source(path, port):
+    """floe read serving a file's records on port to one subscriber."""
+    p = subprocess.Popen([FLOE, "read", "-r", str(path), "--listen", f"127.0.0.1:{port}", "--subscribers", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    end = time.time() + 10
+    while not listening(port):
+        assert p.poll() is None and time.time() < end, "the stream source did not start: " + p.stderr.read()
+        time.sleep(0.05)
+    return p
+
+
+def sse(srv, path, until, timeout=60):
+    """The events of an event stream, (name, data), up to the event until."""
+    c = http.client.HTTPConnection(srv.host, srv.port, timeout=timeout)
+    c.request("GET", path)
+    r = c.getresponse()
+    assert r.status == 200 and r.getheader("Content-Type") == "text/event-stream"
+    events, name, data = [], "message", []
+    while True:
+        line = r.fp.readline().decode()
+        assert line, "the event stream ended early"
+        line = line.rstrip("\n")
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data.append(line[6:])
+        elif line == "":
+            if data:
+                events.append((name, "\n".join(data)))
+                if name == until:
+                    break
+            name, data = "message", []
+    c.close()
+    return events
+
+
+def test_live_stream(archive, browser):
+    from selenium.webdriver.common.by import By
+    flood = next(archive.rglob("link4.*.floe"))
+    n = len(run("read", "-r", flood, "-o", "csv", "-s", "stime").stdout.decode().splitlines()) - 1
+    port = free_port()
+    src = stream_source(flood, port)
+    s = Server("--archive", archive, "--listen", "127.0.0.1:0", "-S", f"127.0.0.1:{port}")
+    try:
+        ev = sse(s, "/api/live", "end")
+        assert ev[0] == ("mode", json.dumps({"mode": "stream", "sources": [f"127.0.0.1:{port}"]},
+                                            separators=(",", ":")))
+        rates = [json.loads(d) for e, d in ev if e == "rate"]
+        assert sum(r["records"] for r in rates) == n
+        assert rates[-1]["total"] == n and rates[-1]["lost"] == 0
+        p = run("read", "-r", flood, "-o", "csv", "-s", "bytes")
+        assert sum(r["bytes"] for r in rates) == sum(int(x) for x in p.stdout.decode().split()[1:])
+        last = [json.loads(x) for e, d in ev if e == "records" for x in d.split("\n")]
+        assert last and all(r["proto"] for r in last)
+        assert src.wait(30) == 0
+        # the page, fed by a second run of the source
+        src = stream_source(flood, port)
+        browser.get(s.url + "/live")
+        end = time.time() + 60
+        while time.time() < end and not browser.find_element(By.TAG_NAME, "body").get_attribute("data-ended"):
+            time.sleep(0.2)
+        assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-mode") == "stream"
+        assert browser.find_element(By.ID, "state").text == "the stream ended."
+        rows = table(browser, "rates")
+        assert sum(int(r["records"]) for r in rows) == n and rows[0]["records so far"] == str(n)
+        assert table(browser, "records")
+        browser.save_screenshot(str(SCREENS / "live-stream.png"))
+        assert src.wait(30) == 0
+    finally:
+        if src.poll() is None:
+            src.kill()
+            src.wait()
+        s.stop()

@@ -29,6 +29,7 @@
 #include "archive/archive.h"
 #include "archive/source.h"
 #include "field.h"
+#include "net/stream.h"
 #include "query/output.h"
 #include "util/addr.h"
 #include "util/mem.h"
@@ -248,6 +249,13 @@ struct live {
 	char (*seen)[512];
 	size_t nseen;
 	struct floe_budget budget;
+	/* with streams: the client, and what came since the last tick */
+	struct floe_stream_client *sc;
+	int64_t next_tick, last_tick;
+	uint64_t win_records, win_bytes, win_pkts;
+	struct floe_flow recent[LIVE_RECORDS];
+	size_t nrecent, recent_pos;
+	bool ended;
 	/* the walk's candidates */
 	struct cand {
 		char path[512];
@@ -293,6 +301,46 @@ static int cand_cmp(const void *a, const void *b)
 	return strcmp(x->path, y->path);
 }
 
+/* An event "records": ring[] (n of LIVE_RECORDS, the oldest at pos - n)
+ * as the query layer's JSON, one record a data: line. */
+static void live_records(struct live *l, const struct floe_flow *ring, size_t nlast, size_t pos)
+{
+	struct floe_webbuf *o = &l->out;
+	size_t ncols;
+	const struct floe_field *const *cols = floe_fields_default(&ncols);
+	char *mem = NULL;
+	size_t memlen = 0;
+	FILE *fp = open_memstream(&mem, &memlen);
+	struct floe_fmtopts fo = {.timefmt = 0, .prec = 6, .numeric = false};
+	struct floe_output *w = NULL;
+	if (fp)
+		w = floe_output_create(fp, FLOE_OUT_JSON, cols, ncols, &fo, false);
+	for (size_t i = 0; w && i < nlast; i++) {
+		const struct floe_flow *f = &ring[(pos + LIVE_RECORDS - nlast + i) % LIVE_RECORDS];
+		if (floe_output_write(w, f) != FLOE_OK)
+			break;
+	}
+	if (w && floe_output_finish(w) != FLOE_OK)
+		memlen = 0;
+	if (fp)
+		fclose(fp);
+	if (mem && memlen) {
+		floe_webbuf_printf(o, "id: %" PRIu64 "\nevent: records\n", ++l->seq);
+		for (char *p = mem; *p;) {
+			char *nl = strchr(p, '\n');
+			size_t k = nl ? (size_t)(nl - p) : strlen(p);
+			if (k) {
+				FLOE_WEBBUF_LIT(o, "data: ");
+				floe_webbuf_add(o, p, k);
+				FLOE_WEBBUF_LIT(o, "\n");
+			}
+			p += k + (nl != NULL);
+		}
+		FLOE_WEBBUF_LIT(o, "\n");
+	}
+	free(mem);
+}
+
 /* One event for a newly closed file: its totals and rate, and its last
  * records as the query layer's JSON. */
 static void live_file(struct live *l, const char *path)
@@ -336,40 +384,7 @@ static void live_file(struct live *l, const char *path)
 	                   ",\"first\":%.3f,\"last\":%.3f,\"bps\":%.0f,\"pps\":%.1f}\n\n",
 	                   recs, bytes, pkts, (double)first / 1e9, (double)end / 1e9,
 	                   secs > 0 ? (double)bytes * 8 / secs : 0, secs > 0 ? (double)pkts / secs : 0);
-	/* the records, oldest first, as JSON lines: one data: line each */
-	size_t ncols;
-	const struct floe_field *const *cols = floe_fields_default(&ncols);
-	char *mem = NULL;
-	size_t memlen = 0;
-	FILE *fp = open_memstream(&mem, &memlen);
-	struct floe_fmtopts fo = {.timefmt = 0, .prec = 6, .numeric = false};
-	struct floe_output *w = NULL;
-	if (fp)
-		w = floe_output_create(fp, FLOE_OUT_JSON, cols, ncols, &fo, false);
-	for (size_t i = 0; w && i < nlast; i++) {
-		const struct floe_flow *f = &last[(pos + LIVE_RECORDS - nlast + i) % LIVE_RECORDS];
-		if (floe_output_write(w, f) != FLOE_OK)
-			break;
-	}
-	if (w && floe_output_finish(w) != FLOE_OK)
-		memlen = 0;
-	if (fp)
-		fclose(fp);
-	if (mem && memlen) {
-		floe_webbuf_printf(o, "id: %" PRIu64 "\nevent: records\n", ++l->seq);
-		for (char *p = mem; *p;) {
-			char *nl = strchr(p, '\n');
-			size_t k = nl ? (size_t)(nl - p) : strlen(p);
-			if (k) {
-				FLOE_WEBBUF_LIT(o, "data: ");
-				floe_webbuf_add(o, p, k);
-				FLOE_WEBBUF_LIT(o, "\n");
-			}
-			p += k + (nl != NULL);
-		}
-		FLOE_WEBBUF_LIT(o, "\n");
-	}
-	free(mem);
+	live_records(l, last, nlast, pos);
 }
 
 static bool live_seen(struct live *l, const char *path)
@@ -404,12 +419,63 @@ static void live_poll(struct live *l)
 		floe_webbuf_printf(&l->out, "event: waiting\ndata: {\"files\":0}\n\n");
 }
 
+/* With streams: takes what the client has (waiting up to 200 ms), and
+ * once a second sends the second's rates and its last records. */
+static void live_stream(struct live *l)
+{
+	const struct floe_flow *r;
+	size_t n;
+	enum floe_err e = floe_stream_client_next(l->sc, &r, &n, 200LL * 1000000);
+	if (e == FLOE_OK) {
+		for (size_t i = 0; i < n; i++) {
+			l->win_records++;
+			l->win_bytes += r[i].sbytes + r[i].dbytes;
+			l->win_pkts += r[i].spkts + r[i].dpkts;
+			l->recent[l->recent_pos] = r[i];
+			l->recent_pos = (l->recent_pos + 1) % LIVE_RECORDS;
+			l->nrecent += l->nrecent < LIVE_RECORDS;
+		}
+	}
+	int64_t now = floe_webq_now_mono();
+	bool over = e != FLOE_OK && e != FLOE_AGAIN;
+	if (now >= l->next_tick || over) {
+		struct floe_stream_client_stats st;
+		floe_stream_client_stats(l->sc, &st);
+		double secs = (double)(now - l->last_tick) / 1e9;
+		floe_webbuf_printf(&l->out, "id: %" PRIu64 "\nevent: rate\ndata: {\"time\":%.3f,\"secs\":%.3f,"
+		                   "\"records\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"pkts\":%" PRIu64
+		                   ",\"bps\":%.0f,\"pps\":%.1f,\"total\":%" PRIu64 ",\"lost\":%" PRIu64
+		                   ",\"sources_live\":%u}\n\n", ++l->seq, (double)now_real() / 1e9, secs,
+		                   l->win_records, l->win_bytes, l->win_pkts,
+		                   secs > 0 ? (double)l->win_bytes * 8 / secs : 0,
+		                   secs > 0 ? (double)l->win_pkts / secs : 0, st.records, st.lost,
+		                   st.sources_live);
+		if (l->nrecent)
+			live_records(l, l->recent, l->nrecent, l->recent_pos);
+		l->win_records = l->win_bytes = l->win_pkts = 0;
+		l->nrecent = 0;
+		l->last_tick = now;
+		l->next_tick = now + 1000000000LL;
+	}
+	if (e == FLOE_EOF) {
+		floe_webbuf_printf(&l->out, "event: end\ndata: {}\n\n");
+		l->ended = true;
+	} else if (over) {
+		FLOE_WEBBUF_LIT(&l->out, "event: failure\ndata: {\"error\":");
+		floe_webbuf_json_str(&l->out, floe_stream_client_error(l->sc));
+		FLOE_WEBBUF_LIT(&l->out, "}\n\n");
+		l->ended = true;
+	}
+}
+
 static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct live *l = cls;
 	(void)pos;
 	for (;;) {
 		if (atomic_load(&l->w->stopping))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (l->sent == l->out.len && l->ended)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (l->sent < l->out.len) {
 			size_t n = l->out.len - l->sent < max ? l->out.len - l->sent : max;
@@ -421,6 +487,10 @@ static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
 				l->out.full = false;
 			}
 			return (ssize_t)n;
+		}
+		if (l->sc) {
+			live_stream(l);
+			continue;
 		}
 		int64_t now = floe_webq_now_mono();
 		if (now >= l->next_poll) {
@@ -441,6 +511,7 @@ static ssize_t live_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void live_free(void *cls)
 {
 	struct live *l = cls;
+	floe_stream_client_destroy(l->sc);
 	floe_webbuf_release(&l->out);
 	free(l->seen);
 	free(l);
@@ -460,6 +531,29 @@ static enum MHD_Result live_start(struct floe_web *w, struct MHD_Connection *c)
 	floe_webbuf_init(&l->out, &l->budget);
 	l->last_beat = floe_webq_now_mono();
 	floe_webbuf_printf(&l->out, "retry: 3000\n\n");
+	if (w->o.nstreams) {
+		struct floe_stream_client_opts co = {
+			.sources = w->o.streams, .nsources = w->o.nstreams, .instance = "floe-serve",
+			.token = w->o.stream_token, .tls_ca = w->o.stream_ca, .wait = true,
+			.backoff_max = 2LL * 1000000000LL, .log = w->o.log,
+		};
+		struct floe_errbuf eb = {0};
+		if (!(l->sc = floe_stream_client_create(&co, &eb))) {
+			live_free(l);
+			return send_error(w, c, MHD_HTTP_SERVICE_UNAVAILABLE, eb.msg);
+		}
+		l->last_tick = floe_webq_now_mono();
+		l->next_tick = l->last_tick + 1000000000LL;
+		FLOE_WEBBUF_LIT(&l->out, "event: mode\ndata: {\"mode\":\"stream\",\"sources\":[");
+		for (size_t i = 0; i < w->o.nstreams; i++) {
+			if (i)
+				FLOE_WEBBUF_LIT(&l->out, ",");
+			floe_webbuf_json_str(&l->out, w->o.streams[i]);
+		}
+		FLOE_WEBBUF_LIT(&l->out, "]}\n\n");
+	} else {
+		FLOE_WEBBUF_LIT(&l->out, "event: mode\ndata: {\"mode\":\"archive\"}\n\n");
+	}
 	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, live_read,
 	                                                           l, live_free);
 	if (!r) {

@@ -4,8 +4,10 @@
  * libmicrohttpd answers the requests, one thread per connection; this
  * module routes them: the pages and their scripts, embedded in the binary
  * (web/assets.h), the JSON API (webq.h) and charts, and the live page's
- * server-sent events.  Queries are bounded three ways: a budget of memory
- * each, a deadline each, and a number running at once (503 past it).
+ * server-sent events: rates and records of sensors' record streams
+ * (net/stream.h), or without streams, the archive's newly closed files.
+ * Queries are bounded three ways: a budget of memory each, a deadline
+ * each, and a number running at once (503 past it).
  *
  * Security: a listening address other than loopback is refused unless
  * TLS (certificate and key) and a token are configured; with a token every
@@ -39,7 +41,12 @@ struct floe_web_opts {
 	int64_t query_timeout;         /* ns a query may read; 0: 30 s */
 	unsigned max_queries;          /* queries at once; 0: 4 */
 	unsigned max_conns;            /* connections at once; 0: 64 */
-	const char *stream;            /* -S HOST:PORT for the live page; NULL: the archive's files */
+	/* The live page's records: stream servers (net/stream.h), each
+	 * "HOST:PORT"; none: the page follows the archive's closed files. */
+	const char *const *streams;    /* borrowed */
+	size_t nstreams;
+	const char *stream_token;      /* sent to the stream servers; NULL: none */
+	const char *stream_ca;         /* path of a PEM CA: TLS to the stream servers; NULL: TCP */
 	const char *tmpdir;            /* spill files of queries; NULL: $TMPDIR or /tmp */
 	const struct floe_log *log;
 };
