@@ -153,6 +153,11 @@ async function host() {
                            {key: "pkts", num: true}, {key: "flows", num: true}], h.peers);
     fillTable($("ports"), [{key: "proto"}, {key: "dport", title: "port"}, {key: "bytes", num: true},
                            {key: "pkts", num: true}, {key: "flows", num: true}], h.ports);
+    const fnd = h.findings.map((f) => ({...f, start: iso(f.start), end: iso(f.end)}));
+    fillTable($("findings"), [{key: "finding"}, {key: "host"}, {key: "peer"}, {key: "proto"},
+                              {key: "port", num: true}, {key: "start"}, {key: "end"},
+                              {key: "flows", num: true}, {key: "targets", num: true}], fnd);
+    $("no-findings").hidden = fnd.length > 0;
     document.body.dataset.loaded = "1";
   } catch (e) {
     showError(e.message);

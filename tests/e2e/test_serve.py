@@ -666,3 +666,47 @@ def test_live_stream(archive, browser):
             src.kill()
             src.wait()
         s.stop()
+
+
+# ---- detector findings on the host page ----
+
+DETECT = pathlib.Path(__file__).resolve().parents[1] / "data" / "detect"
+
+
+def test_host_findings_equal_detect(tmp_path, browser):
+    """The scenario capture of tests/data/detect (a scanner, a spammer, a
+    beacon, a remote scanner): each host's findings are what `floe detect`
+    finds about it with the same (default) thresholds."""
+    from selenium.webdriver.common.by import By
+    arch = tmp_path / "archive"
+    run("capture", "-r", DETECT / "scenario.pcap", "--archive", arch, "--instance", "sc")
+    want = collections.defaultdict(list)
+    for det in ("scan", "smtp", "beacon"):
+        for line in run("detect", det, "-R", arch, "-o", "json").stdout.decode().splitlines():
+            f = json.loads(line)
+            want[f["host"]].append(f)
+            other = f.get("target") or f.get("remote")
+            if other:
+                want[other].append(f)
+    assert {"10.1.0.10", "10.1.0.11", "10.1.0.12", "10.2.0.66", "10.1.0.14"} <= set(want)
+    s = Server("--archive", arch, "--listen", "127.0.0.1:0")
+    try:
+        for host in json.loads((DETECT / "scenario.json").read_text())["hosts"]:
+            got = api(s, "/api/host/" + host)["findings"]
+            assert [(f["finding"], f["host"], f["flows"]) for f in got] == \
+                [(f["finding"], f["host"], f.get("flows", f.get("connections"))) for f in want.get(host, [])], host
+            for g, w in zip(got, want.get(host, [])):
+                assert g["peer"] == (w.get("target") or w.get("remote") or "")
+                assert g["targets"] == w.get("addresses", w.get("ports", w.get("servers", 0)))
+        d = browser
+        d.get(s.url + "/host?addr=10.1.0.10")
+        assert wait_loaded(d) == "1"
+        rows = table(d, "findings")
+        assert [(r["finding"], r["port"], r["targets"]) for r in rows] == [("hscan", "22", "200")]
+        assert not d.find_element(By.ID, "no-findings").is_displayed()
+        d.save_screenshot(str(SCREENS / "host-findings.png"))
+        d.get(s.url + "/host?addr=10.1.0.15")
+        assert wait_loaded(d) == "1"
+        assert table(d, "findings") == [] and d.find_element(By.ID, "no-findings").is_displayed()
+    finally:
+        s.stop()

@@ -17,6 +17,7 @@
 
 #include "archive/archive.h"
 #include "archive/source.h"
+#include "detect/detect.h"
 #include "field.h"
 #include "graph/graph.h"
 #include "filter/filter.h"
@@ -724,12 +725,64 @@ enum floe_err floe_webq_series(const struct floe_webq_ctx *ctx, const struct flo
 
 /* ---- host ---- */
 
+/* The detectors a host page runs over the host's records, with the
+ * thresholds `floe detect` uses by default (docs/detect.md).  Watch needs
+ * a list and baseline a history period: not here. */
+#define HOST_DETECTORS 3
+
+static const struct floe_detect_opts host_detectors[HOST_DETECTORS] = {
+	{.kind = FLOE_DETECT_SCAN, .window = 300LL * 1000000000, .scan_hosts = 100, .scan_ports = 100,
+	 .scan_max_success = 0.2},
+	{.kind = FLOE_DETECT_SMTP, .window = 3600LL * 1000000000, .smtp_servers = 50},
+	{.kind = FLOE_DETECT_BEACON, .window = 3600LL * 1000000000, .beacon_min = 10,
+	 .beacon_max_cv = 0.2, .beacon_min_interval = 1000000000LL},
+};
+
 struct host {
 	uint8_t addr[16];
 	struct floe_cluster *total, *mine;
 	struct topn peers, ports;
 	uint64_t records, flows, pkts, bytes;
+	struct floe_detect *det[HOST_DETECTORS];
 };
+
+/* Appends the findings about addr (as their host, target or remote) as a
+ * JSON array, in the detectors' order. */
+static bool findings_json(struct host *h, struct floe_webbuf *out)
+{
+	bool ok = FLOE_WEBBUF_LIT(out, "[");
+	bool first = true;
+	for (size_t k = 0; k < HOST_DETECTORS && ok; k++) {
+		const struct floe_finding *fs;
+		size_t n;
+		uint64_t more;
+		floe_detect_findings(h->det[k], &fs, &n, &more);
+		for (size_t i = 0; i < n && ok; i++) {
+			const struct floe_finding *f = &fs[i];
+			if (memcmp(f->host, h->addr, 16) != 0 && memcmp(f->peer, h->addr, 16) != 0)
+				continue;
+			char host[FLOE_ADDRSTRLEN], peer[FLOE_ADDRSTRLEN] = "";
+			static const uint8_t none[16];
+			floe_addr_format(f->host, host, sizeof(host));
+			if (memcmp(f->peer, none, 16) != 0)
+				floe_addr_format(f->peer, peer, sizeof(peer));
+			const char *proto = floe_proto_name(f->proto);
+			ok = floe_webbuf_printf(out, "%s{\"finding\":\"%s\",\"host\":", first ? "" : ",",
+			                        floe_finding_name(f->type)) &&
+			     floe_webbuf_json_str(out, host) && FLOE_WEBBUF_LIT(out, ",\"peer\":") &&
+			     floe_webbuf_json_str(out, peer) &&
+			     floe_webbuf_printf(out, ",\"proto\":\"%s\",\"port\":%u,", proto ? proto : "",
+			                        f->port) &&
+			     json_time(out, "start", f->t0, true) && FLOE_WEBBUF_LIT(out, ",") &&
+			     json_time(out, "end", f->t1, true) &&
+			     floe_webbuf_printf(out, ",\"flows\":%" PRIu64 ",\"targets\":%" PRIu64
+			                        ",\"ratio\":%.3f,\"value\":%.3f}", f->flows, f->targets,
+			                        f->ratio, f->value);
+			first = false;
+		}
+	}
+	return ok && FLOE_WEBBUF_LIT(out, "]");
+}
 
 static enum floe_err host_rec(void *ud, const struct floe_flow *f)
 {
@@ -746,6 +799,9 @@ static enum floe_err host_rec(void *ud, const struct floe_flow *f)
 		return e;
 	if ((e = floe_cluster_add(h->ports.cl, f)) != FLOE_OK)
 		return e;
+	for (size_t k = 0; k < HOST_DETECTORS; k++)
+		if ((e = floe_detect_add(h->det[k], f)) != FLOE_OK)
+			return e;
 	if (src)
 		return floe_cluster_add(h->peers.cl, f);
 	struct floe_flow r = *f;   /* the host as the source: its peer is daddr */
@@ -770,11 +826,28 @@ enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_
 		e = eb->code;
 	if (e == FLOE_OK && !(h.mine = mkcluster(ctx, "", g.bin, eb)))
 		e = eb->code;
+	static const uint16_t mail_ports[] = {25};
+	for (size_t k = 0; k < HOST_DETECTORS && e == FLOE_OK; k++) {
+		struct floe_detect_opts d = host_detectors[k];
+		d.smtp_ports = mail_ports;
+		d.nsmtp_ports = 1;
+		d.local = ctx->local;
+		d.max_findings = 1000;
+		d.budget = ctx->budget;
+		d.tmpdir = ctx->tmpdir;
+		d.log = ctx->log;
+		struct floe_errbuf deb = {0};
+		if (!(h.det[k] = floe_detect_create(&d, &deb)))
+			e = floe_errbuf_set(eb, deb.code, "detect: %s", deb.msg);
+	}
 	if (e == FLOE_OK) {
 		e = scan(ctx, q, filter, false, host_rec, &h, eb);
 		if (e != FLOE_OK && !eb->code)
 			e = cluster_fail(h.total, e, eb);
 	}
+	for (size_t k = 0; k < HOST_DETECTORS && e == FLOE_OK; k++)
+		if ((e = floe_detect_end_pass(h.det[k])) != FLOE_OK)
+			e = floe_errbuf_set(eb, e, "detect: %s", floe_detect_error(h.det[k]));
 	if (e == FLOE_OK)
 		e = topn_finish(&h.peers, eb);
 	if (e == FLOE_OK)
@@ -803,6 +876,7 @@ enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_
 		if (e == FLOE_OK &&
 		    !(FLOE_WEBBUF_LIT(out, ",\"peers\":") && topn_json(&h.peers, out) &&
 		      FLOE_WEBBUF_LIT(out, ",\"ports\":") && topn_json(&h.ports, out) &&
+		      FLOE_WEBBUF_LIT(out, ",\"findings\":") && findings_json(&h, out) &&
 		      FLOE_WEBBUF_LIT(out, "}\n")))
 			e = out_full(eb);
 	}
@@ -811,6 +885,8 @@ enum floe_err floe_webq_host(const struct floe_webq_ctx *ctx, const struct floe_
 	topn_release(&h.ports);
 	floe_cluster_destroy(h.total);
 	floe_cluster_destroy(h.mine);
+	for (size_t k = 0; k < HOST_DETECTORS; k++)
+		floe_detect_destroy(h.det[k]);
 	floe_filter_destroy(filter);
 	return e;
 }
