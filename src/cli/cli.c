@@ -29,14 +29,27 @@ static void log_to_stderr(void *ud, enum floe_loglevel level, const char *msg)
 }
 
 static const struct floe_log stderr_log = {log_to_stderr, NULL};
+/* Where a service sends messages instead (daemon.c: --log, --syslog). */
+static struct floe_log routed_log;
 
 const struct floe_log *cli_log(void)
 {
-	return &stderr_log;
+	return routed_log.fn ? &routed_log : &stderr_log;
+}
+
+void cli_log_route(const struct floe_log *log)
+{
+	routed_log = log ? *log : (struct floe_log){0};
 }
 
 static void vmsg(const struct cli_opts *o, const char *kind, const char *fmt, va_list ap)
 {
+	if (routed_log.fn) {
+		char buf[1024];
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		routed_log.fn(routed_log.ud, kind[0] ? FLOE_LOG_WARN : FLOE_LOG_ERR, buf);
+		return;
+	}
 	fprintf(stderr, "floe %s: %s", o && o->cmd ? o->cmd : "", kind);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);

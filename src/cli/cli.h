@@ -88,6 +88,9 @@ struct cli_opts {
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
 extern const struct floe_log *cli_log(void);
+/* Sends cli_log() and cli_error()/cli_warn() to log instead of stderr
+ * (daemon.c: --log, --syslog); NULL: back to stderr.  log is copied. */
+void cli_log_route(const struct floe_log *log);
 
 /* Prints "floe CMD: message" to stderr. */
 void cli_error(const struct cli_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);

@@ -2,6 +2,7 @@
  * floe.c - the floe command: one binary, one subcommand per job.
  */
 #include "cli.h"
+#include "daemon.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -60,8 +61,13 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(0, NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 2, argv + 2);
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			int ac = argc - 2, rc;
+			char **av = argv + 2;
+			if (!cli_service_begin(commands[i].name, &ac, &av, &rc))   /* daemon.h */
+				return rc;
+			return commands[i].fn(ac, av);
+		}
 	fprintf(stderr, "floe: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -278,3 +278,16 @@ def test_scan_spills_within_budget(tmp_path):
     assert out["16M"][1] > 0 and out["16M"][0] == out["256M"][0]
     fs = [json.loads(line) for line in out["16M"][0].splitlines()]
     assert len(fs) == 300 and all(f["addresses"] == 1000 and f["success"] == 0 for f in fs)
+
+
+def test_live_report_ranks_heavy_host_first(live):
+    """The morning report over the same scenario: the iperf3 pair leads."""
+    d, meta, window = live
+    p = floe(d, "report", "daily", "-R", "archive", "--local", LOCAL, "--top", "5", "-o", "json")
+    rep = json.loads(p.stdout)
+    hosts = rep["hosts"]
+    assert {h["addr"] for h in hosts[:2]} == {"10.1.0.13", "10.2.0.80"}, hosts[:3]
+    first_local = [h for h in hosts if h["local"]][0]
+    assert first_local["addr"] == "10.1.0.13"
+    assert first_local["peers"][0]["addr"] == "10.2.0.80"
+    assert 5201 in [pt["port"] for pt in first_local["peers"][0]["ports"]]
