@@ -286,6 +286,24 @@ def test_query_commands_read_streams(tmp_path, flows, cmd):
     assert got.stdout() == want and len(want.splitlines()) > 1
 
 
+def test_served_records_are_written_with_their_seq(tmp_path):
+    # capture --listen -w: the file keeps the numbers the stream carried
+    port = free_port()
+    srv = Floe(tmp_path, "srv", "capture", "-r", SMALL_A, "--listen", f"127.0.0.1:{port}",
+               "--subscribers", "1", "-w", tmp_path / "tee.floe")
+    try:
+        srv.wait_listening(port)
+        sub = Floe(tmp_path, "sub", "read", "-S", f"127.0.0.1:{port}", "-o", "csv", "-u", "-p", "6",
+                   "-s", FIELDS)
+        assert sub.finish() == 0, sub.stderr()
+        assert srv.finish() == 0, srv.stderr()
+    finally:
+        srv.kill()
+    got, kept = rows(sub.stdout()), file_rows(tmp_path / "tee.floe")
+    assert len(got) > 100 and got == kept
+    assert [int(r["seq"]) for r in kept] == list(range(1, len(kept) + 1))
+
+
 def test_collector_serves_its_records(tmp_path):
     nf = SHARED / "netflow" / "akvorado_akvorado__outlet_flow_decoder_netflow_testdata_data+templates.pcap"
     port = free_port()
