@@ -10,6 +10,7 @@
 #include "archive/source.h"
 #include "filter/filter.h"
 #include "graph/graph.h"
+#include "progress.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -159,6 +160,7 @@ int cmd_graph(int argc, char **argv)
 	FILE *out = NULL;
 	struct floe_errbuf eb = {0};
 	uint8_t addrs[64][16];
+	struct cli_progress pg = {0};
 	rc = EXIT_USAGE;
 	if (o.nrfiles == 0 && o.nrdirs == 0) {
 		cli_error(&o, "no input: give -r FILE or -R DIR (try 'floe graph --help')");
@@ -211,10 +213,12 @@ int cmd_graph(int argc, char **argv)
 		goto out;
 	bool timed = !floe_timerange_is_all(&o.trange);
 	uint64_t matched = 0;
+	cli_progress_init(&pg, o.cmd, src, false);
 	for (;;) {
 		const struct floe_flow *recs;
 		size_t n;
 		enum floe_err e = floe_source_next(src, &recs, &n);
+		cli_progress_update(&pg, e == FLOE_OK ? n : 0);
 		if (e == FLOE_EOF)
 			break;
 		if (e != FLOE_OK) {
@@ -235,6 +239,7 @@ int cmd_graph(int argc, char **argv)
 			}
 		}
 	}
+	cli_progress_release(&pg);
 	out = ga.out && strcmp(ga.out, "-") != 0 ? fopen(ga.out, "w") : stdout;
 	if (!out) {
 		cli_error(&o, "cannot write '%s': %s", ga.out, strerror(errno));
@@ -256,6 +261,7 @@ int cmd_graph(int argc, char **argv)
 		        (unsigned long long)ss.blocks_read, (unsigned long long)ss.records,
 		        (unsigned long long)matched, budget.peak >> 20);
 out:
+	cli_progress_release(&pg);
 	if (out && out != stdout && fclose(out) != 0 && rc != EXIT_FAIL) {
 		cli_error(&o, "cannot write '%s': %s", ga.out, strerror(errno));
 		rc = EXIT_FAIL;
