@@ -102,6 +102,8 @@ struct feed {
 	const void *prep_ud;
 	size_t esize;                  /* bytes of an element */
 	struct floe_cluster *shard;    /* the reader's own operator, or NULL */
+	uint8_t addrs[64][16];         /* the filter's required addresses: the source
+	                                * borrows them while it reads */
 	uint8_t *sbuf;                 /* its items, FEED_RECS of them */
 	size_t sn;
 	/* shared, under mu */
@@ -142,11 +144,10 @@ static struct floe_source *feed_source(struct feed *fd)
 {
 	struct cli_opts *o = fd->o;
 	struct floe_errbuf eb = {0};
-	uint8_t addrs[64][16];
 	size_t naddrs = 0;
-	if (fd->filter && !floe_filter_required_addrs(fd->filter, addrs, 64, &naddrs))
+	if (fd->filter && !floe_filter_required_addrs(fd->filter, fd->addrs, 64, &naddrs))
 		naddrs = 0;
-	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
+	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])fd->addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .columns = fd->columns,
 	                              .log = cli_log()};
 	struct floe_source *src = floe_source_create(&so, &eb);
