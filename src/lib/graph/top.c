@@ -30,6 +30,8 @@ struct frow {
 	uint32_t bucket;
 };
 
+_Static_assert(sizeof(struct frow) == 152, "a flow row is the size top.h and docs/top.md state");
+
 struct floe_top {
 	struct floe_budget *budget;
 	struct floe_hashkey hk;
