@@ -102,8 +102,6 @@ struct feed {
 	const void *prep_ud;
 	size_t esize;                  /* bytes of an element */
 	struct floe_cluster *shard;    /* the reader's own operator, or NULL */
-	uint8_t addrs[64][16];         /* the filter's required addresses: the source
-	                                * borrows them while it reads */
 	uint8_t *sbuf;                 /* its items, FEED_RECS of them */
 	size_t sn;
 	/* shared, under mu */
@@ -116,6 +114,7 @@ struct feed {
 	/* the reader's own */
 	int rc;
 	uint64_t nrec;
+	uint8_t addrs[64][16];         /* the filter's hosts: the source borrows them */
 };
 
 static void feed_publish(struct feed *fd, int w, size_t k)
