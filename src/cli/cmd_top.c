@@ -39,7 +39,8 @@ static const char top_help[] =
 	"Records are replayed from files or an archive at the pace of their times.\n"
 	"\n"
 	"  -r FILE... -R DIR... -t RANGE   inputs, as for 'floe read'\n"
-	"  --speed X        replay X times as fast as recorded (default 1);\n"
+	"  --speed X        replay X times as fast as recorded (default 1), jumping\n"
+	"                   over stretches without records longer than 5 s of replay;\n"
 	"                   0: as fast as the records can be read\n"
 	"  -m KEY           group by flow (default), saddr, daddr, dport or proto\n"
 	"  --max-flows N    flows tracked (default 100000); past it the flow idle\n"
@@ -66,7 +67,11 @@ struct replay {
 	int64_t rec0;                      /* record time at the start */
 	double wall0;                      /* wall time (s) at the start, moved by pauses */
 	int64_t clock;                     /* record time shown */
+	int64_t skipped;                   /* ns of record time without records jumped over */
+	int64_t skipped_all;               /* the same since the start: not in rates */
 };
+
+#define IDLE_SKIP 5.0   /* s of wall time: longer pauses between records are skipped */
 
 static double wall_now(void)
 {
@@ -109,6 +114,14 @@ static bool replay_pump(struct replay *r, struct floe_top *t, double wall)
 		}
 		if (r->speed > 0) {
 			int64_t due = r->rec0 + (int64_t)((wall - r->wall0) * r->speed * 1e9);
+			/* a quiet stretch longer than IDLE_SKIP of wall time is
+			 * jumped over (captures spliced from several days) */
+			if (f->ltime > due && (double)(f->ltime - due) / 1e9 / r->speed > IDLE_SKIP) {
+				r->skipped += f->ltime - due;
+				r->skipped_all += f->ltime - due;
+				r->rec0 += f->ltime - due;
+				due = f->ltime;
+			}
 			r->clock = due;
 			if (f->ltime > due)
 				return true;
@@ -633,10 +646,16 @@ int cmd_top(int argc, char **argv)
 			snprintf(u.status, sizeof(u.status), "%s", rp.err);
 			err_shown = true;
 		}
+		if (rp.skipped) {
+			char d[32];
+			floe_axis_dur(rp.skipped, d, sizeof(d));
+			snprintf(u.status, sizeof(u.status), "skipped %s without records", d);
+			rp.skipped = 0;
+		}
 		bool redraw = false;
 		if (wall >= next_draw) {
 			if (!u.paused && rp.started)
-				floe_top_tick(u.top, rp.clock);
+				floe_top_tick(u.top, rp.clock - rp.skipped_all);
 			next_draw = wall + 1;
 			redraw = true;
 		}

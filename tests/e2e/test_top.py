@@ -252,3 +252,17 @@ def test_not_a_terminal(flows):
 def test_bad_command_lines(flows, args, msg):
     p = run("top", "-r", flows, *args, check=False)
     assert p.returncode == 2 and msg in p.stderr
+
+
+def test_idle_stretches_are_skipped(tmp_path, screen):
+    """A capture spliced from records years apart replays at record pace
+    in seconds: the stretches without records are jumped over."""
+    f = tmp_path / "insta.floe"
+    run("capture", "-r", P / "ntop_nDPI__tests_cfgs_default_pcap_instagram.pcap", "-w", f)
+    s = screen(top_cmd(f, "--speed", "1"), 100, 30)
+    ls = s.wait(done, "the end of input", timeout=30)
+    assert re.match(r"skipped [\d.]+ d without records", ls[-2]), ls[-2]
+    whole = cluster(f, [""], ["trans", "pkts", "bytes"])[0]
+    t = totals(ls)
+    assert (t["pkts"], t["bytes"], t["recs"]) == (int(whole["pkts"]), int(whole["bytes"]),
+                                                  int(whole["trans"]))
