@@ -128,7 +128,8 @@ static int take_args(struct graph_args *ga, int *argc, char **argv)
 /* The columns a chart reads: times, counters, what printing a key may
  * consult, the --by fields and the filters' fields; 0 (all) when one of
  * them is derived. */
-static uint64_t chart_columns(const char *by, const struct floe_filter *f1, const struct floe_filter *f2)
+static uint64_t chart_columns(const char *by, const struct floe_filter *f1,
+                              const struct floe_filter *f2)
 {
 	uint64_t m = COLS(stime) | COLS(ltime) | COLS(spkts) | COLS(dpkts) | COLS(sbytes) |
 	             COLS(dbytes) | COLS(trans) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags);
@@ -269,8 +270,8 @@ int cmd_graph(int argc, char **argv)
 			if (filter && !floe_filter_match(filter, f))
 				continue;
 			matched++;
-			if (floe_graph_add(g, f) != FLOE_OK ||
-			    (vsfilter && floe_filter_match(vsfilter, f) && floe_graph_add_vs(g, f) != FLOE_OK)) {
+			bool vs = vsfilter && floe_filter_match(vsfilter, f);
+			if (floe_graph_add(g, f) != FLOE_OK || (vs && floe_graph_add_vs(g, f) != FLOE_OK)) {
 				cli_error(&o, "%s", floe_graph_error(g));
 				goto out;
 			}

@@ -316,8 +316,8 @@ static void draw(struct ui *u)
 	floe_axis_format_value(tot.bps, "bit/s", a, sizeof(a));
 	floe_axis_format_value(tot.pps, "pkt/s", b, sizeof(b));
 	/* the totals, the less telling ones only if they fit */
-	int len = snprintf(line, sizeof(line), "Total %s %s  pkts %" PRIu64 "  bytes %" PRIu64 "  rows %"
-	                   PRIu64, a, b, tot.pkts, tot.bytes, tot.groups);
+	int len = snprintf(line, sizeof(line), "Total %s %s  pkts %" PRIu64 "  bytes %" PRIu64
+	                   "  rows %" PRIu64, a, b, tot.pkts, tot.bytes, tot.groups);
 	const char *more[] = {"flows", "recs", "evicted"};
 	uint64_t mv[] = {tot.flows, tot.records, st.evicted};
 	for (size_t i = 0; i < 3 && len > 0 && (size_t)len < sizeof(line); i++) {
@@ -337,8 +337,8 @@ static void draw(struct ui *u)
 	line[0] = '\0';
 	for (size_t i = 0; i < ncol && pos < sizeof(line); i++) {
 		const struct tcol *tc = &tcols[show[i]];
-		int k = snprintf(line + pos, sizeof(line) - pos, "%s%*s", i ? " " : "", tc->left ? -w[i] : w[i],
-		                 tc->title);
+		int k = snprintf(line + pos, sizeof(line) - pos, "%s%*s", i ? " " : "",
+		                 tc->left ? -w[i] : w[i], tc->title);
 		pos += k > 0 ? (size_t)k : 0;
 	}
 	attron(A_REVERSE);
@@ -462,7 +462,9 @@ static bool on_key(struct ui *u, int ch, double wall)
 	case 'q': case 'Q':
 		return false;
 	case 'k': set_key(u, (enum floe_top_key)((u->key + 1) % FLOE_TOPK__COUNT)); break;
-	case 'K': set_key(u, (enum floe_top_key)((u->key + FLOE_TOPK__COUNT - 1) % FLOE_TOPK__COUNT)); break;
+	case 'K':
+		set_key(u, (enum floe_top_key)((u->key + FLOE_TOPK__COUNT - 1) % FLOE_TOPK__COUNT));
+		break;
 	case '1': case '2': case '3': case '4': case '5':
 		set_key(u, (enum floe_top_key)(ch - '1'));
 		break;
@@ -511,7 +513,8 @@ static int take_args(struct top_args *ta, int *argc, char **argv)
 	int n = 0;
 	for (int i = 0; i < *argc; i++) {
 		const char *a = argv[i];
-		bool known = strcmp(a, "--speed") == 0 || strcmp(a, "-m") == 0 || strcmp(a, "--max-flows") == 0;
+		bool known = strcmp(a, "--speed") == 0 || strcmp(a, "-m") == 0 ||
+		             strcmp(a, "--max-flows") == 0;
 		if (!known) {
 			argv[n++] = argv[i];
 			continue;
@@ -526,7 +529,8 @@ static int take_args(struct top_args *ta, int *argc, char **argv)
 			errno = 0;
 			ta->speed = strtod(v, &end);
 			if (errno || *end || end == v || ta->speed < 0 || ta->speed > 1e6) {
-				fprintf(stderr, "floe top: bad --speed '%s': 0 (no pacing) or a factor such as 10\n", v);
+				fprintf(stderr, "floe top: bad --speed '%s': 0 (no pacing) or a factor "
+				        "such as 10\n", v);
 				return EXIT_USAGE;
 			}
 		} else if (a[1] == 'm') {
@@ -577,7 +581,8 @@ int cmd_top(int argc, char **argv)
 		goto out;
 	}
 	if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
-		cli_error(&o, "the screen is a terminal: run floe top in one (or floe cluster for a report)");
+		cli_error(&o, "the screen is a terminal: run floe top in one (or floe cluster for a "
+		          "report)");
 		goto out;
 	}
 	rc = EXIT_FAIL;
@@ -631,7 +636,8 @@ int cmd_top(int argc, char **argv)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 	timeout(50);
-	snprintf(u.status, sizeof(u.status), "replaying at %s", ta.speed > 0 ? "record pace" : "full speed");
+	snprintf(u.status, sizeof(u.status), "replaying at %s",
+	         ta.speed > 0 ? "record pace" : "full speed");
 	if (ta.speed > 0 && ta.speed != 1)
 		snprintf(u.status, sizeof(u.status), "replaying at %g x record pace", ta.speed);
 	double next_draw = 0;

@@ -65,8 +65,8 @@ void cli_progress_update(struct cli_progress *p, size_t n)
 			snprintf(left, sizeof(left), ", %u:%02u left", s / 60, s % 60);
 	}
 	char line[160];
-	int len = snprintf(line, sizeof(line), "floe %s: file %" PRIu64 " of %zu, %s records, %s records/s%s",
-	                 p->cmd, files, nfiles, recs, rate, left);
+	int len = snprintf(line, sizeof(line), "floe %s: file %" PRIu64 " of %zu, %s records, "
+	                   "%s records/s%s", p->cmd, files, nfiles, recs, rate, left);
 	if (len < 0)
 		return;
 	/* pad over a longer previous line; no newline: the next one overwrites */
