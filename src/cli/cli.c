@@ -361,6 +361,52 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 				return usage_err(o, "bad --max-size '%s': a size such as 400G", next);
 			}
 			i++;
+		/* ---- streams (OPT_STREAM, OPT_LISTEN; docs/stream.md) ---- */
+		} else if (strcmp(a, "-S") == 0) {
+			ACCEPT(OPT_STREAM);
+			NEED_ARG(a);
+			if (o->nstreams == sizeof(o->streams) / sizeof(o->streams[0])) {
+				free(colspec);
+				return usage_err(o, "%s", "too many -S sources");
+			}
+			o->streams[o->nstreams++] = argv[++i];
+		} else if (strcmp(a, "--count") == 0 || strcmp(a, "--subscribers") == 0) {
+			ACCEPT(a[2] == 'c' ? OPT_STREAM : OPT_LISTEN);
+			NEED_ARG(a);
+			if (!cli_parse_count(next, a[2] == 'c' ? &o->count : &o->subscribers) ||
+			    (a[2] == 's' && o->subscribers > 64)) {
+				free(colspec);
+				return usage_err(o, "bad count '%s'", next);
+			}
+			i++;
+		} else if (strcmp(a, "--duration") == 0 || strcmp(a, "--linger") == 0) {
+			ACCEPT(a[2] == 'd' ? OPT_STREAM : OPT_LISTEN);
+			NEED_ARG(a);
+			if (!cli_parse_duration(next, a[2] == 'd' ? &o->duration : &o->linger)) {
+				free(colspec);
+				return usage_err(o, "bad duration '%s'", next);
+			}
+			i++;
+		} else if (strcmp(a, "--subscriber-buffer") == 0) {
+			ACCEPT(OPT_LISTEN);
+			NEED_ARG(a);
+			if (!cli_parse_size(next, &o->sub_buffer) || o->sub_buffer < 4096) {
+				free(colspec);
+				return usage_err(o, "bad --subscriber-buffer '%s' (at least 4k)", next);
+			}
+			i++;
+		} else if (strcmp(a, "--listen") == 0) {
+			ACCEPT(OPT_LISTEN);
+			NEED_ARG(a);
+			o->listen = argv[++i];
+		} else if (strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0 ||
+		           strcmp(a, "--tls-ca") == 0 || strcmp(a, "--token") == 0) {
+			ACCEPT(OPT_STREAM | OPT_LISTEN);
+			NEED_ARG(a);
+			const char **dst = strcmp(a, "--tls-cert") == 0 ? &o->tls_cert :
+			                   strcmp(a, "--tls-key") == 0 ? &o->tls_key :
+			                   strcmp(a, "--tls-ca") == 0 ? &o->tls_ca : &o->token_file;
+			*dst = argv[++i];
 		/* ---- end of sources and archive ---- */
 		} else if ((accept & OPT_AGG) && parse_agg_opt(o, argc, argv, &i) >= 0) {
 			if (o->memory == UINT64_MAX) {  /* parse_agg_opt reported an error */
@@ -379,6 +425,10 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 	if (o->out_ipfix && (accept & OPT_AGG)) {
 		free(colspec);
 		return usage_err(o, "%s", "-o ipfix is for floe read and floe capture");
+	}
+	if (o->nstreams && (o->nrfiles || o->nrdirs)) {
+		free(colspec);
+		return usage_err(o, "%s", "give -S or -r/-R, not both");
 	}
 	if ((o->keep || o->max_size) && !o->archive) {
 		free(colspec);

@@ -69,6 +69,18 @@ struct cli_opts {
 	int64_t bin;                   /* -b; 0 = none */
 	uint64_t top;                  /* --top N; 0 = all */
 	uint64_t memory;               /* --memory bytes; 0 = default */
+	/* streams (docs/stream.md): -S sources (OPT_STREAM), --listen (OPT_LISTEN) */
+	const char *streams[64];       /* -S HOST:PORT... */
+	size_t nstreams;
+	uint64_t count;                /* --count N: a stream source stops after N records */
+	int64_t duration;              /* --duration D: ... or after D; 0 = no limit */
+	const char *listen;            /* --listen [ADDR:]PORT: serve the records */
+	const char *tls_cert, *tls_key, *tls_ca;   /* --tls-cert --tls-key --tls-ca */
+	const char *token_file;        /* --token FILE */
+	uint64_t subscribers;          /* --subscribers N: wait for N before the first record */
+	int64_t linger;                /* --linger D: serve this long after the input ends */
+	uint64_t sub_buffer;           /* --subscriber-buffer SIZE: cut off past it; 0 = default */
+	bool stream_wait;              /* relay: retry sources that are not up yet */
 };
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
@@ -87,6 +99,8 @@ enum {
 	OPT_SOURCE = 1u << 16, /* -R DIR... -t RANGE --no-index */
 	OPT_ARCHIVE = 1u << 17, /* --archive DIR --rotate DUR --instance */
 	OPT_AGG = 1u << 4,     /* -m -b --top --sort --memory; -s kept unparsed */
+	OPT_STREAM = 1u << 18, /* -S HOST:PORT... --count --duration --tls-* --token */
+	OPT_LISTEN = 1u << 19, /* --listen [ADDR:]PORT --subscribers --linger --tls-* --token */
 };
 
 /* Parses argv (after the subcommand name).  Returns EXIT_OK, or EXIT_USAGE
@@ -127,6 +141,7 @@ int cmd_top(int argc, char **argv);
  * o selects.  Releases o.  Returns an exit code. */
 int cli_read_run(struct cli_opts *o);
 int cmd_collect(int argc, char **argv);
+int cmd_relay(int argc, char **argv);
 
 /* cmd_collect.c: RFC 5655 IPFIX files as records for 'floe read' (sink,
  * filter and --stats as the options say); true if a file is one. */
@@ -146,6 +161,16 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
  * derived field, whose inputs it does not name (decode every column). */
 struct floe_filter;
 uint64_t cli_filter_columns(const struct floe_filter *f);
+
+/* Stream sources (-S, sink_stream.c): the records of stream servers,
+ * block by block, until every server ends, a signal, --count or
+ * --duration.  open prints why it fails; next returns OK, EOF, or an
+ * error it printed; close prints --stats and returns EXIT_OK, or
+ * EXIT_DAMAGED when records were lost (seq gaps). */
+struct cli_stream_in;
+struct cli_stream_in *cli_stream_in_open(const struct cli_opts *o);
+enum floe_err cli_stream_in_next(struct cli_stream_in *in, const struct floe_flow **recs, size_t *n);
+int cli_stream_in_close(struct cli_stream_in *in);
 
 /* Threads for reading several files at once: the processors online, at
  * most 4; 0 (read in the calling thread) on one processor. */

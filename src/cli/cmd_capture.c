@@ -48,7 +48,10 @@ static const char capture_help[] =
 	"                   start and at each rotation, as 'floe archive expire'\n"
 	"  --max-size SIZE  with --archive: and the oldest past SIZE (e.g. 400G)\n"
 	"  --block-records N  records per block (default 65536)\n"
-	"  --stats          print packet, flow and decode counts to stderr\n";
+	"  --stats          print packet, flow and decode counts to stderr\n"
+	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md;\n"
+	"                   --subscribers N, --linger DUR, --tls-cert, --tls-key, --tls-ca,\n"
+	"                   --token FILE as for 'floe read')\n";
 
 struct cap_state {
 	struct cli_sink sink;
@@ -96,7 +99,8 @@ int cmd_capture(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "capture"};
 	int rc;
-	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE, argc, argv, capture_help, &rc))
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_METER | OPT_ARCHIVE | OPT_LISTEN, argc, argv,
+	               capture_help, &rc))
 		return rc;
 	if (o.nrfiles != 1) {
 		cli_error(&o, o.nrfiles ? "give one capture with -r" :

@@ -186,8 +186,10 @@ static void *feed_main(void *arg)
 	size_t k = 0;
 	bool go = true;
 	bool timed = !floe_timerange_is_all(&o->trange);
-	struct floe_source *src = feed_source(fd);
-	if (!src) {
+	/* -S: the records of stream servers instead of files (sink_stream.c) */
+	struct cli_stream_in *sin = o->nstreams && fd->dirs ? cli_stream_in_open(o) : NULL;
+	struct floe_source *src = o->nstreams ? NULL : feed_source(fd);
+	if (!src && !sin) {
 		fd->rc = EXIT_FAIL;
 		go = false;
 	}
@@ -196,12 +198,13 @@ static void *feed_main(void *arg)
 	while (go) {
 		const struct floe_flow *recs;
 		size_t n;
-		enum floe_err e = floe_source_next(src, &recs, &n);
+		enum floe_err e = sin ? cli_stream_in_next(sin, &recs, &n) : floe_source_next(src, &recs, &n);
 		cli_progress_update(&pg, e == FLOE_OK ? n : 0);
 		if (e == FLOE_EOF)
 			break;
 		if (e != FLOE_OK) {
-			cli_error(o, "%s", floe_source_error(src));
+			if (!sin)   /* the stream source printed its error */
+				cli_error(o, "%s", floe_source_error(src));
 			fd->rc = EXIT_FAIL;
 			break;
 		}
@@ -251,6 +254,11 @@ static void *feed_main(void *arg)
 		if (fd->rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
 			fd->rc = EXIT_DAMAGED;
 		floe_source_destroy(src);
+	}
+	if (sin) {
+		int src_rc = cli_stream_in_close(sin);
+		if (fd->rc == EXIT_OK)
+			fd->rc = src_rc;
 	}
 	if (k && go)
 		feed_publish(fd, w, k);
@@ -570,7 +578,8 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 	struct floe_errbuf eb = {0};
 	struct floe_sortkey sk[32];
 	size_t nsk = 0;
-	int rc = cli_parse(o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_AGG | (mode == CLI_AGG_MERGE ? 0 : OPT_SOURCE),
+	int rc = cli_parse(o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_AGG |
+	                   (mode == CLI_AGG_MERGE ? 0 : OPT_SOURCE | OPT_STREAM),
 	                   argc, argv, &hflag);
 	if (rc != EXIT_OK || hflag) {
 		if (hflag)
@@ -578,8 +587,9 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 		goto out;
 	}
 	rc = EXIT_USAGE;
-	if (o->nrfiles == 0 && o->nrdirs == 0) {
-		cli_error(o, "no input: give -r FILE or -R DIR (try 'floe %s --help')", o->cmd);
+	if (o->nrfiles == 0 && o->nrdirs == 0 && o->nstreams == 0) {
+		cli_error(o, "no input: give -r FILE, -R DIR or -S HOST:PORT (try 'floe %s --help')",
+		          o->cmd);
 		goto out;
 	}
 	if (mode == CLI_AGG_SORT && !o->keys && !o->top) {

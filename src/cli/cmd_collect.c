@@ -58,6 +58,7 @@ static const char collect_help[] =
 	"  --rcvbuf BYTES   socket receive buffer (default 32M; past net.core.rmem_max\n"
 	"                   only as root)\n"
 	"  --stats          print per-exporter counters to stderr at the end\n"
+	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md)\n"
 	"\n"
 	"docs/collect.md: what is mapped from which element, sampling, times,\n"
 	"templates and the counters.\n";
@@ -562,7 +563,10 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 	for (int i = 0; i < *argc; i++) {
 		const char *a = argv[i];
 		const char *next = i + 1 < *argc ? argv[i + 1] : NULL;
-		bool ours = strcmp(a, "--listen") == 0 || strcmp(a, "--sampling") == 0 ||
+		/* --listen udp://... is the collector's; --listen [ADDR:]PORT serves
+		 * the records to stream subscribers (cli.c) */
+		bool ours = (strcmp(a, "--listen") == 0 && next && strncmp(next, "udp://", 6) == 0) ||
+		            strcmp(a, "--sampling") == 0 ||
 		            strcmp(a, "--template-timeout") == 0 || strcmp(a, "--max-templates") == 0 ||
 		            strcmp(a, "--idle") == 0 || strcmp(a, "--rcvbuf") == 0;
 		if (!ours) {
@@ -624,7 +628,8 @@ int cmd_collect(int argc, char **argv)
 	int rc = take_opts(&o, &co, &argc, argv);
 	if (rc != EXIT_OK)
 		return rc;
-	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_ARCHIVE, argc, argv, collect_help, &rc))
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_ARCHIVE | OPT_LISTEN, argc, argv,
+	               collect_help, &rc))
 		return rc;
 	if ((o.nrfiles == 0) == (co.nlisten == 0)) {
 		cli_error(&o, o.nrfiles ? "give -r FILE or --listen, not both" :

@@ -51,6 +51,18 @@ static const char read_help[] =
 	"  --no-header      no column header\n"
 	"  --block-records N  records per block (default 65536)\n"
 	"  --stats          print counts of blocks and records to stderr\n"
+	"  -S HOST:PORT     records of a stream server (repeatable; docs/stream.md); the\n"
+	"                   filter is applied at the server; ends when every server ends,\n"
+	"                   on SIGINT/SIGTERM, or with --count N / --duration D\n"
+	"  --listen [ADDR:]PORT  serve the records to stream subscribers (loopback unless\n"
+	"                   ADDR; other addresses need --tls-cert, --tls-key and --token)\n"
+	"  --tls-cert FILE --tls-key FILE --tls-ca FILE --token FILE  TLS and the token:\n"
+	"                   with --listen the server's, with -S the client's (--tls-ca:\n"
+	"                   the CA that signed the other side's certificate)\n"
+	"  --subscribers N  with --listen: wait for N subscribers before the first record\n"
+	"  --linger DUR     with --listen: keep serving DUR after the last record\n"
+	"  --subscriber-buffer SIZE  with --listen: a subscriber this far behind is cut\n"
+	"                   off (default 32M)\n"
 	"\n"
 	"FILTER is tcpdump-like: 'host 10.0.0.1 and dst port 22', 'tcp and not net\n"
 	"10.0.0.0/8', 'bytes > 1M' (docs/filter.md).\n";
@@ -137,6 +149,46 @@ static bool filter_probe(void *ud, const struct floe_flow *rec)
 	return floe_filter_match(ud, rec);
 }
 
+/* Reads stream sources (-S) into the sink; EXIT_DAMAGED if records were
+ * lost on the way (seq gaps). */
+static int read_stream(struct read_state *st)
+{
+	const struct floe_timerange *tr = &st->o->trange;
+	bool timed = !floe_timerange_is_all(tr);
+	struct cli_stream_in *in = cli_stream_in_open(st->o);
+	if (!in)
+		return EXIT_FAIL;
+	if (cli_sink_open(&st->sink, st->o) != EXIT_OK) {
+		(void)cli_stream_in_close(in);
+		return EXIT_FAIL;
+	}
+	int rc = EXIT_OK;
+	for (;;) {
+		const struct floe_flow *recs;
+		size_t n;
+		enum floe_err e = cli_stream_in_next(in, &recs, &n);
+		if (e != FLOE_OK) {
+			rc = e == FLOE_EOF ? EXIT_OK : EXIT_FAIL;
+			break;
+		}
+		for (size_t i = 0; i < n && rc == EXIT_OK; i++) {
+			if (timed && !floe_timerange_overlaps(tr, recs[i].stime, recs[i].ltime))
+				continue;
+			if (st->filter && !floe_filter_match(st->filter, &recs[i]))
+				continue;
+			rc = emit(st, &recs[i]);
+		}
+		if (rc != EXIT_OK)
+			break;
+	}
+	int src = cli_stream_in_close(in);
+	if (rc == EXIT_OK)
+		rc = src;
+	if (cli_sink_close(&st->sink, st->o, rc == EXIT_FAIL) != EXIT_OK)
+		rc = EXIT_FAIL;
+	return rc;
+}
+
 static void print_stats(const struct floe_source_stats *ss, uint64_t matched)
 {
 	fprintf(stderr,
@@ -159,7 +211,8 @@ int cmd_read(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "read"};
 	int rc;
-	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_SOURCE | OPT_ARCHIVE, argc, argv, read_help, &rc))
+	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_SOURCE | OPT_ARCHIVE | OPT_STREAM |
+	               OPT_LISTEN, argc, argv, read_help, &rc))
 		return rc;
 	return cli_read_run(&o);
 }
@@ -167,8 +220,9 @@ int cmd_read(int argc, char **argv)
 int cli_read_run(struct cli_opts *o)
 {
 	int rc = EXIT_OK;
-	if (o->nrfiles == 0 && o->nrdirs == 0) {
-		cli_error(o, "no input: give -r FILE or -R DIR (try 'floe %s --help')", o->cmd);
+	if (o->nrfiles == 0 && o->nrdirs == 0 && o->nstreams == 0) {
+		cli_error(o, "no input: give -r FILE, -R DIR or -S HOST:PORT (try 'floe %s --help')",
+		          o->cmd);
 		cli_opts_release(o);
 		return EXIT_USAGE;
 	}
@@ -191,6 +245,10 @@ int cli_read_run(struct cli_opts *o)
 		if (addrs && !floe_filter_required_addrs(st.filter, addrs, cap, &naddrs))
 			naddrs = 0;
 	}
+	if (o->nstreams) {
+		rc = read_stream(&st);
+		goto out;
+	}
 	/* RFC 5655 IPFIX files are decoded by the collector (cmd_collect.c) */
 	if (o->nrfiles && o->nrdirs == 0) {
 		size_t nipfix = 0;
@@ -204,7 +262,7 @@ int cli_read_run(struct cli_opts *o)
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads()};
-	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url) {
+	if (!o->wfile && !o->archive && !o->out_ipfix && !o->export_url && !o->listen) {
 		/* printing: decode only the columns printed and matched */
 		uint64_t fc = st.filter ? cli_filter_columns(st.filter) : COLS(stime);
 		uint64_t oc = output_columns(o);

@@ -26,6 +26,7 @@ static const struct command {
 	{"sort", cmd_sort, "order records by keys, or the top N (rasort)"},
 	{"bins", cmd_bins, "time series per bin (rabins, rwcount)"},
 	{"merge", cmd_merge, "join two one-direction captures into two-way flows"},
+	{"relay", cmd_relay, "merge stream servers' records and serve them (radium)"},
 	{"export", cmd_export, "send records to another collector (IPFIX over UDP)"},
 	{"archive", cmd_archive, "list, verify, expire and recover an archive's files"},
 	{"graph", cmd_graph, "a time series chart of records (SVG, JSON)"},

@@ -63,6 +63,12 @@ int cli_sink_open(struct cli_sink *s, const struct cli_opts *o)
 	*s = (struct cli_sink){0};
 	static char obuf[1 << 16];
 	setvbuf(stdout, obuf, _IOFBF, sizeof(obuf));
+	if (o->listen) {
+		if (cli_stream_out_open(&s->stream, o) != EXIT_OK)
+			return EXIT_FAIL;
+		if (!o->archive && !o->wfile && !o->out_ipfix && !o->export_url)
+			return EXIT_OK;   /* served only */
+	}
 	if (o->export_url || o->out_ipfix) {
 		if (ipfix_open(s, o, &eb) != EXIT_OK) {
 			cli_error(o, "%s", eb.msg);
@@ -89,6 +95,7 @@ int cli_sink_open(struct cli_sink *s, const struct cli_opts *o)
 	}
 	if (!s->ar && !s->w && !s->out) {
 		cli_error(o, "%s", eb.msg);
+		cli_sink_abandon(s);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
@@ -98,6 +105,11 @@ enum floe_err cli_sink_add(struct cli_sink *s, const struct floe_flow *f)
 {
 	if (s->err != FLOE_OK)
 		return s->err;
+	if (s->stream) {
+		f = cli_stream_out_add(s->stream, f, &s->err);
+		if (s->err != FLOE_OK || (!s->ipfix && !s->ar && !s->w && !s->out))
+			return s->err;
+	}
 	if (s->ipfix) {
 		/* Export Time: when the message leaves (RFC 7011 §3.1) */
 		floe_ipfix_writer_set_time(s->ipfix, (int64_t)time(NULL));
@@ -162,6 +174,8 @@ int cli_sink_close(struct cli_sink *s, const struct cli_opts *o, bool discard)
 	}
 	if (rc != EXIT_OK)
 		cli_error(o, "%s", eb.msg);
+	if (cli_stream_out_close(s->stream, o, discard) != EXIT_OK)
+		rc = EXIT_FAIL;
 	*s = (struct cli_sink){0};
 	return rc;
 }
@@ -173,5 +187,6 @@ void cli_sink_abandon(struct cli_sink *s)
 	floe_archive_abandon(s->ar);
 	floe_writer_abandon(s->w);
 	floe_output_discard(s->out);
+	(void)cli_stream_out_close(s->stream, NULL, true);
 	*s = (struct cli_sink){0};
 }

@@ -2,7 +2,8 @@
  * sink.h - where a command's records go: an archive (--archive), a floe
  * file (-w, "-" for stdout), printed (-s, -o), an IPFIX file (-o ipfix, to
  * -w FILE or stdout) or IPFIX messages to a collector (floe export).
- * Shared by the commands that produce records (capture, read, export).
+ * Shared by the commands that produce records (capture, read, export), and
+ * served to stream subscribers with --listen (sink_stream.c).
  */
 #ifndef FLOE_CLI_SINK_H
 #define FLOE_CLI_SINK_H
@@ -23,7 +24,15 @@ struct cli_sink {
 	bool udp;
 	const char *ipfix_name;  /* file or URL, for messages */
 	enum floe_err err;       /* first failure of cli_sink_add */
+	struct cli_stream_out *stream;  /* --listen (sink_stream.c), besides the others */
 };
+
+/* sink_stream.c: serving records (--listen); add numbers the record (seq)
+ * unless it came from a stream and returns the record as served. */
+int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o);
+const struct floe_flow *cli_stream_out_add(struct cli_stream_out *so, const struct floe_flow *f,
+                                           enum floe_err *err);
+int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bool discard);
 
 /* Opens the sink the options ask for; prints why and returns EXIT_FAIL if
  * it cannot. */

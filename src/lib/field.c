@@ -103,6 +103,7 @@ static const struct floe_field fields[] = {
 	{"sas", "srcas", "SrcAS", FLOE_FT_UINT, K | N, 8, M(sas), "BIGINT", "source AS (router exports)", NULL},
 	{"das", "dstas", "DstAS", FLOE_FT_UINT, K | N, 8, M(das), "BIGINT", "destination AS (router exports)", NULL},
 	{"sampling", "samp", "Sampling", FLOE_FT_UINT, K | N, 6, M(sampling), "BIGINT", "1-in-N sampling rate, 0 if counted", NULL},
+	{"seq", "seqnum", "Seq", FLOE_FT_UINT, N, 10, M(seq), "BIGINT", "per-source sequence number, from where records are first served (--listen); 0 if none", NULL},
 	/* Relative to --local (query/local.h orients the record so the local
 	 * side is the source; these rows then read the source or destination). */
 	{"laddr", "localaddr", "LocAddr", FLOE_FT_ADDR, K | L, 18, M(saddr), "INET", "with --local: the address in the local networks (the initiator if both or neither are)", NULL},

@@ -117,6 +117,9 @@ struct floe_flow {
 	uint8_t sttlmin, sttlmax, dttlmin, dttlmax;
 	uint8_t stos, dtos;     /* first TOS/traffic class seen */
 	uint8_t smac[6], dmac[6];
+	uint64_t seq;           /* per-source sequence number (1, 2, ... per sensor id and
+	                           producer run), assigned where records are first served;
+	                           0 = not numbered (docs/records.md) */
 };
 
 /* Argus's three-letter state name ("CON"); "" for FLOE_ST_NONE. */

@@ -79,6 +79,7 @@ static const struct col_desc col_table[] = {
 	COL(41, dmac, 6, KIND_BYTES, FLOE_ENC_FIXED),
 	COL(42, exporter, 16, KIND_BYTES, FLOE_ENC_ADDR),
 	COL(43, nexthop, 16, KIND_BYTES, FLOE_ENC_ADDR),
+	COL(44, seq, 8, KIND_U, FLOE_ENC_DELTA),
 };
 #define NCOLS (sizeof(col_table) / sizeof(col_table[0]))
 _Static_assert(NCOLS == FLOE_COL_MAX, "column ids are 1..FLOE_COL_MAX, dense");

@@ -155,7 +155,7 @@ enum floe_col_enc {
 	FLOE_ENC__COUNT
 };
 
-#define FLOE_COL_MAX 43  /* highest column id this version knows */
+#define FLOE_COL_MAX 44  /* highest column id this version knows */
 
 /* A parsed block frame header. */
 struct floe_block_frame {
