@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import re
+import socket
 import subprocess
 import time
 import uuid
@@ -87,7 +88,8 @@ def screen():
 
 
 def top_cmd(path, *args):
-    return " ".join([FLOE, "top", "-r", str(path), *args])
+    """The command line of floe top reading path (None: no -r)."""
+    return " ".join([FLOE, "top", *(["-r", str(path)] if path else []), *args])
 
 
 def header(ls):
@@ -266,3 +268,38 @@ def test_idle_stretches_are_skipped(tmp_path, screen):
     t = totals(ls)
     assert (t["pkts"], t["bytes"], t["recs"]) == (int(whole["pkts"]), int(whole["bytes"]),
                                                   int(whole["trans"]))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_live_stream_source(flows, screen, tmp_path):
+    """-S: the records of a stream server on loopback (floe read --listen),
+    live; the server's filter is the command line's; the totals equal
+    floe cluster of the file."""
+    port = free_port()
+    log = open(tmp_path / "srv.log", "w")
+    srv = subprocess.Popen([FLOE, "read", "-r", str(flows), "--listen", f"127.0.0.1:{port}",
+                            "--subscribers", "1"], stdout=log, stderr=log)
+    try:
+        s = screen(top_cmd(None, "-S", f"127.0.0.1:{port}", "-m", "saddr", "udp"), 120, 30)
+        ls = s.wait(done, "the end of the stream", timeout=30)
+        assert "-S 127.0.0.1:%d" % port in ls[0] and "lost 0" in ls[0]
+        want = {r["saddr"]: r for r in cluster(flows, ["saddr"], ["saddr", "trans", "pkts", "bytes"],
+                                                "udp")}
+        rows = table(ls)
+        assert {r[0]: (r[2], r[3], r[4]) for r in rows} == \
+            {k: (w["trans"], w["pkts"], w["bytes"]) for k, w in want.items()}
+        whole = cluster(flows, [""], ["pkts", "bytes"], "udp")[0]
+        assert (totals(ls)["pkts"], totals(ls)["bytes"]) == (int(whole["pkts"]), int(whole["bytes"]))
+        s.keys("q")
+        s.wait(lambda ls: any(line == "EXIT=0" for line in ls), "floe top leaving with status 0")
+        assert srv.wait(timeout=30) == 0
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+        log.close()
