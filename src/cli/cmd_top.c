@@ -443,8 +443,9 @@ static void draw(struct ui *u)
 		put_line(LINES - 2, u->status);
 	}
 	attron(A_REVERSE);
-	put_line(LINES - 1, "q quit  k/K key  1-5 flow saddr daddr dport proto  s/S sort  r reverse  "
-	         "f filter  p pause");
+	put_line(LINES - 1, COLS >= 100 ? "q quit  k/K key  1-5 flow saddr daddr dport proto  s/S sort  "
+	         "r reverse  f filter  p pause" :
+	         "q:quit k:key s:sort r:reverse f:filter p:pause 1-5:flow/saddr/daddr/dport/proto");
 	attroff(A_REVERSE);
 	if (u->editing) {
 		curs_set(1);

@@ -142,6 +142,7 @@ def test_totals_and_flows_equal_cluster(flows, screen):
     by_bytes = sorted((int(r["bytes"]) for r in merged), reverse=True)
     assert [int(r[5]) for r in rows] == by_bytes[:len(rows)]
     assert all(len(line) <= 80 for line in ls)
+    assert ls[-1].startswith("q:quit") and "f:filter p:pause" in ls[-1]
     s.keys("q")
     s.wait(lambda ls: any(line == "EXIT=0" for line in ls), "floe top leaving with status 0")
 
@@ -218,6 +219,7 @@ def test_large_terminal_and_resize(flows, screen):
     assert t["flows"] == len(cluster(flows, ["proto", "saddr", "sport", "daddr", "dport"], ["pkts"]))
     assert header(ls) == ["SrcAddr", "Flows", "Recs", "Pkts", "Bytes", "bit/s", "pkt/s", "Last"]
     assert re.match(r"\d\d:\d\d:\d\d$", table(ls)[0][-1])
+    assert ls[-1].startswith("q quit  k/K key") and ls[-1].rstrip().endswith("p pause")
     s.keys("1")
     ls = s.wait(lambda ls: "key flow" in ls[0], "key flow")
     assert header(ls) == ["Proto", "SrcAddr", "Sport", "DstAddr", "Dport", "Recs", "Pkts", "Bytes",
