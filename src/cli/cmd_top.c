@@ -700,6 +700,10 @@ int cmd_top(int argc, char **argv)
 		cli_error(&o, "-s, -b, --top and --sort are not for top: its keys sort and group");
 		goto out;
 	}
+	if (o.count || o.duration) {
+		cli_error(&o, "--count and --duration are not for top: q ends it");
+		goto out;
+	}
 	int key = ta.key ? floe_top_key_parse(ta.key) : FLOE_TOPK_FLOW;
 	if (key < 0) {
 		cli_error(&o, "unknown key '%s' (flow, saddr, daddr, dport, proto)", ta.key);
@@ -753,6 +757,7 @@ int cmd_top(int argc, char **argv)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
+	set_escdelay(25);  /* Esc cancels a filter at once, not after a second */
 	curs_set(0);
 	/* live: the client waits for records, the keyboard only a moment */
 	timeout(u.lv ? 5 : 50);

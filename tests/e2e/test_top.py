@@ -186,6 +186,12 @@ def test_keys_sort_filter(flows, screen):
     s.keys("f", "C-u", "host", "Enter")
     ls = s.wait(lambda ls: ls[-2].startswith("bad filter 'host'"), "the filter error")
     assert "filter: udp" in ls[0]
+    # Esc leaves the filter as it was
+    s.keys("f", "C-u", "tcp")
+    s.wait(lambda ls: ls[-2].startswith("filter: tcp"), "the typed filter")
+    s.keys("Escape")
+    ls = s.wait(lambda ls: "filter unchanged" in ls[-2], "the filter unchanged")
+    assert "filter: udp" in ls[0]
     # an empty filter clears it
     s.keys("f", "C-u", "Enter")
     ls = s.wait(lambda ls: "filter cleared" in ls[-2], "the filter cleared")
@@ -252,6 +258,7 @@ def test_not_a_terminal(flows):
     (["--max-flows", "0"], "bad --max-flows"),
     (["-b", "5m"], "not for top"),
     (["tcp", "and"], "bad filter"),
+    (["--count", "10"], "not for top"),
 ])
 def test_bad_command_lines(flows, args, msg):
     p = run("top", "-r", flows, *args, check=False)
