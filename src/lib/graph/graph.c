@@ -812,9 +812,10 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 			cum[i * g->nbins + b] = g->ser[i].v[b] + (i ? cum[(i - 1) * g->nbins + b] : 0);
 
 	/* the largest value drawn */
+	bool total_line = !g->o.stacked && g->nk && g->vsbins;
 	double vmax = 0;
 	for (size_t b = 0; b < g->nbins; b++) {
-		double v = value_of(g, g->o.stacked ? g->total.v[b] : 0);
+		double v = value_of(g, g->o.stacked || total_line ? g->total.v[b] : 0);
 		for (size_t i = 0; !g->o.stacked && i < g->nser; i++)
 			v = fmax(v, value_of(g, g->ser[i].v[b]));
 		if (g->vsbins)
@@ -934,7 +935,6 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 	}
 	/* the total: the top of a stack, or the one series; a line of its own
 	 * when overlaid series are set against it */
-	bool total_line = !g->o.stacked && g->nk && g->vsbins;
 	fputs("<g class=\"total\"", out);
 	svg_data(g, out, &g->total);
 	if (total_line) {
