@@ -210,6 +210,23 @@ fail:
 	return NULL;
 }
 
+static int64_t floor_bin(int64_t t, int64_t bin)
+{
+	int64_t q = t / bin;
+	if (t % bin < 0)
+		q--;
+	return q * bin;
+}
+
+static enum floe_err too_many_bins(struct floe_graph *g, uint64_t nb)
+{
+	char bw[32];
+	floe_axis_dur(g->o.bin, bw, sizeof(bw));
+	return floe_errbuf_set(&g->eb, FLOE_LIMIT, "the period holds %" PRIu64 " bins of %s, more "
+	                       "than %d: give a larger bin or a shorter period", nb, bw,
+	                       FLOE_GRAPH_MAX_BINS);
+}
+
 static bool in_period(const struct floe_graph *g, const struct floe_flow *f)
 {
 	return g->o.t1 <= g->o.t0 || (f->stime < g->o.t1 && f->ltime >= g->o.t0);
@@ -237,11 +254,20 @@ enum floe_err floe_graph_add(struct floe_graph *g, const struct floe_flow *f)
 		return cluster_fail(g, g->bins, e);
 	if (g->totals && (e = floe_cluster_add(g->totals, f)) != FLOE_OK)
 		return cluster_fail(g, g->totals, e);
+	bool wider = f->stime < g->tmin || f->ltime > g->tmax;
 	if (f->stime < g->tmin)
 		g->tmin = f->stime;
 	if (f->ltime > g->tmax)
 		g->tmax = f->ltime;
 	g->any = true;
+	/* a period taken from the records: fail as soon as it cannot be drawn,
+	 * not after reading the rest */
+	if (wider && g->o.t1 <= g->o.t0) {
+		uint64_t nb = (uint64_t)(floor_bin(g->tmax, g->o.bin) - floor_bin(g->tmin, g->o.bin)) /
+		              (uint64_t)g->o.bin + 1;
+		if (nb > FLOE_GRAPH_MAX_BINS)
+			return too_many_bins(g, nb);
+	}
 	return FLOE_OK;
 }
 
@@ -380,14 +406,6 @@ static enum floe_err take_vs(void *ud, const struct floe_flow *f, const double *
 	return FLOE_OK;
 }
 
-static int64_t floor_bin(int64_t t, int64_t bin)
-{
-	int64_t q = t / bin;
-	if (t % bin < 0)
-		q--;
-	return q * bin;
-}
-
 /* Computes the series once: the period's bins, the top groups, the sums. */
 static enum floe_err compute(struct floe_graph *g)
 {
@@ -403,13 +421,8 @@ static enum floe_err compute(struct floe_graph *g)
 	g->b0 = floor_bin(t0, bin);
 	int64_t last = floor_bin(t1 - 1, bin);
 	uint64_t nb = (uint64_t)(last - g->b0) / (uint64_t)bin + 1;
-	if (nb > FLOE_GRAPH_MAX_BINS) {
-		char bw[32];
-		floe_axis_dur(bin, bw, sizeof(bw));
-		return floe_errbuf_set(&g->eb, FLOE_LIMIT, "the period holds %" PRIu64 " bins of %s, more "
-		                       "than %d: give a larger bin or a shorter period", nb, bw,
-		                       FLOE_GRAPH_MAX_BINS);
-	}
+	if (nb > FLOE_GRAPH_MAX_BINS)
+		return too_many_bins(g, nb);
 	g->nbins = (size_t)nb;
 
 	/* the top groups by total, then "other" if any group is left out */
