@@ -312,3 +312,14 @@ def test_live_stream_source(flows, screen, tmp_path):
             srv.kill()
             srv.wait()
         log.close()
+
+
+def test_unreachable_server_is_retried(screen):
+    """A server that is not there: the status line says so and floe top
+    keeps trying until q."""
+    port = free_port()
+    s = screen(top_cmd(None, "-S", f"127.0.0.1:{port}"), 120, 24)
+    ls = s.wait(lambda ls: drawn(ls) and "cannot connect" in ls[-2], "the connection error")
+    assert "live 0" in ls[0] and "[end of input]" not in ls[0]
+    s.keys("q")
+    s.wait(lambda ls: any(line == "EXIT=0" for line in ls), "floe top leaving with status 0")
