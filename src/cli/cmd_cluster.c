@@ -14,6 +14,7 @@
 #include "archive/source.h"
 #include "codec/codec.h"
 #include "filter/filter.h"
+#include "progress.h"
 #include "query/cluster.h"
 #include "query/local.h"
 #include "query/merge.h"
@@ -192,10 +193,13 @@ static void *feed_main(void *arg)
 		fd->rc = EXIT_FAIL;
 		go = false;
 	}
+	struct cli_progress pg;
+	cli_progress_init(&pg, o->cmd, src, false);
 	while (go) {
 		const struct floe_flow *recs;
 		size_t n;
 		enum floe_err e = sin ? cli_stream_in_next(sin, &recs, &n) : floe_source_next(src, &recs, &n);
+		cli_progress_update(&pg, e == FLOE_OK ? n : 0);
 		if (e == FLOE_EOF)
 			break;
 		if (e != FLOE_OK) {
@@ -243,6 +247,7 @@ static void *feed_main(void *arg)
 	}
 	if (go && !shard_flush(fd))
 		go = false;
+	cli_progress_release(&pg);
 	if (src) {
 		struct floe_source_stats ss;
 		floe_source_stats(src, &ss);

@@ -8,11 +8,14 @@
  */
 #include "cli.h"
 #include "archive/source.h"
+#include "codec/codec.h"
 #include "filter/filter.h"
 #include "graph/graph.h"
+#include "progress.h"
 #include "util/mem.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,16 +123,52 @@ static int take_args(struct graph_args *ga, int *argc, char **argv)
 	return EXIT_OK;
 }
 
+#define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
+
+/* The columns a chart reads: times, counters, what printing a key may
+ * consult, the --by fields and the filters' fields; 0 (all) when one of
+ * them is derived. */
+static uint64_t chart_columns(const char *by, const struct floe_filter *f1,
+                              const struct floe_filter *f2)
+{
+	uint64_t m = COLS(stime) | COLS(ltime) | COLS(spkts) | COLS(dpkts) | COLS(sbytes) |
+	             COLS(dbytes) | COLS(trans) | COLS(proto) | COLS(ipver) | COLS(etype) | COLS(flags);
+	const struct floe_filter *fs[2] = {f1, f2};
+	for (int i = 0; i < 2; i++) {
+		uint64_t fm = fs[i] ? cli_filter_columns(fs[i]) : 0;
+		if (fs[i] && !fm)
+			return 0;
+		m |= fm;
+	}
+	for (const char *p = by ? by : ""; *p;) {
+		char w[64];
+		p += strspn(p, " ,");
+		size_t n = strcspn(p, " ,/");
+		if (n >= sizeof(w))
+			return 0;
+		memcpy(w, p, n);
+		w[n] = '\0';
+		const struct floe_field *fd = n ? floe_field_lookup(w) : NULL;
+		if (n && (!fd || !fd->size))
+			return 0;
+		if (fd)
+			m |= floe_columns_of(fd->off, fd->size);
+		p += n;
+		p += strcspn(p, " ,");
+	}
+	return m;
+}
+
 static struct floe_source *open_source(struct cli_opts *o, const struct floe_filter *filter,
-                                       uint8_t (*addrs)[16])
+                                       uint64_t columns, uint8_t (*addrs)[16])
 {
 	struct floe_errbuf eb = {0};
 	size_t naddrs = 0;
 	if (filter && !floe_filter_required_addrs(filter, addrs, 64, &naddrs))
 		naddrs = 0;
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o->no_index, .log = cli_log(),
-	                              .threads = cli_read_threads()};
+	                              .naddrs = naddrs, .no_index = o->no_index, .columns = columns,
+	                              .log = cli_log(), .threads = cli_read_threads()};
 	struct floe_source *src = floe_source_create(&so, &eb);
 	bool ok = src != NULL;
 	for (size_t i = 0; ok && i < o->nrfiles; i++)
@@ -159,6 +198,7 @@ int cmd_graph(int argc, char **argv)
 	FILE *out = NULL;
 	struct floe_errbuf eb = {0};
 	uint8_t addrs[64][16];
+	struct cli_progress pg = {0};
 	rc = EXIT_USAGE;
 	if (o.nrfiles == 0 && o.nrdirs == 0) {
 		cli_error(&o, "no input: give -r FILE or -R DIR (try 'floe graph --help')");
@@ -207,14 +247,16 @@ int cmd_graph(int argc, char **argv)
 	}
 
 	rc = EXIT_FAIL;
-	if (!(src = open_source(&o, filter, addrs)))
+	if (!(src = open_source(&o, filter, chart_columns(ga.by, filter, vsfilter), addrs)))
 		goto out;
 	bool timed = !floe_timerange_is_all(&o.trange);
 	uint64_t matched = 0;
+	cli_progress_init(&pg, o.cmd, src, false);
 	for (;;) {
 		const struct floe_flow *recs;
 		size_t n;
 		enum floe_err e = floe_source_next(src, &recs, &n);
+		cli_progress_update(&pg, e == FLOE_OK ? n : 0);
 		if (e == FLOE_EOF)
 			break;
 		if (e != FLOE_OK) {
@@ -228,13 +270,14 @@ int cmd_graph(int argc, char **argv)
 			if (filter && !floe_filter_match(filter, f))
 				continue;
 			matched++;
-			if (floe_graph_add(g, f) != FLOE_OK ||
-			    (vsfilter && floe_filter_match(vsfilter, f) && floe_graph_add_vs(g, f) != FLOE_OK)) {
+			bool vs = vsfilter && floe_filter_match(vsfilter, f);
+			if (floe_graph_add(g, f) != FLOE_OK || (vs && floe_graph_add_vs(g, f) != FLOE_OK)) {
 				cli_error(&o, "%s", floe_graph_error(g));
 				goto out;
 			}
 		}
 	}
+	cli_progress_release(&pg);
 	out = ga.out && strcmp(ga.out, "-") != 0 ? fopen(ga.out, "w") : stdout;
 	if (!out) {
 		cli_error(&o, "cannot write '%s': %s", ga.out, strerror(errno));
@@ -256,6 +299,7 @@ int cmd_graph(int argc, char **argv)
 		        (unsigned long long)ss.blocks_read, (unsigned long long)ss.records,
 		        (unsigned long long)matched, budget.peak >> 20);
 out:
+	cli_progress_release(&pg);
 	if (out && out != stdout && fclose(out) != 0 && rc != EXIT_FAIL) {
 		cli_error(&o, "cannot write '%s': %s", ga.out, strerror(errno));
 		rc = EXIT_FAIL;

@@ -2,11 +2,12 @@
  * cmd_top.c - `floe top`: a full-screen live view of flows, like Argus's
  * ratop (docs/top.md).
  *
- *   floe top (-r FILE... | -R DIR [-t RANGE]) [--speed X] [-m KEY]
- *            [--max-flows N] [FILTER]
+ *   floe top (-r FILE... | -R DIR [-t RANGE] | -S HOST:PORT...) [--speed X]
+ *            [-m KEY] [--max-flows N] [FILTER]
  *
  * Records come from files or an archive replayed at the pace of their
- * times (--speed X: X times as fast; 0: as fast as they can be read).
+ * times (--speed X: X times as fast; 0: as fast as they can be read), or
+ * live from stream servers (net/stream.h).
  * They go into a bounded flow table (graph/top.h); every second the
  * screen shows its flows grouped by a key, sorted by a column, with
  * totals.  Keys switch the grouping, the sort and the filter at run time.
@@ -17,6 +18,7 @@
 #include "filter/filter.h"
 #include "graph/axis.h"
 #include "graph/top.h"
+#include "net/stream.h"
 #include "util/addr.h"
 #include "util/mem.h"
 #include "util/timefmt.h"
@@ -32,14 +34,19 @@
 #include <unistd.h>
 
 static const char top_help[] =
-	"usage: floe top -r FILE... | -R DIR [-t RANGE] [options] [FILTER]\n"
+	"usage: floe top -r FILE... | -R DIR [-t RANGE] | -S HOST:PORT... [options] [FILTER]\n"
 	"\n"
 	"A full-screen view of flows, refreshed every second (like ratop): rows\n"
 	"grouped by a key, sorted by any column, with totals and current rates.\n"
-	"Records are replayed from files or an archive at the pace of their times.\n"
+	"Records are replayed from files or an archive at the pace of their times,\n"
+	"or come live from stream servers (floe capture/collect/relay --listen).\n"
 	"\n"
 	"  -r FILE... -R DIR... -t RANGE   inputs, as for 'floe read'\n"
-	"  --speed X        replay X times as fast as recorded (default 1);\n"
+	"  -S HOST:PORT...  subscribe to stream servers (docs/stream.md); FILTER is\n"
+	"                   sent to them; --token FILE --tls-ca --tls-cert --tls-key\n"
+	"                   as for 'floe read -S'\n"
+	"  --speed X        replay X times as fast as recorded (default 1), jumping\n"
+	"                   over stretches without records longer than 5 s of replay;\n"
 	"                   0: as fast as the records can be read\n"
 	"  -m KEY           group by flow (default), saddr, daddr, dport or proto\n"
 	"  --max-flows N    flows tracked (default 100000); past it the flow idle\n"
@@ -66,7 +73,11 @@ struct replay {
 	int64_t rec0;                      /* record time at the start */
 	double wall0;                      /* wall time (s) at the start, moved by pauses */
 	int64_t clock;                     /* record time shown */
+	int64_t skipped;                   /* ns of record time without records jumped over */
+	int64_t skipped_all;               /* the same since the start: not in rates */
 };
+
+#define IDLE_SKIP 5.0   /* s of wall time: longer pauses between records are skipped */
 
 static double wall_now(void)
 {
@@ -109,6 +120,14 @@ static bool replay_pump(struct replay *r, struct floe_top *t, double wall)
 		}
 		if (r->speed > 0) {
 			int64_t due = r->rec0 + (int64_t)((wall - r->wall0) * r->speed * 1e9);
+			/* a quiet stretch longer than IDLE_SKIP of wall time is
+			 * jumped over (captures spliced from several days) */
+			if (f->ltime > due && (double)(f->ltime - due) / 1e9 / r->speed > IDLE_SKIP) {
+				r->skipped += f->ltime - due;
+				r->skipped_all += f->ltime - due;
+				r->rec0 += f->ltime - due;
+				due = f->ltime;
+			}
 			r->clock = due;
 			if (f->ltime > due)
 				return true;
@@ -120,6 +139,70 @@ static bool replay_pump(struct replay *r, struct floe_top *t, double wall)
 			continue;
 		if (floe_top_add(t, f) != FLOE_OK)
 			return false;
+	}
+	return true;
+}
+
+/* ---- the records: live from stream servers ---- */
+
+struct live {
+	struct floe_stream_client *c;
+	char *token;
+	const struct floe_filter *filter;
+	bool eof;
+	int rc;
+	char err[256];
+	char logmsg[256];                  /* the client's last warning */
+	int64_t clock;                     /* the wall clock, ns since the epoch */
+};
+
+static int64_t real_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The client's warnings (gaps, reconnects) go to the status line, not
+ * to stderr under the screen. */
+static void live_log(void *ud, enum floe_loglevel level, const char *msg)
+{
+	struct live *lv = ud;
+	if (level <= FLOE_LOG_WARN)
+		snprintf(lv->logmsg, sizeof(lv->logmsg), "%s", msg);
+}
+
+/* Takes what the servers sent within about wait ns.  False on a table
+ * error. */
+static bool live_pump(struct live *lv, struct floe_top *t, int64_t wait)
+{
+	int64_t end = real_now() + wait;
+	size_t budget = 200000;
+	while (!lv->eof && budget) {
+		const struct floe_flow *recs;
+		size_t n;
+		int64_t left = end - real_now();
+		enum floe_err e = floe_stream_client_next(lv->c, &recs, &n, left > 0 ? left : 0);
+		lv->clock = real_now();
+		if (e == FLOE_AGAIN)
+			return true;
+		if (e != FLOE_OK) {
+			lv->eof = true;
+			if (e != FLOE_EOF) {
+				snprintf(lv->err, sizeof(lv->err), "%s", floe_stream_client_error(lv->c));
+				lv->rc = EXIT_FAIL;
+			}
+			return true;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (lv->filter && !floe_filter_match(lv->filter, &recs[i]))
+				continue;
+			if (floe_top_add(t, &recs[i]) != FLOE_OK)
+				return false;
+		}
+		budget = budget > n ? budget - n : 0;
+		if (left <= 0)
+			return true;
 	}
 	return true;
 }
@@ -161,6 +244,7 @@ struct ui {
 	struct cli_opts *o;
 	struct floe_top *top;
 	struct replay *rp;
+	struct live *lv;                   /* NULL when replaying */
 	enum floe_top_key key;
 	enum floe_top_col sort;
 	bool asc;
@@ -290,21 +374,28 @@ static void draw(struct ui *u)
 	char line[1024], a[32], b[32];
 	struct floe_top_stats st;
 	floe_top_stats(u->top, &st);
-	char when[40] = "";
-	if (u->rp->started)
+	char when[40] = "", live[96] = "";
+	bool eof = u->lv ? u->lv->eof : u->rp->eof;
+	if (u->lv) {
+		struct floe_stream_client_stats cs;
+		floe_stream_client_stats(u->lv->c, &cs);
+		floe_time_format(u->lv->clock, FLOE_TIME_ISO, 0, when, sizeof(when));
+		snprintf(live, sizeof(live), "  live %u, lost %" PRIu64, cs.sources_live, cs.lost);
+	} else if (u->rp->started) {
 		floe_time_format(u->rp->clock, FLOE_TIME_ISO, 0, when, sizeof(when));
-	snprintf(line, sizeof(line), "floe top  key %s  sort %s %s%s%s%s  %s UTC  %s",
+	}
+	snprintf(line, sizeof(line), "floe top  key %s  sort %s %s%s%s%s  %s UTC  %s%s",
 	         floe_top_key_name(u->key), sort_title(u->sort), u->asc ? "asc" : "desc",
 	         *u->ftext ? "  filter: " : "", u->ftext,
-	         u->paused ? "  [paused]" : u->rp->eof ? "  [end of input]" : "", when, u->source);
+	         u->paused ? "  [paused]" : eof ? "  [end of input]" : "", when, u->source, live);
 	attron(A_BOLD);
 	put_line(0, line);
 	attroff(A_BOLD);
 	floe_axis_format_value(tot.bps, "bit/s", a, sizeof(a));
 	floe_axis_format_value(tot.pps, "pkt/s", b, sizeof(b));
 	/* the totals, the less telling ones only if they fit */
-	int len = snprintf(line, sizeof(line), "Total %s %s  pkts %" PRIu64 "  bytes %" PRIu64 "  rows %"
-	                   PRIu64, a, b, tot.pkts, tot.bytes, tot.groups);
+	int len = snprintf(line, sizeof(line), "Total %s %s  pkts %" PRIu64 "  bytes %" PRIu64
+	                   "  rows %" PRIu64, a, b, tot.pkts, tot.bytes, tot.groups);
 	const char *more[] = {"flows", "recs", "evicted"};
 	uint64_t mv[] = {tot.flows, tot.records, st.evicted};
 	for (size_t i = 0; i < 3 && len > 0 && (size_t)len < sizeof(line); i++) {
@@ -324,8 +415,8 @@ static void draw(struct ui *u)
 	line[0] = '\0';
 	for (size_t i = 0; i < ncol && pos < sizeof(line); i++) {
 		const struct tcol *tc = &tcols[show[i]];
-		int k = snprintf(line + pos, sizeof(line) - pos, "%s%*s", i ? " " : "", tc->left ? -w[i] : w[i],
-		                 tc->title);
+		int k = snprintf(line + pos, sizeof(line) - pos, "%s%*s", i ? " " : "",
+		                 tc->left ? -w[i] : w[i], tc->title);
 		pos += k > 0 ? (size_t)k : 0;
 	}
 	attron(A_REVERSE);
@@ -352,8 +443,9 @@ static void draw(struct ui *u)
 		put_line(LINES - 2, u->status);
 	}
 	attron(A_REVERSE);
-	put_line(LINES - 1, "q quit  k/K key  1-5 flow saddr daddr dport proto  s/S sort  r reverse  "
-	         "f filter  p pause");
+	put_line(LINES - 1, COLS >= 100 ? "q quit  k/K key  1-5 flow saddr daddr dport proto  s/S sort  "
+	         "r reverse  f filter  p pause" :
+	         "q:quit k:key s:sort r:reverse f:filter p:pause 1-5:flow/saddr/daddr/dport/proto");
 	attroff(A_REVERSE);
 	if (u->editing) {
 		curs_set(1);
@@ -449,7 +541,9 @@ static bool on_key(struct ui *u, int ch, double wall)
 	case 'q': case 'Q':
 		return false;
 	case 'k': set_key(u, (enum floe_top_key)((u->key + 1) % FLOE_TOPK__COUNT)); break;
-	case 'K': set_key(u, (enum floe_top_key)((u->key + FLOE_TOPK__COUNT - 1) % FLOE_TOPK__COUNT)); break;
+	case 'K':
+		set_key(u, (enum floe_top_key)((u->key + FLOE_TOPK__COUNT - 1) % FLOE_TOPK__COUNT));
+		break;
 	case '1': case '2': case '3': case '4': case '5':
 		set_key(u, (enum floe_top_key)(ch - '1'));
 		break;
@@ -468,7 +562,7 @@ static bool on_key(struct ui *u, int ch, double wall)
 		u->paused = !u->paused;
 		if (u->paused)
 			u->paused_at = wall;
-		else
+		else if (!u->lv)
 			u->rp->wall0 += wall - u->paused_at;  /* the replay clock stood still */
 		snprintf(u->status, sizeof(u->status), u->paused ? "paused" : "running");
 		break;
@@ -498,7 +592,8 @@ static int take_args(struct top_args *ta, int *argc, char **argv)
 	int n = 0;
 	for (int i = 0; i < *argc; i++) {
 		const char *a = argv[i];
-		bool known = strcmp(a, "--speed") == 0 || strcmp(a, "-m") == 0 || strcmp(a, "--max-flows") == 0;
+		bool known = strcmp(a, "--speed") == 0 || strcmp(a, "-m") == 0 ||
+		             strcmp(a, "--max-flows") == 0;
 		if (!known) {
 			argv[n++] = argv[i];
 			continue;
@@ -513,7 +608,8 @@ static int take_args(struct top_args *ta, int *argc, char **argv)
 			errno = 0;
 			ta->speed = strtod(v, &end);
 			if (errno || *end || end == v || ta->speed < 0 || ta->speed > 1e6) {
-				fprintf(stderr, "floe top: bad --speed '%s': 0 (no pacing) or a factor such as 10\n", v);
+				fprintf(stderr, "floe top: bad --speed '%s': 0 (no pacing) or a factor "
+				        "such as 10\n", v);
 				return EXIT_USAGE;
 			}
 		} else if (a[1] == 'm') {
@@ -528,6 +624,54 @@ static int take_args(struct top_args *ta, int *argc, char **argv)
 	return EXIT_OK;
 }
 
+/* Opens the files or archives of o for replay; false after a message. */
+static bool open_replay(struct cli_opts *o, struct replay *rp, const struct floe_filter *cfilter,
+                        uint8_t (*addrs)[16])
+{
+	struct floe_errbuf eb = {0};
+	size_t naddrs = 0;
+	if (cfilter && !floe_filter_required_addrs(cfilter, addrs, 64, &naddrs))
+		naddrs = 0;
+	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
+	                              .naddrs = naddrs, .no_index = o->no_index, .log = NULL};
+	bool ok = (rp->src = floe_source_create(&so, &eb)) != NULL;
+	for (size_t i = 0; ok && i < o->nrfiles; i++)
+		ok = floe_source_add_file(rp->src, o->rfiles[i], &eb) == FLOE_OK;
+	for (size_t i = 0; ok && i < o->nrdirs; i++)
+		ok = floe_source_add_dir(rp->src, o->rdirs[i], &eb) == FLOE_OK;
+	if (!ok)
+		cli_error(o, "%s", eb.msg);
+	rp->filter = cfilter;
+	return ok;
+}
+
+/* Subscribes to the stream servers of o (-S); false after a message.
+ * The servers apply the command line's filter before sending. */
+static bool open_live(struct cli_opts *o, struct live *lv, const struct floe_filter *cfilter,
+                      struct floe_log *log)
+{
+	struct floe_errbuf eb = {0};
+	if (o->token_file && !(lv->token = floe_stream_read_token(o->token_file, &eb))) {
+		cli_error(o, "%s", eb.msg);
+		return false;
+	}
+	*log = (struct floe_log){live_log, lv};
+	struct floe_stream_client_opts co = {
+		.sources = o->streams, .nsources = o->nstreams,
+		.instance = o->instance ? o->instance : "floe-top", .token = lv->token,
+		.filter = o->filter, .tls_ca = o->tls_ca,
+		.tls_cert = o->tls_ca ? o->tls_cert : NULL, .tls_key = o->tls_ca ? o->tls_key : NULL,
+		.backlog = true, .wait = true, .log = log};
+	if (!(lv->c = floe_stream_client_create(&co, &eb))) {
+		cli_error(o, "%s", eb.msg);
+		return false;
+	}
+	lv->filter = cfilter;
+	lv->rc = EXIT_OK;
+	lv->clock = real_now();
+	return true;
+}
+
 int cmd_top(int argc, char **argv)
 {
 	struct top_args ta = {.speed = 1};
@@ -535,22 +679,29 @@ int cmd_top(int argc, char **argv)
 	int rc = take_args(&ta, &argc, argv);
 	if (rc != EXIT_OK)
 		return rc;
-	if (!cli_begin(&o, OPT_READ | OPT_SOURCE | OPT_AGG, argc, argv, top_help, &rc))
+	if (!cli_begin(&o, OPT_READ | OPT_SOURCE | OPT_AGG | OPT_STREAM, argc, argv, top_help, &rc))
 		return rc;
 	struct ui u = {.o = &o, .sort = FLOE_TOPC_BYTES};
 	struct replay rp = {.speed = ta.speed, .rc = EXIT_OK};
+	struct live lv = {.rc = EXIT_OK};
+	struct floe_log lvlog;
 	struct floe_filter *cfilter = NULL;
 	struct floe_errbuf eb = {0};
 	struct floe_budget budget;
+	uint8_t addrs[64][16];
 	bool screen = false;
 	u.rp = &rp;
 	rc = EXIT_USAGE;
-	if (o.nrfiles == 0 && o.nrdirs == 0) {
-		cli_error(&o, "no input: give -r FILE or -R DIR (try 'floe top --help')");
+	if (o.nrfiles == 0 && o.nrdirs == 0 && o.nstreams == 0) {
+		cli_error(&o, "no input: give -r FILE, -R DIR or -S HOST:PORT (try 'floe top --help')");
 		goto out;
 	}
 	if (o.keys || o.sortkeys || o.aggcols || o.bin || o.top) {
 		cli_error(&o, "-s, -b, --top and --sort are not for top: its keys sort and group");
+		goto out;
+	}
+	if (o.count || o.duration) {
+		cli_error(&o, "--count and --duration are not for top: q ends it");
 		goto out;
 	}
 	int key = ta.key ? floe_top_key_parse(ta.key) : FLOE_TOPK_FLOW;
@@ -564,7 +715,8 @@ int cmd_top(int argc, char **argv)
 		goto out;
 	}
 	if (!isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO)) {
-		cli_error(&o, "the screen is a terminal: run floe top in one (or floe cluster for a report)");
+		cli_error(&o, "the screen is a terminal: run floe top in one (or floe cluster for a "
+		          "report)");
 		goto out;
 	}
 	rc = EXIT_FAIL;
@@ -579,30 +731,19 @@ int cmd_top(int argc, char **argv)
 		cli_error(&o, "out of memory");
 		goto out;
 	}
-	uint8_t addrs[64][16];
-	size_t naddrs = 0;
-	if (cfilter && !floe_filter_required_addrs(cfilter, addrs, 64, &naddrs))
-		naddrs = 0;
-	struct floe_source_opts so = {.range = o.trange, .addrs = (const uint8_t (*)[16])addrs,
-	                              .naddrs = naddrs, .no_index = o.no_index, .log = NULL};
-	if (!(rp.src = floe_source_create(&so, &eb))) {
-		cli_error(&o, "%s", eb.msg);
-		goto out;
-	}
-	for (size_t i = 0; i < o.nrfiles; i++)
-		if (floe_source_add_file(rp.src, o.rfiles[i], &eb) != FLOE_OK) {
-			cli_error(&o, "%s", eb.msg);
-			goto out;
-		}
-	for (size_t i = 0; i < o.nrdirs; i++)
-		if (floe_source_add_dir(rp.src, o.rdirs[i], &eb) != FLOE_OK) {
-			cli_error(&o, "%s", eb.msg);
-			goto out;
-		}
-	rp.filter = cfilter;
 	char source[256];
-	snprintf(source, sizeof(source), "%s%s", o.nrfiles ? o.rfiles[0] : o.rdirs[0],
-	         o.nrfiles + o.nrdirs > 1 ? " ..." : "");
+	if (o.nstreams) {
+		if (!open_live(&o, &lv, cfilter, &lvlog))
+			goto out;
+		u.lv = &lv;
+		floe_top_tick(u.top, lv.clock);  /* the first interval starts now */
+		snprintf(source, sizeof(source), "-S %s%s", o.streams[0], o.nstreams > 1 ? " ..." : "");
+	} else {
+		if (!open_replay(&o, &rp, cfilter, addrs))
+			goto out;
+		snprintf(source, sizeof(source), "%s%s", o.nrfiles ? o.rfiles[0] : o.rdirs[0],
+		         o.nrfiles + o.nrdirs > 1 ? " ..." : "");
+	}
 	u.source = source;
 
 	struct sigaction sa = {0};
@@ -616,29 +757,52 @@ int cmd_top(int argc, char **argv)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
+	set_escdelay(25);  /* Esc cancels a filter at once, not after a second */
 	curs_set(0);
-	timeout(50);
-	snprintf(u.status, sizeof(u.status), "replaying at %s", ta.speed > 0 ? "record pace" : "full speed");
-	if (ta.speed > 0 && ta.speed != 1)
+	/* live: the client waits for records, the keyboard only a moment */
+	timeout(u.lv ? 5 : 50);
+	if (u.lv)
+		snprintf(u.status, sizeof(u.status), "subscribed to %zu server%s", o.nstreams,
+		         o.nstreams > 1 ? "s" : "");
+	else if (ta.speed > 0 && ta.speed != 1)
 		snprintf(u.status, sizeof(u.status), "replaying at %g x record pace", ta.speed);
+	else
+		snprintf(u.status, sizeof(u.status), "replaying at %s",
+		         ta.speed > 0 ? "record pace" : "full speed");
 	double next_draw = 0;
 	bool ok = true, err_shown = false;
 	while (ok && !stop_requested) {
 		double wall = wall_now();
-		if (!u.paused && !rp.eof && !replay_pump(&rp, u.top, wall)) {
+		bool pumped = u.lv ? lv.eof || live_pump(&lv, u.top, 45000000) :
+		              u.paused || rp.eof || replay_pump(&rp, u.top, wall);
+		if (!pumped) {
 			snprintf(u.status, sizeof(u.status), "out of memory for the flow table (--memory)");
-			rp.eof = true;
+			rp.eof = lv.eof = true;
 		}
-		if (rp.rc != EXIT_OK && !err_shown) {
-			snprintf(u.status, sizeof(u.status), "%s", rp.err);
+		int src_rc = u.lv ? lv.rc : rp.rc;
+		if (src_rc != EXIT_OK && !err_shown) {
+			snprintf(u.status, sizeof(u.status), "%s", u.lv ? lv.err : rp.err);
 			err_shown = true;
+		}
+		if (rp.skipped) {
+			char d[32];
+			floe_axis_dur(rp.skipped, d, sizeof(d));
+			snprintf(u.status, sizeof(u.status), "skipped %s without records", d);
+			rp.skipped = 0;
+		}
+		if (lv.logmsg[0]) {
+			snprintf(u.status, sizeof(u.status), "%s", lv.logmsg);
+			lv.logmsg[0] = '\0';
 		}
 		bool redraw = false;
 		if (wall >= next_draw) {
-			if (!u.paused && rp.started)
-				floe_top_tick(u.top, rp.clock);
+			/* paused: the screen holds (live records are still counted) */
+			if (!u.paused && u.lv)
+				floe_top_tick(u.top, lv.clock);
+			else if (!u.paused && rp.started)
+				floe_top_tick(u.top, rp.clock - rp.skipped_all);
 			next_draw = wall + 1;
-			redraw = true;
+			redraw = !u.paused;
 		}
 		int ch = getch();
 		if (ch == KEY_RESIZE) {
@@ -650,18 +814,32 @@ int cmd_top(int argc, char **argv)
 		if (ok && redraw)
 			draw(&u);
 	}
-	rc = rp.rc;
+	rc = u.lv ? lv.rc : rp.rc;
 out:
 	if (screen)
 		endwin();
 	if (rp.rc != EXIT_OK && rp.err[0])
 		cli_error(&o, "%s", rp.err);
+	if (lv.rc != EXIT_OK && lv.err[0])
+		cli_error(&o, "%s", lv.err);
 	if (rp.src) {
 		struct floe_source_stats ss;
 		floe_source_stats(rp.src, &ss);
 		if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
 			rc = EXIT_DAMAGED;
 	}
+	if (lv.c) {
+		struct floe_stream_client_stats cs;
+		floe_stream_client_stats(lv.c, &cs);
+		if (cs.lost || cs.server_dropped) {
+			cli_warn(&o, "%" PRIu64 " records lost by seq, %" PRIu64 " dropped by servers",
+			         cs.lost, cs.server_dropped);
+			if (rc == EXIT_OK)
+				rc = EXIT_DAMAGED;
+		}
+	}
+	floe_stream_client_destroy(lv.c);
+	free(lv.token);
 	floe_source_destroy(rp.src);
 	floe_top_destroy(u.top);
 	floe_filter_destroy(u.filter);

@@ -66,6 +66,12 @@ def values(g):
     return [int(v) for v in g.get("data-values").split()]
 
 
+def top_tick(root):
+    """The value of the y axis' highest tick."""
+    return max(float(t.get("data-value"))
+               for t in root.findall(f"{SVG}g[@class='axis y']/{SVG}text[@class='tick']"))
+
+
 def expected_series(b, times, metric, top):
     """From floe bins: the top groups by total over the bins drawn (ties by
     label), the rest summed as "other"."""
@@ -122,7 +128,7 @@ def test_values_equal_bins(archive, tmp_path, metric, key, top):
     assert got == want
     total = root.find(f"{SVG}g[@class='plot']/{SVG}g[@class='total']")
     assert values(total) == [sum(v[i] for _, v in want) for i in range(nbins)]
-    assert sum(values(total)) > 0
+    assert sum(values(total)) > 0 and max(values(total)) <= top_tick(root)
 
 
 def test_json_equals_svg_and_bins(archive, tmp_path):
@@ -163,10 +169,12 @@ def test_vs_series_under_the_total(archive, tmp_path, vs, mode):
     assert vsv == [b.get((start + 60 * i, None), {"bytes": 0})["bytes"] for i in range(len(vsv))]
     legend = [t.text for t in root.iter(f"{SVG}text") if t.text and t.text.startswith(vs + " (")]
     assert len(legend) == 1
+    assert max(total) <= top_tick(root)
     # with --by and overlaid lines the total is drawn as a line of its own
     root = graph_svg(archive, tmp_path, *args, "--by", "proto")
     tot = root.find(f"{SVG}g[@class='plot']/{SVG}g[@class='total']")
     assert (tot.find(f"{SVG}path") is not None) == (mode == "--overlay")
+    assert max(values(tot)) <= top_tick(root), "every line drawn is under the top of the axis"
 
 
 def test_overlay_draws_lines_stacked_draws_areas(archive, tmp_path):

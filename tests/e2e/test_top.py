@@ -7,6 +7,7 @@ import csv
 import io
 import os
 import re
+import socket
 import subprocess
 import time
 import uuid
@@ -87,7 +88,8 @@ def screen():
 
 
 def top_cmd(path, *args):
-    return " ".join([FLOE, "top", "-r", str(path), *args])
+    """The command line of floe top reading path (None: no -r)."""
+    return " ".join([FLOE, "top", *(["-r", str(path)] if path else []), *args])
 
 
 def header(ls):
@@ -140,6 +142,7 @@ def test_totals_and_flows_equal_cluster(flows, screen):
     by_bytes = sorted((int(r["bytes"]) for r in merged), reverse=True)
     assert [int(r[5]) for r in rows] == by_bytes[:len(rows)]
     assert all(len(line) <= 80 for line in ls)
+    assert ls[-1].startswith("q:quit") and "f:filter p:pause" in ls[-1]
     s.keys("q")
     s.wait(lambda ls: any(line == "EXIT=0" for line in ls), "floe top leaving with status 0")
 
@@ -183,6 +186,12 @@ def test_keys_sort_filter(flows, screen):
     s.keys("f", "C-u", "host", "Enter")
     ls = s.wait(lambda ls: ls[-2].startswith("bad filter 'host'"), "the filter error")
     assert "filter: udp" in ls[0]
+    # Esc leaves the filter as it was
+    s.keys("f", "C-u", "tcp")
+    s.wait(lambda ls: ls[-2].startswith("filter: tcp"), "the typed filter")
+    s.keys("Escape")
+    ls = s.wait(lambda ls: "filter unchanged" in ls[-2], "the filter unchanged")
+    assert "filter: udp" in ls[0]
     # an empty filter clears it
     s.keys("f", "C-u", "Enter")
     ls = s.wait(lambda ls: "filter cleared" in ls[-2], "the filter cleared")
@@ -216,6 +225,7 @@ def test_large_terminal_and_resize(flows, screen):
     assert t["flows"] == len(cluster(flows, ["proto", "saddr", "sport", "daddr", "dport"], ["pkts"]))
     assert header(ls) == ["SrcAddr", "Flows", "Recs", "Pkts", "Bytes", "bit/s", "pkt/s", "Last"]
     assert re.match(r"\d\d:\d\d:\d\d$", table(ls)[0][-1])
+    assert ls[-1].startswith("q quit  k/K key") and ls[-1].rstrip().endswith("p pause")
     s.keys("1")
     ls = s.wait(lambda ls: "key flow" in ls[0], "key flow")
     assert header(ls) == ["Proto", "SrcAddr", "Sport", "DstAddr", "Dport", "Recs", "Pkts", "Bytes",
@@ -248,7 +258,68 @@ def test_not_a_terminal(flows):
     (["--max-flows", "0"], "bad --max-flows"),
     (["-b", "5m"], "not for top"),
     (["tcp", "and"], "bad filter"),
+    (["--count", "10"], "not for top"),
 ])
 def test_bad_command_lines(flows, args, msg):
     p = run("top", "-r", flows, *args, check=False)
     assert p.returncode == 2 and msg in p.stderr
+
+
+def test_idle_stretches_are_skipped(tmp_path, screen):
+    """A capture spliced from records years apart replays at record pace
+    in seconds: the stretches without records are jumped over."""
+    f = tmp_path / "insta.floe"
+    run("capture", "-r", P / "ntop_nDPI__tests_cfgs_default_pcap_instagram.pcap", "-w", f)
+    s = screen(top_cmd(f, "--speed", "1"), 100, 30)
+    ls = s.wait(done, "the end of input", timeout=30)
+    assert re.match(r"skipped [\d.]+ d without records", ls[-2]), ls[-2]
+    whole = cluster(f, [""], ["trans", "pkts", "bytes"])[0]
+    t = totals(ls)
+    assert (t["pkts"], t["bytes"], t["recs"]) == (int(whole["pkts"]), int(whole["bytes"]),
+                                                  int(whole["trans"]))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_live_stream_source(flows, screen, tmp_path):
+    """-S: the records of a stream server on loopback (floe read --listen),
+    live; the server's filter is the command line's; the totals equal
+    floe cluster of the file."""
+    port = free_port()
+    log = open(tmp_path / "srv.log", "w")
+    srv = subprocess.Popen([FLOE, "read", "-r", str(flows), "--listen", f"127.0.0.1:{port}",
+                            "--subscribers", "1"], stdout=log, stderr=log)
+    try:
+        s = screen(top_cmd(None, "-S", f"127.0.0.1:{port}", "-m", "saddr", "udp"), 120, 30)
+        ls = s.wait(done, "the end of the stream", timeout=30)
+        assert "-S 127.0.0.1:%d" % port in ls[0] and "lost 0" in ls[0]
+        want = {r["saddr"]: r for r in cluster(flows, ["saddr"], ["saddr", "trans", "pkts", "bytes"],
+                                                "udp")}
+        rows = table(ls)
+        assert {r[0]: (r[2], r[3], r[4]) for r in rows} == \
+            {k: (w["trans"], w["pkts"], w["bytes"]) for k, w in want.items()}
+        whole = cluster(flows, [""], ["pkts", "bytes"], "udp")[0]
+        assert (totals(ls)["pkts"], totals(ls)["bytes"]) == (int(whole["pkts"]), int(whole["bytes"]))
+        s.keys("q")
+        s.wait(lambda ls: any(line == "EXIT=0" for line in ls), "floe top leaving with status 0")
+        assert srv.wait(timeout=30) == 0
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+        log.close()
+
+
+def test_unreachable_server_is_retried(screen):
+    """A server that is not there: the status line says so and floe top
+    keeps trying until q."""
+    port = free_port()
+    s = screen(top_cmd(None, "-S", f"127.0.0.1:{port}"), 120, 24)
+    ls = s.wait(lambda ls: drawn(ls) and "cannot connect" in ls[-2], "the connection error")
+    assert "live 0" in ls[0] and "[end of input]" not in ls[0]
+    s.keys("q")
+    s.wait(lambda ls: any(line == "EXIT=0" for line in ls), "floe top leaving with status 0")

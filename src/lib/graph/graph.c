@@ -130,7 +130,8 @@ static enum floe_err parse_by(struct floe_graph *g, const char *by, struct floe_
 		if (!fd || !(fd->kinds & FLOE_FK_KEY))
 			return floe_errbuf_set(eb, FLOE_INVALID, "'%s' is not a key field ('floe fields')", w);
 		if (fd->kinds & FLOE_FK_LOCAL)
-			return floe_errbuf_set(eb, FLOE_INVALID, "'%s' needs --local, which graphs do not take", w);
+			return floe_errbuf_set(eb, FLOE_INVALID, "'%s' needs --local, which graphs do not take",
+			                       w);
 		if (g->nk == MAX_KEYS)
 			return floe_errbuf_set(eb, FLOE_LIMIT, "more than %d key fields", MAX_KEYS);
 		g->kp[g->nk].fd = fd;
@@ -145,11 +146,13 @@ static enum floe_err parse_by(struct floe_graph *g, const char *by, struct floe_
 struct floe_graph *floe_graph_create(const struct floe_graph_opts *o, struct floe_errbuf *eb)
 {
 	if (o->bin < NS || o->bin % NS)
-		return floe_errbuf_set(eb, FLOE_INVALID, "the bin must be whole seconds, at least 1s"), NULL;
+		return floe_errbuf_set(eb, FLOE_INVALID, "the bin must be whole seconds, at least 1s"),
+		       NULL;
 	if ((size_t)o->metric >= sizeof(metrics) / sizeof(metrics[0]))
 		return floe_errbuf_set(eb, FLOE_INVALID, "unknown metric"), NULL;
 	if (o->top > FLOE_GRAPH_MAX_TOP)
-		return floe_errbuf_set(eb, FLOE_INVALID, "at most %d series (--top)", FLOE_GRAPH_MAX_TOP), NULL;
+		return floe_errbuf_set(eb, FLOE_INVALID, "at most %d series (--top)",
+		                       FLOE_GRAPH_MAX_TOP), NULL;
 	struct floe_graph *g = calloc(1, sizeof(*g));
 	if (!g)
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory"), NULL;
@@ -207,6 +210,23 @@ fail:
 	return NULL;
 }
 
+static int64_t floor_bin(int64_t t, int64_t bin)
+{
+	int64_t q = t / bin;
+	if (t % bin < 0)
+		q--;
+	return q * bin;
+}
+
+static enum floe_err too_many_bins(struct floe_graph *g, uint64_t nb)
+{
+	char bw[32];
+	floe_axis_dur(g->o.bin, bw, sizeof(bw));
+	return floe_errbuf_set(&g->eb, FLOE_LIMIT, "the period holds %" PRIu64 " bins of %s, more "
+	                       "than %d: give a larger bin or a shorter period", nb, bw,
+	                       FLOE_GRAPH_MAX_BINS);
+}
+
 static bool in_period(const struct floe_graph *g, const struct floe_flow *f)
 {
 	return g->o.t1 <= g->o.t0 || (f->stime < g->o.t1 && f->ltime >= g->o.t0);
@@ -215,8 +235,10 @@ static bool in_period(const struct floe_graph *g, const struct floe_flow *f)
 static enum floe_err cluster_fail(struct floe_graph *g, struct floe_cluster *c, enum floe_err e)
 {
 	const char *m = floe_cluster_error(c);
-	return floe_errbuf_set(&g->eb, e, "%s", *m ? m : e == FLOE_NOMEM ?
-	                       "out of memory: the groups do not fit in the memory budget" : floe_strerror(e));
+	if (!*m)
+		m = e == FLOE_NOMEM ? "out of memory: the groups do not fit in the memory budget" :
+		    floe_strerror(e);
+	return floe_errbuf_set(&g->eb, e, "%s", m);
 }
 
 enum floe_err floe_graph_add(struct floe_graph *g, const struct floe_flow *f)
@@ -232,11 +254,20 @@ enum floe_err floe_graph_add(struct floe_graph *g, const struct floe_flow *f)
 		return cluster_fail(g, g->bins, e);
 	if (g->totals && (e = floe_cluster_add(g->totals, f)) != FLOE_OK)
 		return cluster_fail(g, g->totals, e);
+	bool wider = f->stime < g->tmin || f->ltime > g->tmax;
 	if (f->stime < g->tmin)
 		g->tmin = f->stime;
 	if (f->ltime > g->tmax)
 		g->tmax = f->ltime;
 	g->any = true;
+	/* a period taken from the records: fail as soon as it cannot be drawn,
+	 * not after reading the rest */
+	if (wider && g->o.t1 <= g->o.t0) {
+		uint64_t nb = (uint64_t)(floor_bin(g->tmax, g->o.bin) - floor_bin(g->tmin, g->o.bin)) /
+		              (uint64_t)g->o.bin + 1;
+		if (nb > FLOE_GRAPH_MAX_BINS)
+			return too_many_bins(g, nb);
+	}
 	return FLOE_OK;
 }
 
@@ -375,14 +406,6 @@ static enum floe_err take_vs(void *ud, const struct floe_flow *f, const double *
 	return FLOE_OK;
 }
 
-static int64_t floor_bin(int64_t t, int64_t bin)
-{
-	int64_t q = t / bin;
-	if (t % bin < 0)
-		q--;
-	return q * bin;
-}
-
 /* Computes the series once: the period's bins, the top groups, the sums. */
 static enum floe_err compute(struct floe_graph *g)
 {
@@ -398,13 +421,8 @@ static enum floe_err compute(struct floe_graph *g)
 	g->b0 = floor_bin(t0, bin);
 	int64_t last = floor_bin(t1 - 1, bin);
 	uint64_t nb = (uint64_t)(last - g->b0) / (uint64_t)bin + 1;
-	if (nb > FLOE_GRAPH_MAX_BINS) {
-		char bw[32];
-		floe_axis_dur(bin, bw, sizeof(bw));
-		return floe_errbuf_set(&g->eb, FLOE_LIMIT, "the period holds %" PRIu64 " bins of %s, more "
-		                       "than %d: give a larger bin or a shorter period", nb, bw,
-		                       FLOE_GRAPH_MAX_BINS);
-	}
+	if (nb > FLOE_GRAPH_MAX_BINS)
+		return too_many_bins(g, nb);
 	g->nbins = (size_t)nb;
 
 	/* the top groups by total, then "other" if any group is left out */
@@ -502,17 +520,22 @@ static void put_total(const struct floe_graph *g, FILE *out, const struct series
 
 /* ---- text escaping ---- */
 
-/* Length of the valid UTF-8 sequence at s (0 if not valid). */
+/* Length of the valid UTF-8 sequence at s (0 if not valid): no overlong
+ * forms, surrogates, code points past U+10FFFF, or U+FFFE and U+FFFF,
+ * which XML does not allow (RFC 3629 section 4). */
 static size_t utf8_len(const unsigned char *s)
 {
 	if (s[0] < 0x80)
 		return 1;
-	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-	if (s[0] >= 0xf8)
-		n = 0;
+	size_t n = s[0] >= 0xf5 ? 0 : s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 ? 2 : 0;
 	for (size_t i = 1; i < n; i++)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	if (s[0] == 0xef && s[1] == 0xbf && (s[2] == 0xbe || s[2] == 0xbf))
+		return 0;
 	return n;
 }
 
@@ -802,9 +825,10 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 			cum[i * g->nbins + b] = g->ser[i].v[b] + (i ? cum[(i - 1) * g->nbins + b] : 0);
 
 	/* the largest value drawn */
+	bool total_line = !g->o.stacked && g->nk && g->vsbins;
 	double vmax = 0;
 	for (size_t b = 0; b < g->nbins; b++) {
-		double v = value_of(g, g->o.stacked ? g->total.v[b] : 0);
+		double v = value_of(g, g->o.stacked || total_line ? g->total.v[b] : 0);
 		for (size_t i = 0; !g->o.stacked && i < g->nser; i++)
 			v = fmax(v, value_of(g, g->ser[i].v[b]));
 		if (g->vsbins)
@@ -840,7 +864,8 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 
 	double Ht = fmax(H, fr.y0 + fr.h + 66 + LEGEND_ROW * lg->rows);
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-	        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%.0f\" height=\"%.0f\" "
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" "
+	        "width=\"%.0f\" height=\"%.0f\" "
 	        "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Verdana, sans-serif\" "
 	        "font-size=\"12\" data-metric=\"%s\" data-unit=\"%s\" data-bin=\"%" PRId64 "\" "
 	        "data-start=\"%" PRId64 "\" data-nbins=\"%zu\">\n",
@@ -890,8 +915,8 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 		fprintf(out, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
 		        "data-time=\"%" PRId64 "\">%s</text>\n", x, fr.y0 + fr.h + 18, xt[i] / NS, lab);
 		if (*date)
-			fprintf(out, "<text class=\"date\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
-			        x, fr.y0 + fr.h + 32, date);
+			fprintf(out, "<text class=\"date\" x=\"%.1f\" y=\"%.1f\" "
+			        "text-anchor=\"middle\">%s</text>\n", x, fr.y0 + fr.h + 32, date);
 	}
 	char from[40], to[40], xcap[160];
 	floe_time_format(fr.t0, FLOE_TIME_ISO, 0, from, sizeof(from));
@@ -899,14 +924,14 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 	snprintf(xcap, sizeof(xcap), "time (UTC), %s to %s, bins of %s", from, to, bw);
 	if (CHAR_W * (double)strlen(xcap) > W - 20)
 		snprintf(xcap, sizeof(xcap), "time (UTC), bins of %s", bw);
-	fprintf(out, "<text class=\"caption\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", fr.x0 + fr.w / 2,
-	        fr.y0 + fr.h + 50);
+	fprintf(out, "<text class=\"caption\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+	        fr.x0 + fr.w / 2, fr.y0 + fr.h + 50);
 	put_xml(out, xcap);
 	fputs("</text>\n</g>\n", out);
 
 	/* the series, clipped to the plot area */
-	fprintf(out, "<clipPath id=\"plot\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>"
-	        "</clipPath>\n", fr.x0, fr.y0 - 1, fr.w + 1, fr.h + 2);
+	fprintf(out, "<clipPath id=\"plot\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+	        "height=\"%.1f\"/></clipPath>\n", fr.x0, fr.y0 - 1, fr.w + 1, fr.h + 2);
 	fprintf(out, "<g class=\"plot\" clip-path=\"url(#plot)\" data-mode=\"%s\">\n",
 	        g->o.stacked ? "stacked" : "overlay");
 	for (size_t i = 0; i < g->nser; i++) {
@@ -923,7 +948,6 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 	}
 	/* the total: the top of a stack, or the one series; a line of its own
 	 * when overlaid series are set against it */
-	bool total_line = !g->o.stacked && g->nk && g->vsbins;
 	fputs("<g class=\"total\"", out);
 	svg_data(g, out, &g->total);
 	if (total_line) {
@@ -957,8 +981,8 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 			fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
 			        "stroke-width=\"3\"/>", x, y + 6, x + 16, y + 6, lg->color[i]);
 		else
-			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"12\" fill=\"%s\"/>", x, y,
-			        lg->color[i]);
+			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"12\" "
+			        "fill=\"%s\"/>", x, y, lg->color[i]);
 		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\">", x + 22, y + 10);
 		put_xml(out, lg->text[i]);
 		fputs("</text></g>\n", out);

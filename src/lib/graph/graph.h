@@ -76,8 +76,9 @@ struct floe_graph *floe_graph_create(const struct floe_graph_opts *o, struct flo
 
 /* Adds a record to the chart (every record the chart shows).  Records
  * that miss [t0, t1) are ignored.  Sticky errors (floe_graph_error): IO
- * (a spill file), NOMEM (the budget cannot hold one group), INVALID
- * after svg or json. */
+ * (a spill file), NOMEM (the budget cannot hold one group), LIMIT
+ * (without t0/t1: the records so far span more than FLOE_GRAPH_MAX_BINS
+ * bins; stop reading), INVALID after svg or json. */
 FLOE_WUR enum floe_err floe_graph_add(struct floe_graph *g, const struct floe_flow *f);
 /* Adds a record to the --vs series (the caller chooses them: records that
  * match both the chart's filter and the --vs filter, so the series stays

@@ -30,6 +30,8 @@ struct frow {
 	uint32_t bucket;
 };
 
+_Static_assert(sizeof(struct frow) == 152, "a flow row is the size top.h and docs/top.md state");
+
 struct floe_top {
 	struct floe_budget *budget;
 	struct floe_hashkey hk;
@@ -170,8 +172,8 @@ static void chain_unlink(struct floe_top *t, uint32_t i)
 static uint32_t take_row(struct floe_top *t)
 {
 	if (t->nrows < t->max) {
-		if (t->nrows < t->cap ||
-		    floe_grow(t->budget, (void **)&t->rows, &t->cap, t->nrows + 1, sizeof(struct frow), 256))
+		if (t->nrows < t->cap || floe_grow(t->budget, (void **)&t->rows, &t->cap, t->nrows + 1,
+		                                   sizeof(struct frow), 256))
 			return (uint32_t)t->nrows++;
 	}
 	uint32_t i = t->oldest;
@@ -332,7 +334,8 @@ static int key_cmp(const struct floe_flow *a, const struct floe_flow *b)
 	return 0;
 }
 
-static int col_cmp(const struct floe_top_row *a, const struct floe_top_row *b, enum floe_top_col col)
+static int col_cmp(const struct floe_top_row *a, const struct floe_top_row *b,
+                   enum floe_top_col col)
 {
 	const struct floe_flow *x = &a->rec, *y = &b->rec;
 	switch (col) {
@@ -343,8 +346,10 @@ static int col_cmp(const struct floe_top_row *a, const struct floe_top_row *b, e
 	case FLOE_TOPC_DPORT: return cmp3(x->dport, y->dport);
 	case FLOE_TOPC_FLOWS: return cmp3((double)a->flows, (double)b->flows);
 	case FLOE_TOPC_RECS: return cmp3(x->trans, y->trans);
-	case FLOE_TOPC_PKTS: return cmp3((double)(x->spkts + x->dpkts), (double)(y->spkts + y->dpkts));
-	case FLOE_TOPC_BYTES: return cmp3((double)(x->sbytes + x->dbytes), (double)(y->sbytes + y->dbytes));
+	case FLOE_TOPC_PKTS:
+		return cmp3((double)(x->spkts + x->dpkts), (double)(y->spkts + y->dpkts));
+	case FLOE_TOPC_BYTES:
+		return cmp3((double)(x->sbytes + x->dbytes), (double)(y->sbytes + y->dbytes));
 	case FLOE_TOPC_BPS: return cmp3(a->bps, b->bps);
 	case FLOE_TOPC_PPS: return cmp3(a->pps, b->pps);
 	case FLOE_TOPC_STIME: return cmp3((double)x->stime, (double)y->stime);

@@ -6,8 +6,8 @@
  * Records are merged per flow (protocol, addresses, ports) into a table
  * of at most max_flows rows; when it is full the flow idle longest is
  * evicted (least recently updated; counted in stats), so memory is
- * bounded: about 200 bytes a flow plus 8 per hash bucket, charged to the
- * budget.  A view groups the flows by the key asked for (the flow itself,
+ * bounded: 152 bytes a flow (an array grown by doubling) plus 4 per hash
+ * bucket, charged to the budget.  A view groups the flows by the key asked for (the flow itself,
  * saddr, daddr, dport, proto), keeps those a predicate accepts (a compiled
  * filter, applied to each flow's merged record), sorts the groups by any
  * column and returns the first ones, with totals of all of them.  Since

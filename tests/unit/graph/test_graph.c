@@ -224,7 +224,7 @@ static void test_series(void)
 	/* SVG: escaped title, bytes that are not UTF-8 replaced, values in
 	 * data attributes; a rate metric */
 	o = (struct floe_graph_opts){.t0 = 1000 * S, .t1 = 1180 * S, .bin = 60 * S,
-	                             .metric = FLOE_GM_BPS, .title = "a<b & \"c\" \xff\x01 d\xc3\xa9",
+	                             .metric = FLOE_GM_BPS, .title = "a<b & \"c\" \xff\x01 d\xc3\xa9\xed\xa0\x80\xe2\x82\xac\xef\xbf\xbe",
 	                             .budget = &bu};
 	g = floe_graph_create(&o, &eb);
 	TAP_CHECK(g != NULL, "create: %s", eb.msg);
@@ -235,7 +235,7 @@ static void test_series(void)
 			TAP_DIAG("add: %s", floe_graph_error(g));
 	char *svg = svg_of(g, &e);
 	TAP_CHECK(e == FLOE_OK && svg, "svg written");
-	TAP_CHECK(svg && strstr(svg, "<title>a&lt;b &amp; &quot;c&quot; ?? d\xc3\xa9</title>"),
+	TAP_CHECK(svg && strstr(svg, "<title>a&lt;b &amp; &quot;c&quot; ?? d\xc3\xa9???\xe2\x82\xac???" "</title>"),
 	          "title escaped");
 	TAP_CHECK(svg && strstr(svg, "xmlns=\"http://www.w3.org/2000/svg\""), "SVG namespace");
 	TAP_CHECK(svg && strstr(svg, "data-label=\"total\" data-total=\"31.9\" "
@@ -269,9 +269,58 @@ static void test_series(void)
 	floe_graph_destroy(g);
 }
 
+/* Each allocation failing in turn: create, add or draw reports NOMEM (or
+ * the cluster spills and the chart is right), never a crash or a leak. */
+static void test_nomem(void)
+{
+	struct floe_graph_opts o = {.t0 = 1000 * S, .t1 = 1180 * S, .bin = 60 * S,
+	                            .metric = FLOE_GM_PKTS, .by = "proto dport", .top = 2,
+	                            .vs = "tcp"};
+	struct floe_flow r[] = {
+		rec(1010 * S, 1020 * S, 6, 80, 600, 6),
+		rec(1030 * S, 1120 * S, 17, 53, 300, 3),
+		rec(1130 * S, 1130 * S, 1, 0, 50, 1),
+		rec(1140 * S, 1150 * S, 6, 443, 7, 1),
+	};
+	char *want = NULL;
+	int same = 0, nomem = 0, wrong = 0;
+	for (long k = -1; k < 400; k++) {
+		struct floe_errbuf eb = {0};
+		floe_mem_fail_after(k);
+		struct floe_graph *g = floe_graph_create(&o, &eb);
+		enum floe_err e = g ? FLOE_OK : eb.code;
+		for (size_t i = 0; g && e == FLOE_OK && i < sizeof(r) / sizeof(r[0]); i++) {
+			e = floe_graph_add(g, &r[i]);
+			if (e == FLOE_OK && r[i].proto == 6)
+				e = floe_graph_add_vs(g, &r[i]);
+		}
+		char *js = NULL, *svg = NULL;
+		if (e == FLOE_OK)
+			js = json_of(g, &e);
+		if (e == FLOE_OK)
+			svg = svg_of(g, &e);
+		floe_mem_fail_after(-1);
+		if (k < 0)
+			want = js, js = NULL;
+		else if (e == FLOE_OK && js && want && strcmp(js, want) == 0)
+			same++;
+		else if (e == FLOE_NOMEM)
+			nomem++;
+		else
+			wrong++;
+		free(js);
+		free(svg);
+		floe_graph_destroy(g);
+	}
+	TAP_CHECK(want && wrong == 0 && nomem > 0 && same > 0,
+	          "allocations failing in turn: %d NOMEM, %d right, %d wrong", nomem, same, wrong);
+	free(want);
+}
+
 int main(void)
 {
 	test_axes();
 	test_series();
+	test_nomem();
 	return tap_done();
 }
