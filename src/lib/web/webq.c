@@ -1098,8 +1098,11 @@ enum floe_err floe_webq_graph(const struct floe_webq_ctx *ctx, const struct floe
 		e = floe_errbuf_set(eb, geb.code == FLOE_NOMEM ? FLOE_NOMEM : FLOE_INVALID, "%s", geb.msg);
 	if (e == FLOE_OK) {
 		e = scan(ctx, q, filter, !q->has_host, chart_rec, &c, eb);
+		/* LIMIT from the chart (not the deadline): more bins than a chart
+		 * holds, the caller's b= */
 		if (e != FLOE_OK && !eb->code)
-			e = floe_errbuf_set(eb, e, "%s", floe_graph_error(c.g));
+			e = floe_errbuf_set(eb, e == FLOE_LIMIT ? FLOE_INVALID : e, "%s",
+			                    floe_graph_error(c.g));
 	}
 	if (e == FLOE_OK) {
 		FILE *fp = webbuf_file(out);
