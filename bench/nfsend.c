@@ -2,12 +2,16 @@
  * nfsend.c - a fast NetFlow v5 / v9 / IPFIX sender for bench/collect.sh.
  *
  *   nfsend -p PORT [-H 127.0.0.1] [-v 5|9|10] [-n RECORDS] [-r RECORDS_PER_S]
+ *   nfsend -w FILE.pcap [-v 5|9|10] [-n RECORDS]
  *
  * Sends RECORDS flow records (default 1M) in full datagrams (v5: 30
  * records; v9 and IPFIX: 48 records of a 29-byte template, resent every
  * 1000 datagrams), with correct sequence numbers so the collector can count
  * loss, as fast as sendmmsg goes or paced to -r records per second.
- * Prints "sent N records in S s (R records/s)" on stderr.
+ * Prints "sent N records in S s (R records/s)" on stderr.  With -w the
+ * same datagrams go to a pcap file instead (Ethernet, IPv4, UDP to port
+ * 2055), for `floe collect -r` to meter the collector's CPU per record
+ * without a sender on the other core.
  */
 #include <arpa/inet.h>
 #include <stdbool.h>
@@ -41,6 +45,34 @@ static uint8_t *put32(uint8_t *p, uint32_t v)
 {
 	p = put16(p, (uint16_t)(v >> 16));
 	return put16(p, (uint16_t)v);
+}
+
+/* Appends one datagram to the pcap file as an Ethernet/IPv4/UDP frame. */
+static void pcap_put(FILE *fp, const uint8_t *dg, size_t len, uint64_t i)
+{
+	uint8_t h[16 + 14 + 20 + 8] = {0};
+	uint32_t caplen = (uint32_t)(len + 42);
+	uint32_t ts = (uint32_t)time(NULL) + (uint32_t)(i / 10000);
+	memcpy(h, &ts, 4);
+	uint32_t us = (uint32_t)(i % 10000) * 100;
+	memcpy(h + 4, &us, 4);
+	memcpy(h + 8, &caplen, 4);
+	memcpy(h + 12, &caplen, 4);
+	uint8_t *e = h + 16;
+	e[12] = 0x08;                      /* IPv4 */
+	uint8_t *ip = e + 14;
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(len + 28));
+	ip[8] = 64;
+	ip[9] = 17;
+	put32(ip + 12, 0x7f000001u);
+	put32(ip + 16, 0x7f000001u);
+	uint8_t *udp = ip + 20;
+	put16(udp, 40000);
+	put16(udp + 2, 2055);
+	put16(udp + 4, (uint16_t)(len + 8));
+	fwrite(h, 1, sizeof(h), fp);
+	fwrite(dg, 1, len, fp);
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -161,22 +193,50 @@ int main(int argc, char **argv)
 	const char *host = "127.0.0.1";
 	int port = 0, version = 9;
 	uint64_t total = 1000000, rate = 0;
+	const char *wfile = NULL;
 	int c;
-	while ((c = getopt(argc, argv, "H:p:v:n:r:")) != -1) {
+	while ((c = getopt(argc, argv, "H:p:v:n:r:w:")) != -1) {
 		switch (c) {
 		case 'H': host = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'v': version = atoi(optarg); break;
 		case 'n': total = strtoull(optarg, NULL, 10); break;
 		case 'r': rate = strtoull(optarg, NULL, 10); break;
+		case 'w': wfile = optarg; break;
 		default:
 			fprintf(stderr, "usage: nfsend -p PORT [-H HOST] [-v 5|9|10] [-n RECORDS] [-r RATE]\n");
 			return 2;
 		}
 	}
-	if (port <= 0 || (version != 5 && version != 9 && version != 10)) {
-		fprintf(stderr, "nfsend: give -p PORT and -v 5, 9 or 10\n");
+	if ((port <= 0 && !wfile) || (version != 5 && version != 9 && version != 10)) {
+		fprintf(stderr, "nfsend: give -p PORT or -w FILE, and -v 5, 9 or 10\n");
 		return 2;
+	}
+	if (wfile) {
+		FILE *fp = fopen(wfile, "wb");
+		if (!fp) {
+			perror(wfile);
+			return 1;
+		}
+		/* classic pcap header, microseconds, Ethernet */
+		const uint32_t fh[6] = {0xa1b2c3d4u, 0x00040002u, 0, 0, 65535, 1};
+		fwrite(fh, 1, sizeof(fh), fp);
+		static uint8_t b[DGRAM];
+		uint64_t sent = 0, seq = 0, dg = 0;
+		while (sent < total) {
+			uint32_t n;
+			size_t len = build(b, version, dg, &seq, &n,
+			                   (uint32_t)(total - sent > 1000 ? 1000 : total - sent));
+			pcap_put(fp, b, len, dg++);
+			sent += n;
+		}
+		if (fclose(fp) != 0) {
+			perror(wfile);
+			return 1;
+		}
+		fprintf(stderr, "wrote %llu records in %llu datagrams to %s\n",
+		        (unsigned long long)sent, (unsigned long long)dg, wfile);
+		return 0;
 	}
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -214,7 +274,14 @@ int main(int argc, char **argv)
 		}
 		sent += batch_recs;
 		if (rate) {
-			double due = t0 + (double)sent / (double)rate;
+			/* sleep while well ahead, spin the last 100 us: the core
+			 * stays free for the collector under test */
+			double due = t0 + (double)sent / (double)rate, ahead;
+			while ((ahead = due - now()) > 200e-6) {
+				double s = ahead - 100e-6;
+				struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+				nanosleep(&ts, NULL);
+			}
 			while (now() < due)
 				;
 		}

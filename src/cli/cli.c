@@ -29,14 +29,27 @@ static void log_to_stderr(void *ud, enum floe_loglevel level, const char *msg)
 }
 
 static const struct floe_log stderr_log = {log_to_stderr, NULL};
+/* Where a service sends messages instead (daemon.c: --log, --syslog). */
+static struct floe_log routed_log;
 
 const struct floe_log *cli_log(void)
 {
-	return &stderr_log;
+	return routed_log.fn ? &routed_log : &stderr_log;
+}
+
+void cli_log_route(const struct floe_log *log)
+{
+	routed_log = log ? *log : (struct floe_log){0};
 }
 
 static void vmsg(const struct cli_opts *o, const char *kind, const char *fmt, va_list ap)
 {
+	if (routed_log.fn) {
+		char buf[1024];
+		vsnprintf(buf, sizeof(buf), fmt, ap);
+		routed_log.fn(routed_log.ud, kind[0] ? FLOE_LOG_WARN : FLOE_LOG_ERR, buf);
+		return;
+	}
 	fprintf(stderr, "floe %s: %s", o && o->cmd ? o->cmd : "", kind);
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
@@ -280,6 +293,17 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 				return usage_err(o, "--block-records takes 1..65536, not '%s'", next);
 			}
 			o->block_records = (uint32_t)v;
+			i++;
+		} else if (strcmp(a, "--encoders") == 0) {
+			ACCEPT(OPT_WRITE);
+			NEED_ARG(a);
+			uint64_t v;
+			if (!cli_parse_count(next, &v) || v > 16) {
+				free(colspec);
+				return usage_err(o, "--encoders takes 0..16, not '%s'", next);
+			}
+			o->encoders = (unsigned)v;
+			o->encoders_given = true;
 			i++;
 		} else if (strcmp(a, "--local") == 0) {
 			/* --local 10.0.0.0/8,2001:db8::/32 or --local @FILE; repeatable */
@@ -610,6 +634,13 @@ unsigned cli_read_threads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n <= 1 ? 0 : n > 4 ? 4 : (unsigned)n;
+}
+
+unsigned cli_write_threads(const struct cli_opts *o)
+{
+	if (o->encoders_given)
+		return o->encoders;
+	return sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
 }
 
 static void add_columns(void *ud, size_t off, size_t size)

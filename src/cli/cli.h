@@ -69,6 +69,9 @@ struct cli_opts {
 	int64_t bin;                   /* -b; 0 = none */
 	uint64_t top;                  /* --top N; 0 = all */
 	uint64_t memory;               /* --memory bytes; 0 = default */
+	/* writers (OPT_WRITE): threads encoding blocks */
+	unsigned encoders;             /* --encoders N */
+	bool encoders_given;
 	/* streams (docs/stream.md): -S sources (OPT_STREAM), --listen (OPT_LISTEN) */
 	const char *streams[64];       /* -S HOST:PORT... */
 	size_t nstreams;
@@ -85,6 +88,9 @@ struct cli_opts {
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */
 extern const struct floe_log *cli_log(void);
+/* Sends cli_log() and cli_error()/cli_warn() to log instead of stderr
+ * (daemon.c: --log, --syslog); NULL: back to stderr.  log is copied. */
+void cli_log_route(const struct floe_log *log);
 
 /* Prints "floe CMD: message" to stderr. */
 void cli_error(const struct cli_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);
@@ -133,6 +139,8 @@ int cmd_bins(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 
@@ -175,5 +183,9 @@ int cli_stream_in_close(struct cli_stream_in *in);
 /* Threads for reading several files at once: the processors online, at
  * most 4; 0 (read in the calling thread) on one processor. */
 unsigned cli_read_threads(void);
+/* Threads encoding blocks for a file or archive writer: --encoders, else
+ * 1 on two or more processors (the command goes on filling the next block
+ * while one is compressed), 0 on one. */
+unsigned cli_write_threads(const struct cli_opts *o);
 
 #endif

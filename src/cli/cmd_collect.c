@@ -51,6 +51,8 @@ static const char collect_help[] =
 	"  --archive DIR    write records into an archive (docs/archive.md), with\n"
 	"  --instance NAME  its instance name (default floe) and\n"
 	"  --rotate DUR     file period (default 1h)\n"
+	"  --encoders N     threads compressing blocks for -w and --archive (default\n"
+	"                   1 on two or more processors; each holds a block, 29 MB)\n"
 	"  --sampling N     1-in-N sampling of exporters that do not say (default: none)\n"
 	"  --template-timeout DUR  templates not refreshed this long expire (default 30m)\n"
 	"  --max-templates N       templates per exporter source (default 1024)\n"
@@ -286,28 +288,27 @@ static int read_ipfix_file(const struct cli_opts *o, struct floe_collector *c, c
 		cli_error(o, "cannot read '%s': %s", path, strerror(errno));
 		return EXIT_FAIL;
 	}
-	static uint8_t m[65536];
+	static uint8_t m[FLOE_IPFIX_MSG_MAX];
 	static const uint8_t none[16];
 	int rc = EXIT_OK;
 	uint64_t off = 0;
 	for (;;) {
-		size_t got = fread(m, 1, 16, f);
-		if (got == 0)
+		size_t mlen;
+		int64_t t;
+		enum floe_err e = floe_ipfix_file_next(f, m, &mlen, &t);
+		if (e == FLOE_EOF || e == FLOE_IO)
 			break;
-		size_t mlen = got >= 4 ? (size_t)m[2] << 8 | m[3] : 0;
-		if (got < 16 || m[0] != 0 || m[1] != 10 || mlen < 16) {
+		if (e == FLOE_MALFORMED) {
 			cli_warn(o, "'%s': no IPFIX message at offset %" PRIu64, path, off);
 			rc = EXIT_DAMAGED;
 			break;
 		}
-		if (fread(m + 16, 1, mlen - 16, f) != mlen - 16) {
+		if (e == FLOE_TRUNCATED) {
 			cli_warn(o, "'%s': the file ends inside the IPFIX message at offset %" PRIu64, path, off);
 			rc = EXIT_DAMAGED;
 			break;
 		}
-		int64_t t = (int64_t)((uint32_t)m[4] << 24 | (uint32_t)m[5] << 16 | m[6] << 8 | m[7]) *
-		            1000000000;
-		enum floe_err e = floe_collect_input(c, m, mlen, none, t);
+		e = floe_collect_input(c, m, mlen, none, t);
 		if (e == FLOE_IO) {
 			rc = EXIT_FAIL;   /* the sink failed */
 			break;

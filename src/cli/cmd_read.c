@@ -50,6 +50,8 @@ static const char read_help[] =
 	"  -p DIGITS        fractional digits of times (default 6)\n"
 	"  --no-header      no column header\n"
 	"  --block-records N  records per block (default 65536)\n"
+	"  --encoders N       threads compressing blocks for -w and --archive\n"
+	"                     (default 1 on two or more processors; 29 MB each)\n"
 	"  --stats          print counts of blocks and records to stderr\n"
 	"  -S HOST:PORT     records of a stream server (repeatable; docs/stream.md); the\n"
 	"                   filter is applied at the server; ends when every server ends,\n"

@@ -38,11 +38,12 @@ int cmd_relay(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "relay"};
 	int rc;
-	if (!cli_begin(&o, OPT_STREAM | OPT_LISTEN | OPT_WRITE | OPT_ARCHIVE, argc, argv, relay_help,
-	               &rc))
+	if (!cli_begin(&o, OPT_STREAM | OPT_LISTEN | OPT_WRITE | OPT_ARCHIVE, argc, argv,
+	               relay_help, &rc))
 		return rc;
 	if (o.nstreams == 0 || !o.listen) {
-		cli_error(&o, "give -S HOST:PORT and --listen [ADDR:]PORT (try 'floe relay --help')");
+		cli_error(&o,
+		          "give -S HOST:PORT and --listen [ADDR:]PORT (try 'floe relay --help')");
 		cli_opts_release(&o);
 		return EXIT_USAGE;
 	}

@@ -2,6 +2,7 @@
  * floe.c - the floe command: one binary, one subcommand per job.
  */
 #include "cli.h"
+#include "daemon.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static const struct command {
 	{"relay", cmd_relay, "merge stream servers' records and serve them (radium)"},
 	{"export", cmd_export, "send records to another collector (IPFIX over UDP)"},
 	{"archive", cmd_archive, "list, verify, expire and recover an archive's files"},
+	{"detect", cmd_detect, "scanners, mail spam, watchlist hits, beacons, baselines"},
+	{"report", cmd_report, "daily traffic, accounting, top ports, talkers, broadcasters"},
 	{"graph", cmd_graph, "a time series chart of records (SVG, JSON)"},
 	{"top", cmd_top, "a full-screen live view of flows (ratop)"},
 	{"fields", cmd_fields, "list the fields usable in -s, filters and keys"},
@@ -57,8 +60,13 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(0, NULL);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 2, argv + 2);
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			int ac = argc - 2, rc;
+			char **av = argv + 2;
+			if (!cli_service_begin(commands[i].name, &ac, &av, &rc))   /* daemon.h */
+				return rc;
+			return commands[i].fn(ac, av);
+		}
 	fprintf(stderr, "floe: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

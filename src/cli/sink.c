@@ -81,11 +81,12 @@ int cli_sink_open(struct cli_sink *s, const struct cli_opts *o)
 		struct floe_archive_opts ao = {.dir = o->archive, .instance = o->instance ? o->instance : "floe",
 		                               .rotate = o->rotate, .block_records = o->block_records,
 		                               .log = cli_log(), .recover = true,
-		                               .expire_keep = o->keep, .expire_max_bytes = o->max_size};
+		                               .expire_keep = o->keep, .expire_max_bytes = o->max_size,
+		                               .threads = cli_write_threads(o)};
 		s->ar = floe_archive_create(&ao, &eb);
 	} else if (o->wfile) {
 		struct floe_writer_opts wo = {.instance = o->instance, .block_records = o->block_records,
-		                              .log = cli_log()};
+		                              .log = cli_log(), .threads = cli_write_threads(o)};
 		s->w = floe_writer_open(o->wfile, &wo, &eb);
 	} else {
 		s->out = floe_output_create(stdout, (enum floe_outfmt)o->outfmt, o->cols, o->ncols, &o->fmt,

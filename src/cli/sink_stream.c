@@ -93,8 +93,9 @@ int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o)
 	if (o->subscribers) {
 		catch_signals();
 		if (!floe_stream_server_wait(so->srv, (unsigned)o->subscribers, -1, &stream_stop)) {
-			cli_error(o, "stopped while waiting for %" PRIu64 " subscribers", o->subscribers);
-			floe_stream_server_destroy(so->srv, 0);
+			cli_error(o, "stopped while waiting for %" PRIu64 " subscribers",
+			          o->subscribers);
+			floe_stream_server_destroy(so->srv, 0, NULL);
 			free(so->token);
 			free(so);
 			return EXIT_FAIL;
@@ -129,17 +130,15 @@ int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bo
 		}
 	}
 	struct floe_stream_server_stats st;
-	floe_stream_server_stats(so->srv, &st);
-	floe_stream_server_destroy(so->srv, discard ? 0 : 10LL * 1000000000);
-	struct floe_stream_server_stats end;
-	(void)end;
+	floe_stream_server_destroy(so->srv, discard ? 0 : 10LL * 1000000000, &st);
 	if (so->stats)
 		fprintf(stderr, "stream: records %" PRIu64 ", dropped %" PRIu64 ", blocks %" PRIu64
 		        "; subscribers accepted %" PRIu64 ", refused %" PRIu64 ", cut off %" PRIu64
 		        ", went away %" PRIu64 "\n", st.records, st.dropped, st.blocks, st.accepted,
 		        st.refused, st.cut_off, st.closed);
 	if (st.dropped)
-		cli_warn(o, "%" PRIu64 " records not served: the stream server fell behind", st.dropped);
+		cli_warn(o, "%" PRIu64 " records not served: the stream server fell behind",
+		         st.dropped);
 	free(so->token);
 	free(so);
 	return EXIT_OK;
@@ -169,12 +168,17 @@ struct cli_stream_in *cli_stream_in_open(const struct cli_opts *o)
 		free(in);
 		return NULL;
 	}
-	struct floe_stream_client_opts co = {
-		.sources = o->streams, .nsources = o->nstreams,
-		.instance = o->instance ? o->instance : "floe", .token = in->token,
-		.filter = o->filter, .tls_ca = o->tls_ca,
-		.tls_cert = o->tls_ca ? o->tls_cert : NULL, .tls_key = o->tls_ca ? o->tls_key : NULL,
-		.backlog = true, .wait = o->stream_wait, .log = cli_log()};
+	struct floe_stream_client_opts co = {.sources = o->streams,
+	                                     .nsources = o->nstreams,
+	                                     .instance = o->instance ? o->instance : "floe",
+	                                     .token = in->token,
+	                                     .filter = o->filter,
+	                                     .tls_ca = o->tls_ca,
+	                                     .tls_cert = o->tls_ca ? o->tls_cert : NULL,
+	                                     .tls_key = o->tls_ca ? o->tls_key : NULL,
+	                                     .backlog = true,
+	                                     .wait = o->stream_wait,
+	                                     .log = cli_log()};
 	in->c = floe_stream_client_create(&co, &eb);
 	if (!in->c) {
 		cli_error(o, "%s", eb.msg);
@@ -219,10 +223,12 @@ int cli_stream_in_close(struct cli_stream_in *in)
 	struct floe_stream_client_stats st;
 	floe_stream_client_stats(in->c, &st);
 	if (in->o->stats)
-		fprintf(stderr, "stream: records %" PRIu64 ", blocks %" PRIu64 ", bytes %" PRIu64
-		        ", lost %" PRIu64 ", restarts %" PRIu64 ", connects %" PRIu64 ", reconnects %"
-		        PRIu64 ", dropped by servers %" PRIu64 "\n", st.records, st.blocks, st.bytes,
-		        st.lost, st.restarts, st.connects, st.reconnects, st.server_dropped);
+		fprintf(stderr,
+		        "stream: records %" PRIu64 ", blocks %" PRIu64 ", bytes %" PRIu64
+		        ", lost %" PRIu64 ", restarts %" PRIu64 ", connects %" PRIu64
+		        ", reconnects %" PRIu64 ", dropped by servers %" PRIu64 "\n",
+		        st.records, st.blocks, st.bytes, st.lost, st.restarts, st.connects,
+		        st.reconnects, st.server_dropped);
 	int rc = EXIT_OK;
 	if (st.lost || st.server_dropped) {
 		cli_warn(in->o, "%" PRIu64 " records lost by seq, %" PRIu64 " dropped by servers",

@@ -51,7 +51,8 @@ static void payload(uint8_t type, const uint8_t *p, size_t len)
 	case FLOE_SF_SEEN:
 		if (floe_stream_seen_decode(p, len, &n, &eb) == FLOE_OK)
 			for (size_t i = 0; i < n; i++)
-				if (floe_stream_seen_entry(p, i).first > floe_stream_seen_entry(p, i).last)
+				if (floe_stream_seen_entry(p, i).first >
+				    floe_stream_seen_entry(p, i).last)
 					abort();
 		break;
 	default:

@@ -210,6 +210,7 @@ struct floe_archive *floe_archive_create(const struct floe_archive_opts *o,
 	a->wopts.instance = a->instance;
 	a->wopts.zstd_level = o->zstd_level;
 	a->wopts.block_records = o->block_records;
+	a->wopts.threads = o->threads;
 	a->wopts.log = o->log;
 	char path[PATH_MAX];
 	if (snprintf(path, sizeof(path), "%s/%s", a->dir, a->instance) < 0 ||

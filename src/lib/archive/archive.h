@@ -40,6 +40,8 @@ struct floe_archive_opts {
 	int64_t rotate;           /* ns; 0 = 1 h; must divide a day, >= 1 s */
 	int zstd_level;           /* 0 = default */
 	uint32_t block_records;   /* 0 = 65536 */
+	unsigned threads;         /* encoder threads of each file's writer
+	                           * (floe_writer_opts.threads) */
 	const struct floe_log *log;
 	/* At create, recover this instance's .part files that no writer holds
 	 * (left by a crash) into closed files, as floe_archive_recover

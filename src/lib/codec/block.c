@@ -279,7 +279,7 @@ bool floe_af_test(const uint8_t *page, uint32_t page_bytes, unsigned k, uint32_t
 enum floe_err floe_enc_init(struct floe_enc *e, int level)
 {
 	memset(e, 0, sizeof(*e));
-	e->level = level ? level : 3;
+	e->level = level ? level : 1;
 	e->codec = FLOE_CODEC_ZSTD;
 	e->zc = ZSTD_createCCtx();
 	if (!e->zc)
@@ -299,6 +299,7 @@ void floe_enc_release(struct floe_enc *e)
 	floe_free(NULL, e->frame, e->frame_cap);
 	floe_free(NULL, e->tmp, e->tmp_cap * sizeof(uint64_t));
 	floe_free(NULL, e->hset, e->hset_cap * sizeof(uint64_t));
+	floe_free(NULL, e->hlist, e->hlist_cap * sizeof(uint64_t));
 	floe_free(NULL, e->cols, e->cols_cap);
 	memset(e, 0, sizeof(*e));
 }
@@ -399,33 +400,47 @@ static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col
 		proto[pr[i] >> 3] |= (uint8_t)(1u << (pr[i] & 7));
 	}
 	/* distinct address hashes: open addressing, 0 marks a free slot (an
-	 * address hashing to 0 is kept aside) */
+	 * address hashing to 0 is kept aside); the distinct ones are also
+	 * listed in e->hlist, in the order first seen.  The hashes are made
+	 * a tile ahead so each probe's slot can be prefetched. */
 	size_t cap = 1;
 	while (cap < 4 * n)
 		cap <<= 1;
-	if (!floe_grow(NULL, (void **)&e->hset, &e->hset_cap, cap, sizeof(uint64_t), 4096))
+	if (!floe_grow(NULL, (void **)&e->hset, &e->hset_cap, cap, sizeof(uint64_t), 4096) ||
+	    !floe_grow(NULL, (void **)&e->hlist, &e->hlist_cap, 2 * n + 1, sizeof(uint64_t), 4096))
 		return FLOE_NOMEM;
 	memset(e->hset, 0, cap * sizeof(uint64_t));
 	size_t distinct = 0;
 	bool zero = false;
-	for (size_t i = 0; i < 2 * n; i++) {
-		const uint8_t *a = (i & 1 ? col[4 - 1] : col[3 - 1]) + 16 * (i >> 1);
-		uint64_t h = floe_bloom_hash(a);
-		if (h == 0) {
-			distinct += !zero;
-			zero = true;
-			continue;
+	enum { AHEAD = 64 };
+	uint64_t hs[AHEAD];
+	for (size_t i0 = 0; i0 < 2 * n; i0 += AHEAD) {
+		size_t k = 2 * n - i0 < AHEAD ? 2 * n - i0 : AHEAD;
+		for (size_t j = 0; j < k; j++) {
+			size_t i = i0 + j;
+			const uint8_t *a = (i & 1 ? col[4 - 1] : col[3 - 1]) + 16 * (i >> 1);
+			uint64_t h = floe_bloom_hash(a);
+			hs[j] = h;
+			__builtin_prefetch(&e->hset[(size_t)(h ^ (h >> 29)) & (cap - 1)], 1);
 		}
-		size_t s = (size_t)(h ^ (h >> 29)) & (cap - 1);
-		while (e->hset[s] && e->hset[s] != h)
-			s = (s + 1) & (cap - 1);
-		if (!e->hset[s]) {
-			e->hset[s] = h;
-			distinct++;
+		for (size_t j = 0; j < k; j++) {
+			uint64_t h = hs[j];
+			if (h == 0) {
+				zero = true;
+				continue;
+			}
+			size_t s = (size_t)(h ^ (h >> 29)) & (cap - 1);
+			while (e->hset[s] && e->hset[s] != h)
+				s = (s + 1) & (cap - 1);
+			if (!e->hset[s]) {
+				e->hset[s] = h;
+				e->hlist[distinct++] = h;
+			}
 		}
 	}
-	e->hset_used = cap;
-	e->hset_zero = zero;
+	if (zero)
+		e->hlist[distinct++] = 0;
+	e->nhlist = distinct;
 	uint64_t m = (distinct * FLOE_BLOOM_BITS_PER_ADDR + 63) / 64 * 64;
 	if (m < 64)
 		m = 64;
@@ -440,17 +455,18 @@ static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col
 	floe_put_le32(o + BS_BLOOM_BITS, (uint32_t)m);
 	o[BS_BLOOM_K] = FLOE_BLOOM_K;
 	uint8_t *bloom = o + BS_BLOOM;
-	for (size_t s = 0; s <= cap; s++) {
-		uint64_t h;
-		if (s == cap) {
-			if (!zero)
-				break;
-			h = 0;
-		} else if (!(h = e->hset[s])) {
-			continue;
-		}
+	/* bloom_pos without a division: x < 2^37, so q below is the quotient
+	 * or one less */
+	const unsigned __int128 one = 1;
+	const uint64_t inv = (uint64_t)((one << 64) / m);
+	for (size_t d = 0; d < distinct; d++) {
+		uint64_t h = e->hlist[d], h1 = (uint32_t)h, h2 = (h >> 32) | 1;
 		for (unsigned k = 0; k < FLOE_BLOOM_K; k++) {
-			uint64_t b = bloom_pos(h, k, m);
+			uint64_t x = h1 + k * h2;
+			uint64_t q = (uint64_t)(((unsigned __int128)x * inv) >> 64);
+			uint64_t b = x - q * m;
+			if (b >= m)
+				b -= m;
 			bloom[b >> 3] |= (uint8_t)(1u << (b & 7));
 		}
 	}
@@ -517,10 +533,35 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		col[ci] = e->cols + n * acc;
 		acc += col_table[ci].width;
 	}
+	/* Columns whose bytes are zero in every record are left out without
+	 * being gathered: one pass ORs the records together (most columns of
+	 * exported flows are always zero).  The columns the summary reads
+	 * are gathered whatever they hold. */
+	bool zero[NCOLS];
+	{
+		enum { W = sizeof(struct floe_flow) / 8 };
+		uint64_t acc_or[W] = {0};
+		for (size_t i = 0; i < n; i++) {
+			uint64_t r[W];
+			memcpy(r, &recs[i], sizeof(r));
+			for (size_t j = 0; j < W; j++)
+				acc_or[j] |= r[j];
+		}
+		const uint8_t *ob = (const uint8_t *)acc_or;
+		for (size_t ci = 0; ci < NCOLS; ci++) {
+			const struct col_desc *c = &col_table[ci];
+			bool z = c->off + c->width <= sizeof(acc_or);
+			for (size_t b = 0; z && b < c->width; b++)
+				z = ob[c->off + b] == 0;
+			zero[ci] = z && ci > 3 && c->id != 24 && c->id != 25 && c->id != 29;
+		}
+	}
 	for (size_t i0 = 0; i0 < n; i0 += 256) {
 		size_t k = n - i0 < 256 ? n - i0 : 256;
 		for (size_t ci = 0; ci < NCOLS; ci++)
-			gather((uint8_t *)col[ci] + i0 * col_table[ci].width, recs + i0, k, &col_table[ci]);
+			if (!zero[ci])
+				gather((uint8_t *)col[ci] + i0 * col_table[ci].width, recs + i0, k,
+				       &col_table[ci]);
 	}
 	uint64_t *v = e->tmp, *stime = e->tmp + n;
 
@@ -541,6 +582,8 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 	}
 	for (size_t ci = 0; ci < NCOLS; ci++) {
 		const struct col_desc *c = &col_table[ci];
+		if (zero[ci])
+			continue;
 		size_t bound = n * (c->kind == KIND_BYTES ? c->width : 10) + (n + 7) / 8 + 16;
 		if (!floe_grow(NULL, (void **)&e->raw, &e->raw_cap, off + bound, 1, 4096))
 			return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory encoding a block");

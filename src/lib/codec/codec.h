@@ -59,9 +59,14 @@ struct floe_writer;
 
 struct floe_writer_opts {
 	const char *instance;    /* may be NULL */
-	int zstd_level;          /* 0 = default (3) */
+	int zstd_level;          /* 0 = default (1) */
 	uint32_t block_records;  /* 0 = 65536; records per block */
 	const struct floe_log *log;
+	/* Threads encoding blocks while the caller fills the next (0: the
+	 * caller encodes).  Each holds one block of records (block_records x
+	 * sizeof(struct floe_flow), 29 MB at the default) and its own
+	 * compressor; blocks still reach the file in order. */
+	unsigned threads;
 };
 
 /* Creates path (truncating) or, for "-", writes to stdout.  Returns NULL

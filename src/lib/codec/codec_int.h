@@ -221,12 +221,12 @@ struct floe_enc {
 	size_t tmp_cap;
 	uint8_t *cols;                  /* the block transposed, column by column */
 	size_t cols_cap;
-	uint64_t *hset;                 /* the last block's distinct address hashes: */
+	uint64_t *hset;                 /* hash set of the block's address hashes */
 	size_t hset_cap;
-	size_t hset_used;               /* slots of hset in use (0 = free) */
-	bool hset_zero;                 /* and whether the hash 0 is one of them */
+	uint64_t *hlist;                /* the last block's distinct address */
+	size_t hlist_cap, nhlist;       /* hashes (floe_bloom_hash), nhlist of them */
 };
-/* level 0 = 3.  Returns NOMEM. */
+/* level 0 = 1.  Returns NOMEM. */
 enum floe_err floe_enc_init(struct floe_enc *e, int level);
 void floe_enc_release(struct floe_enc *e);
 /* Encodes n (1..FLOE_BLOCK_MAX_RECORDS) records into e->frame[0..*len). */

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,27 @@ static void copy_name(char *dst, size_t cap, const char *name)
 	snprintf(dst, cap, "%s", name ? name : "?");
 }
 
-/* ---- writer ---- */
+/* ---- writer ----
+ *
+ * With opts.threads > 0 blocks are encoded by that many threads while the
+ * caller fills the next one: a full block's record buffer is swapped with
+ * an idle encoder's and the caller goes on.  Each encoder writes its frame
+ * (and its footer entry and address filter keys) when every earlier block
+ * is written: blocks reach the file in the order they were filled, and one
+ * encoder writes at a time, holding the writer's lock.  flush and close
+ * wait until every block handed over is written. */
+
+struct floe_writer;
+
+struct enc_worker {
+	struct floe_writer *w;
+	pthread_t th;
+	struct floe_enc enc;
+	struct floe_flow *recs;  /* the block handed over (capacity w->cap) */
+	size_t nrec;
+	uint64_t seq;            /* its place in the file */
+	bool busy;               /* a block is handed over (under w->mu) */
+};
 
 struct floe_writer {
 	int fd;
@@ -47,6 +68,15 @@ struct floe_writer {
 	uint32_t *akeys;      /* address filter keys of the file so far */
 	size_t nakeys, akeys_cap;
 	bool akeys_off;       /* too many distinct addresses: no filter */
+	/* encoder threads (none: the caller encodes) */
+	struct enc_worker *workers;
+	unsigned nworkers, started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t next_seq;    /* blocks handed over */
+	uint64_t written_seq; /* blocks written (or failed): the next to write */
+	bool stopping;
+	enum floe_err perr;   /* the caller's copy of err.code */
 };
 
 static enum floe_err write_all(struct floe_writer *w, const uint8_t *p, size_t n)
@@ -75,8 +105,12 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void workers_start(struct floe_writer *w, unsigned n, int level);
+static void workers_stop(struct floe_writer *w);
+
 static void writer_free(struct floe_writer *w)
 {
+	workers_stop(w);
 	floe_enc_release(&w->enc);
 	floe_free(NULL, w->recs, w->cap * sizeof(*w->recs));
 	floe_free(NULL, w->index, w->index_cap * FE_LEN);
@@ -136,6 +170,7 @@ static struct floe_writer *writer_create(int fd, bool own, const char *name,
 		writer_free(w);
 		return NULL;
 	}
+	workers_start(w, opts ? opts->threads : 0, opts ? opts->zstd_level : 0);
 	return w;
 }
 
@@ -221,18 +256,10 @@ static void akeys_drop(struct floe_writer *w)
 /* Adds the distinct addresses of the block just encoded to the file's
  * address filter keys.  Memory stays under FLOE_AF_MAX_ADDRS keys: past
  * that the file gets no address filter (its blocks keep theirs). */
-static void akeys_add(struct floe_writer *w)
+static void akeys_add(struct floe_writer *w, const struct floe_enc *e)
 {
-	const struct floe_enc *e = &w->enc;
-	for (size_t s = 0; s <= e->hset_used && !w->akeys_off; s++) {
-		uint64_t h;
-		if (s == e->hset_used) {
-			if (!e->hset_zero)
-				break;
-			h = 0;
-		} else if (!(h = e->hset[s])) {
-			continue;
-		}
+	for (size_t d = 0; d < e->nhlist && !w->akeys_off; d++) {
+		uint64_t h = e->hlist[d];
 		if (w->nakeys == w->akeys_cap) {
 			akeys_unique(w);
 			if (w->nakeys > w->akeys_cap / 2 || w->akeys_cap == 0) {
@@ -291,52 +318,190 @@ static enum floe_err build_af(struct floe_writer *w, uint8_t **out, size_t *len)
 	return FLOE_OK;
 }
 
+/* Writes the frame just encoded in e (len bytes) with its footer entry
+ * and address filter keys; w->err on failure. */
+static enum floe_err put_frame(struct floe_writer *w, const struct floe_enc *e, size_t len)
+{
+	if (w->err.code != FLOE_OK)
+		return w->err.code;
+	if (!floe_grow(NULL, (void **)&w->index, &w->index_cap, w->nblocks + 1, FE_LEN, 64))
+		return floe_errbuf_set(&w->err, FLOE_NOMEM, "cannot write '%s': out of memory", w->name);
+	const uint8_t *f = e->frame;
+	uint8_t *x = w->index + w->nblocks * FE_LEN;
+	memset(x, 0, FE_LEN);
+	floe_put_le64(x + FE_OFFSET, w->off);
+	memcpy(x + FE_NREC, f + BH_NREC, 4);
+	memcpy(x + FE_SUMLEN, f + BH_SUMLEN, 4);
+	memcpy(x + FE_TMIN, f + BH_TMIN, 8);
+	memcpy(x + FE_TMAX, f + BH_TMAX, 8);
+	floe_put_le64(x + FE_SUMOFF, w->off + BH_LEN);
+	floe_put_le32(x + FE_FRAMELEN, (uint32_t)len);
+	if (write_all(w, f, len) != FLOE_OK)
+		return w->err.code;
+	akeys_add(w, e);
+	w->nblocks++;
+	return FLOE_OK;
+}
+
+static void *worker_main(void *arg)
+{
+	struct enc_worker *k = arg;
+	struct floe_writer *w = k->w;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!k->busy && !w->stopping)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!k->busy)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		size_t len = 0;
+		struct floe_errbuf eb = {0};
+		enum floe_err e = floe_block_encode(&k->enc, k->recs, k->nrec, &len, &eb);
+		pthread_mutex_lock(&w->mu);
+		while (w->written_seq != k->seq)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (e != FLOE_OK) {
+			if (w->err.code == FLOE_OK)
+				floe_errbuf_set(&w->err, eb.code, "cannot write '%s': %s", w->name, eb.msg);
+		} else {
+			(void)put_frame(w, &k->enc, len);
+		}
+		w->written_seq++;
+		k->busy = false;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Starts the encoder threads; with fewer than asked (out of memory, no
+ * thread) the writer goes on with those it has, or encodes itself. */
+static void workers_start(struct floe_writer *w, unsigned n, int level)
+{
+	if (n == 0)
+		return;
+	w->workers = floe_calloc(NULL, n, sizeof(*w->workers));
+	if (!w->workers)
+		return;
+	w->nworkers = n;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		struct enc_worker *k = &w->workers[i];
+		k->w = w;
+		if (floe_enc_init(&k->enc, level) != FLOE_OK)
+			break;
+		k->recs = floe_malloc(NULL, w->cap * sizeof(*k->recs));
+		if (!k->recs || pthread_create(&k->th, NULL, worker_main, k) != 0) {
+			floe_enc_release(&k->enc);
+			floe_free(NULL, k->recs, w->cap * sizeof(*k->recs));
+			k->recs = NULL;
+			break;
+		}
+		w->started++;
+	}
+}
+
+/* Waits until every block handed over is written. */
+static void workers_drain(struct floe_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (w->written_seq != w->next_seq)
+		pthread_cond_wait(&w->cv, &w->mu);
+	w->perr = w->err.code;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void workers_stop(struct floe_writer *w)
+{
+	if (!w->workers)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->stopping = true;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+	for (unsigned i = 0; i < w->started; i++) {
+		struct enc_worker *k = &w->workers[i];
+		pthread_join(k->th, NULL);
+		floe_enc_release(&k->enc);
+		floe_free(NULL, k->recs, w->cap * sizeof(*k->recs));
+	}
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	floe_free(NULL, w->workers, w->nworkers * sizeof(*w->workers));
+	w->workers = NULL;
+	w->nworkers = w->started = 0;
+}
+
+/* Hands the block being filled to an idle encoder, waiting for one. */
+static enum floe_err hand_over(struct floe_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	struct enc_worker *k = NULL;
+	while (w->err.code == FLOE_OK) {
+		for (unsigned i = 0; i < w->started && !k; i++)
+			if (!w->workers[i].busy)
+				k = &w->workers[i];
+		if (k)
+			break;
+		pthread_cond_wait(&w->cv, &w->mu);
+	}
+	w->perr = w->err.code;
+	if (k && w->perr == FLOE_OK) {
+		struct floe_flow *t = k->recs;
+		k->recs = w->recs;
+		w->recs = t;
+		k->nrec = w->nrec;
+		k->seq = w->next_seq++;
+		k->busy = true;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	w->nrec = 0;
+	return w->perr;
+}
+
 static enum floe_err write_block(struct floe_writer *w)
 {
-	if (w->err.code != FLOE_OK || w->nrec == 0)
-		return w->err.code;
+	if (w->perr != FLOE_OK || w->nrec == 0)
+		return w->perr;
+	if (w->started)
+		return hand_over(w);
 	size_t len;
 	struct floe_errbuf eb = {0};
 	if (floe_block_encode(&w->enc, w->recs, w->nrec, &len, &eb) != FLOE_OK)
-		return floe_errbuf_set(&w->err, eb.code, "cannot write '%s': %s", w->name, eb.msg);
-	if (!floe_grow(NULL, (void **)&w->index, &w->index_cap, w->nblocks + 1, FE_LEN, 64))
-		return floe_errbuf_set(&w->err, FLOE_NOMEM, "cannot write '%s': out of memory", w->name);
-	const uint8_t *f = w->enc.frame;
-	uint8_t *e = w->index + w->nblocks * FE_LEN;
-	memset(e, 0, FE_LEN);
-	floe_put_le64(e + FE_OFFSET, w->off);
-	memcpy(e + FE_NREC, f + BH_NREC, 4);
-	memcpy(e + FE_SUMLEN, f + BH_SUMLEN, 4);
-	memcpy(e + FE_TMIN, f + BH_TMIN, 8);
-	memcpy(e + FE_TMAX, f + BH_TMAX, 8);
-	floe_put_le64(e + FE_SUMOFF, w->off + BH_LEN);
-	floe_put_le32(e + FE_FRAMELEN, (uint32_t)len);
-	if (write_all(w, f, len) != FLOE_OK)
-		return w->err.code;
-	akeys_add(w);
-	w->nblocks++;
+		floe_errbuf_set(&w->err, eb.code, "cannot write '%s': %s", w->name, eb.msg);
+	else
+		(void)put_frame(w, &w->enc, len);
 	w->nrec = 0;
-	return FLOE_OK;
+	return w->perr = w->err.code;
 }
 
 enum floe_err floe_writer_add(struct floe_writer *w, const struct floe_flow *f)
 {
-	if (w->err.code != FLOE_OK)
-		return w->err.code;
+	if (w->perr != FLOE_OK)
+		return w->perr;
 	w->recs[w->nrec++] = *f;
 	return w->nrec == w->cap ? write_block(w) : FLOE_OK;
 }
 
 enum floe_err floe_writer_flush(struct floe_writer *w)
 {
-	return write_block(w);
+	enum floe_err e = write_block(w);
+	if (w->started)
+		workers_drain(w);
+	return e != FLOE_OK ? e : w->perr;
 }
 
 enum floe_err floe_writer_close(struct floe_writer *w, struct floe_errbuf *eb)
 {
 	if (!w)
 		return FLOE_OK;
-	if (write_block(w) == FLOE_OK) {
+	(void)write_block(w);
+	workers_stop(w);   /* every block handed over is written first */
+	if (w->err.code == FLOE_OK) {
 		uint64_t footer_off = w->off;
 		uint8_t *af;
 		size_t aflen;

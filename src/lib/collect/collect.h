@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -169,5 +170,19 @@ size_t floe_collect_sources(const struct floe_collector *c, struct floe_collect_
 enum floe_err floe_collect_udp_payload(int linktype, const uint8_t *p, size_t caplen,
                                        const uint8_t **payload, size_t *plen, uint8_t src[16],
                                        uint16_t *sport, uint16_t *dport);
+
+/*
+ * RFC 5655 IPFIX files: IPFIX messages one after the other, nothing
+ * between them.  Reads the next message of f into buf (FLOE_IPFIX_MSG_MAX
+ * bytes) and sets *len and *export_time (the header's Export Time, ns).
+ * Returns FLOE_OK; FLOE_EOF at the end of the file, between messages;
+ * FLOE_MALFORMED where no message header starts (version not 10, length
+ * under 16) and FLOE_TRUNCATED when the file ends inside a message (the
+ * caller stops: there is no way to find the next message); FLOE_IO on a
+ * read error.
+ */
+#define FLOE_IPFIX_MSG_MAX 65535u
+FLOE_WUR enum floe_err floe_ipfix_file_next(FILE *f, uint8_t *buf, size_t *len,
+                                            int64_t *export_time);
 
 #endif

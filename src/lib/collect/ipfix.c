@@ -138,3 +138,23 @@ enum floe_err floe_ipfix_decode(struct floe_collector *c, const uint8_t *p, size
 	floe_collect_seq(s, seq, d.data_records);
 	return worst;
 }
+
+/* ---- RFC 5655 files ---- */
+
+enum floe_err floe_ipfix_file_next(FILE *f, uint8_t *buf, size_t *len, int64_t *export_time)
+{
+	size_t got = fread(buf, 1, 16, f);
+	if (got == 0)
+		return ferror(f) ? FLOE_IO : FLOE_EOF;
+	if (got < 16)
+		return ferror(f) ? FLOE_IO : FLOE_TRUNCATED;
+	size_t mlen = (size_t)buf[2] << 8 | buf[3];
+	if (buf[0] != 0 || buf[1] != 10 || mlen < 16)
+		return FLOE_MALFORMED;
+	if (fread(buf + 16, 1, mlen - 16, f) != mlen - 16)
+		return ferror(f) ? FLOE_IO : FLOE_TRUNCATED;
+	*len = mlen;
+	*export_time = (int64_t)((uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 |
+	                         (uint32_t)buf[6] << 8 | buf[7]) * 1000000000;
+	return FLOE_OK;
+}

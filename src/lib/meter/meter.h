@@ -145,7 +145,11 @@ void floe_meter_destroy(struct floe_meter *m);
  * every packet ends up in exactly one record. */
 void floe_meter_add(struct floe_meter *m, const struct floe_pkt *pkt);
 
-/* Advances the clock without a packet (live capture idle), expiring flows. */
+/* Advances the clock without a packet (live capture idle), expiring flows
+ * and emitting due status records.  now must not pass a packet still to
+ * come: that packet would count as time gone backwards and, if its flow
+ * expired meanwhile, start a new record.  A live sensor passes the wall
+ * clock minus how long a packet may wait in the kernel (sensor/live.h). */
 void floe_meter_tick(struct floe_meter *m, int64_t now);
 
 /* Emits every live flow (end of input) and empties the table. */

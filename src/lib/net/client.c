@@ -167,14 +167,18 @@ static enum floe_err src_hello(struct floe_stream_client *c, struct src *s)
 		for (size_t k = 0; k < MAX_SENSORS && nr < FLOE_STREAM_RESUME_MAX; k++)
 			if (c->sensors[k].used &&
 			    (c->sensors[k].src == idx || c->sensors[k].src == ANY_SOURCE))
-				rs[nr++] = (struct floe_stream_resume){c->sensors[k].sensor, c->sensors[k].seq};
+				rs[nr++] = (struct floe_stream_resume){c->sensors[k].sensor,
+				                                       c->sensors[k].seq};
 	}
-	struct floe_stream_hello h = {.major = FLOE_STREAM_MAJOR, .minor = FLOE_STREAM_MINOR,
+	struct floe_stream_hello h = {.major = FLOE_STREAM_MAJOR,
+	                              .minor = FLOE_STREAM_MINOR,
 	                              .role = FLOE_STREAM_SUBSCRIBER,
-	                              .token = c->o.token, .token_len = c->o.token ? strlen(c->o.token) : 0,
+	                              .token = c->o.token,
+	                              .token_len = c->o.token ? strlen(c->o.token) : 0,
 	                              .filter = c->o.filter,
 	                              .filter_len = c->filtered ? strlen(c->o.filter) : 0,
-	                              .resume = rs ? rs : &none, .nresume = nr};
+	                              .resume = rs ? rs : &none,
+	                              .nresume = nr};
 	/* the first time: the backlog if asked; after a loss: all of it the
 	 * resume list does not cover (sensors not yet seen from s) */
 	if (c->o.backlog || s->connected_once)
@@ -249,7 +253,8 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 {
 	*n = 0;
 	struct floe_errbuf eb = {0};
-	while (s->in_len >= FLOE_STREAM_FRAME_HDR && (s->state == SRC_HELLO || s->state == SRC_LIVE)) {
+	while (s->in_len >= FLOE_STREAM_FRAME_HDR &&
+	       (s->state == SRC_HELLO || s->state == SRC_LIVE)) {
 		uint8_t type;
 		uint32_t plen;
 		if (floe_stream_frame_parse(s->in, s->in_len, &type, &plen, &eb) != FLOE_OK) {
@@ -271,25 +276,28 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 					text[i] = ' ';
 			if (s->state == SRC_HELLO) {
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, FLOE_INVALID, "stream '%s' refused: %s", s->text,
-				                       text);
+				return floe_errbuf_set(&c->eb, FLOE_INVALID,
+				                       "stream '%s' refused: %s", s->text, text);
 			}
 			return src_fail(c, s, FLOE_IO, "stream '%s' stopped: %s", text);
 		}
 		if (s->state == SRC_HELLO) {
 			struct floe_stream_hello h;
 			if (type != FLOE_SF_HELLO)
-				e = floe_errbuf_set(&eb, FLOE_MALFORMED, "expected the server's hello");
+				e = floe_errbuf_set(&eb, FLOE_MALFORMED,
+				                    "expected the server's hello");
 			else if ((e = floe_stream_hello_decode(p, plen, &h, &eb)) == FLOE_OK &&
 			         h.role != FLOE_STREAM_SERVER)
-				e = floe_errbuf_set(&eb, FLOE_MALFORMED, "the peer is not a server");
+				e = floe_errbuf_set(&eb, FLOE_MALFORMED,
+				                    "the peer is not a server");
 			if (e != FLOE_OK) {
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, e, "stream '%s': %s", s->text, eb.msg);
+				return floe_errbuf_set(&c->eb, e, "stream '%s': %s", s->text,
+				                       eb.msg);
 			}
 			if (s->connected_once && h.session != s->session)
-				floe_logf(c->o.log, FLOE_LOG_INFO, "stream: '%s' is a new run of its server",
-				          s->text);
+				floe_logf(c->o.log, FLOE_LOG_INFO,
+				          "stream: '%s' is a new run of its server", s->text);
 			s->session = h.session;
 			c->st.connects++;
 			if (s->connected_once)
@@ -298,24 +306,27 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 			s->state = SRC_LIVE;
 			c->st.sources_live++;
 			if (s->connected_once)
-				floe_logf(c->o.log, FLOE_LOG_INFO, "stream: reconnected to '%s' (instance '%s')",
-				          s->text, h.instance);
+				floe_logf(c->o.log, FLOE_LOG_INFO,
+				          "stream: reconnected to '%s' (instance '%s')", s->text,
+				          h.instance);
 			s->connected_once = true;
 		} else if (type == FLOE_SF_BLOCK) {
 			if (!c->recs) {
-				c->recs = floe_malloc(NULL, FLOE_BLOCK_MAX_RECORDS * sizeof(struct floe_flow));
+				size_t bytes = FLOE_BLOCK_MAX_RECORDS * sizeof(struct floe_flow);
+				c->recs = floe_malloc(NULL, bytes);
 				if (!c->recs)
 					return floe_errbuf_set(&c->eb, FLOE_NOMEM, "out of memory");
 			}
 			size_t used;
 			e = floe_block_decode(p, plen, c->recs, n, &used, &eb);
 			if (e == FLOE_OK && used != plen)
-				e = floe_errbuf_set(&eb, FLOE_MALFORMED, "%zu bytes after the block",
-				                    plen - used);
+				e = floe_errbuf_set(&eb, FLOE_MALFORMED,
+				                    "%zu bytes after the block", plen - used);
 			if (e != FLOE_OK) {
 				*n = 0;
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, e, "stream '%s': block: %s", s->text, eb.msg);
+				return floe_errbuf_set(&c->eb, e, "stream '%s': block: %s", s->text,
+				                       eb.msg);
 			}
 			c->st.blocks++;
 			c->st.records += *n;
@@ -323,7 +334,8 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 			struct floe_stream_status st;
 			if (floe_stream_status_decode(p, plen, &st, &eb) != FLOE_OK) {
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': %s", s->text, eb.msg);
+				return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': %s",
+				                       s->text, eb.msg);
 			}
 			c->st.server_dropped = st.dropped;
 		} else if (type == FLOE_SF_SEEN) {
@@ -331,7 +343,8 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 			size_t ne;
 			if (floe_stream_seen_decode(p, plen, &ne, &eb) != FLOE_OK) {
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': %s", s->text, eb.msg);
+				return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': %s",
+				                       s->text, eb.msg);
 			}
 			for (size_t i = 0; i < ne; i++) {
 				struct floe_stream_seen r = floe_stream_seen_entry(p, i);
@@ -342,8 +355,9 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 			return FLOE_OK;
 		} else if (type != FLOE_SF_KEEPALIVE) {
 			src_drop(c, s, true);
-			return floe_errbuf_set(&c->eb, FLOE_MALFORMED, "stream '%s': unexpected frame type %u",
-			                       s->text, type);
+			return floe_errbuf_set(&c->eb, FLOE_MALFORMED,
+			                       "stream '%s': unexpected frame type %u", s->text,
+			                       type);
 		}
 		c->st.bytes += flen;
 		memmove(s->in, s->in + flen, s->in_len - flen);
@@ -367,7 +381,8 @@ static enum floe_err src_step(struct floe_stream_client *c, struct src *s, short
 		if (!(rev & (POLLOUT | POLLERR | POLLHUP)))
 			return FLOE_OK;
 		if (getsockopt(s->conn.fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err)
-			return src_fail(c, s, FLOE_IO, "cannot connect to '%s': %s", strerror(err ? err : errno));
+			return src_fail(c, s, FLOE_IO, "cannot connect to '%s': %s",
+			                strerror(err ? err : errno));
 		s->state = SRC_TLS;
 	}
 	if (s->state == SRC_TLS) {
@@ -405,9 +420,11 @@ static enum floe_err src_step(struct floe_stream_client *c, struct src *s, short
 			uint8_t type;
 			uint32_t plen;
 			struct floe_errbuf eb = {0};
-			if (floe_stream_frame_parse(s->in, s->in_len, &type, &plen, &eb) != FLOE_OK) {
+			if (floe_stream_frame_parse(s->in, s->in_len, &type, &plen, &eb) !=
+			    FLOE_OK) {
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, eb.code, "stream '%s': %s", s->text, eb.msg);
+				return floe_errbuf_set(&c->eb, eb.code, "stream '%s': %s", s->text,
+				                       eb.msg);
 			}
 			want = FLOE_STREAM_FRAME_HDR + plen;
 			if (s->in_len >= want)
@@ -423,8 +440,10 @@ static enum floe_err src_step(struct floe_stream_client *c, struct src *s, short
 		if (r < 0) {
 			if (s->state == SRC_HELLO && !s->connected_once && !c->o.wait) {
 				src_drop(c, s, true);
-				return floe_errbuf_set(&c->eb, FLOE_IO, "stream '%s' closed the connection "
-				                       "before its hello", s->text);
+				return floe_errbuf_set(&c->eb, FLOE_IO,
+				                       "stream '%s' closed the connection "
+				                       "before its hello",
+				                       s->text);
 			}
 			return src_fail(c, s, FLOE_IO, "stream '%s': %s", "connection lost");
 		}
@@ -464,13 +483,15 @@ struct floe_stream_client *floe_stream_client_create(const struct floe_stream_cl
 		struct src *s = &c->src[i];
 		s->text = opts->sources[i];
 		s->conn.fd = -1;
-		if (floe_stream_parse_addr(s->text, NULL, s->host, sizeof(s->host), &s->port, eb) != FLOE_OK) {
+		if (floe_stream_parse_addr(s->text, NULL, s->host, sizeof(s->host), &s->port, eb) !=
+		    FLOE_OK) {
 			floe_stream_client_destroy(c);
 			return NULL;
 		}
 	}
 	if (opts->nresume > FLOE_STREAM_RESUME_MAX) {
-		floe_errbuf_set(eb, FLOE_INVALID, "at most %u resume points", FLOE_STREAM_RESUME_MAX);
+		floe_errbuf_set(eb, FLOE_INVALID, "at most %u resume points",
+		                FLOE_STREAM_RESUME_MAX);
 		floe_stream_client_destroy(c);
 		return NULL;
 	}
@@ -543,18 +564,21 @@ enum floe_err floe_stream_client_next(struct floe_stream_client *c, const struct
 				break;
 			case SRC_CONNECTING:
 				if (now - s->since > CONNECT_TIMEOUT &&
-				    src_fail(c, s, FLOE_IO, "cannot connect to '%s': %s", "timed out") != FLOE_OK)
+				    src_fail(c, s, FLOE_IO, "cannot connect to '%s': %s",
+				             "timed out") != FLOE_OK)
 					return c->eb.code;
 				break;
 			case SRC_TLS:
 			case SRC_HELLO:
 				if (now - s->since > CONNECT_TIMEOUT &&
-				    src_fail(c, s, FLOE_IO, "stream '%s': %s", "no hello within 10 s") != FLOE_OK)
+				    src_fail(c, s, FLOE_IO, "stream '%s': %s",
+				             "no hello within 10 s") != FLOE_OK)
 					return c->eb.code;
 				break;
 			default:
 				if (now - s->last_rx > SILENCE_LIMIT &&
-				    src_fail(c, s, FLOE_IO, "stream '%s': %s", "silent for 30 s") != FLOE_OK)
+				    src_fail(c, s, FLOE_IO, "stream '%s': %s", "silent for 30 s") !=
+				            FLOE_OK)
 					return c->eb.code;
 				break;
 			}
@@ -563,13 +587,16 @@ enum floe_err floe_stream_client_next(struct floe_stream_client *c, const struct
 			short ev = s->state == SRC_CONNECTING ? POLLOUT : POLLIN;
 			if (s->out)
 				ev |= POLLOUT;
-			pf[i] = (struct pollfd){.fd = s->conn.fd, .events = floe_conn_events(&s->conn, ev)};
+			pf[i] = (struct pollfd){.fd = s->conn.fd,
+			                        .events = floe_conn_events(&s->conn, ev)};
 			pending |= floe_conn_pending(&s->conn);
 		}
 		if (ended == c->nsrc)
 			return FLOE_EOF;
 		int64_t wait_ns = pending ? 0 : wake_at - now;
-		int ms = wait_ns <= 0 ? 0 : wait_ns > 1000000000 ? 1000 : (int)((wait_ns + 999999) / 1000000);
+		int ms = wait_ns <= 0           ? 0
+		         : wait_ns > 1000000000 ? 1000
+		                                : (int)((wait_ns + 999999) / 1000000);
 		int pr = poll(pf, c->nsrc, ms);
 		if (pr < 0 && errno != EINTR)
 			return floe_errbuf_set(&c->eb, FLOE_IO, "poll: %s", strerror(errno));

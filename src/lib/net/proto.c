@@ -44,7 +44,8 @@ enum floe_err floe_stream_frame_parse(const uint8_t *p, size_t len, uint8_t *typ
 {
 	struct floe_cursor c = floe_cursor_make(p, len);
 	if (!floe_cur_need(&c, FLOE_STREAM_FRAME_HDR))
-		return floe_errbuf_set(eb, FLOE_TRUNCATED, "frame header cut short (%zu bytes)", len);
+		return floe_errbuf_set(eb, FLOE_TRUNCATED, "frame header cut short (%zu bytes)",
+		                       len);
 	uint8_t t = floe_cur_u8(&c);
 	uint8_t flags = floe_cur_u8(&c);
 	uint16_t reserved = floe_cur_le16(&c);
@@ -133,8 +134,9 @@ enum floe_err floe_stream_hello_decode(const uint8_t *p, size_t len, struct floe
 	h->token_len = floe_cur_le16(&c);
 	h->filter_len = floe_cur_le32(&c);
 	if (h->major != FLOE_STREAM_MAJOR)
-		return floe_errbuf_set(eb, FLOE_UNSUPPORTED, "stream protocol %u.%u (this floe speaks %u.x)",
-		                       h->major, h->minor, FLOE_STREAM_MAJOR);
+		return floe_errbuf_set(eb, FLOE_UNSUPPORTED,
+		                       "stream protocol %u.%u (this floe speaks %u.x)", h->major,
+		                       h->minor, FLOE_STREAM_MAJOR);
 	if (h->role != FLOE_STREAM_SUBSCRIBER && h->role != FLOE_STREAM_SERVER)
 		return floe_errbuf_set(eb, FLOE_MALFORMED, "hello: unknown role %u", h->role);
 	if (il > FLOE_STREAM_INSTANCE_MAX || h->token_len > FLOE_STREAM_TOKEN_MAX ||
@@ -154,7 +156,8 @@ enum floe_err floe_stream_hello_decode(const uint8_t *p, size_t len, struct floe
 		                       floe_cur_left(&c));
 	for (size_t i = 0; i < il; i++)
 		if (inst[i] < 0x20 || inst[i] == 0x7f)
-			return floe_errbuf_set(eb, FLOE_MALFORMED, "hello: control character in instance");
+			return floe_errbuf_set(eb, FLOE_MALFORMED,
+			                       "hello: control character in instance");
 	for (size_t i = 0; i < h->filter_len; i++)
 		if (filt[i] == 0)
 			return floe_errbuf_set(eb, FLOE_MALFORMED, "hello: NUL in filter");
@@ -206,9 +209,9 @@ enum floe_err floe_stream_seen_decode(const uint8_t *p, size_t len, size_t *n,
 	for (size_t i = 0; i < *n; i++) {
 		struct floe_stream_seen e = floe_stream_seen_entry(p, i);
 		if (e.first > e.last || e.first == 0)
-			return floe_errbuf_set(eb, FLOE_MALFORMED, "seen: sensor %u: seq %llu..%llu",
-			                       e.sensor, (unsigned long long)e.first,
-			                       (unsigned long long)e.last);
+			return floe_errbuf_set(
+			        eb, FLOE_MALFORMED, "seen: sensor %u: seq %llu..%llu", e.sensor,
+			        (unsigned long long)e.first, (unsigned long long)e.last);
 	}
 	return FLOE_OK;
 }
@@ -248,7 +251,8 @@ enum floe_err floe_stream_parse_addr(const char *text, const char *def_host, cha
 	if (text[0] == '[') {
 		const char *e = strchr(text, ']');
 		if (!e || e[1] != ':')
-			return floe_errbuf_set(eb, FLOE_INVALID, "bad address '%s': give [ADDR]:PORT", text);
+			return floe_errbuf_set(eb, FLOE_INVALID,
+			                       "bad address '%s': give [ADDR]:PORT", text);
 		hs = text + 1;
 		hl = (size_t)(e - hs);
 		ps = e + 2;
@@ -256,8 +260,9 @@ enum floe_err floe_stream_parse_addr(const char *text, const char *def_host, cha
 		const char *e = strrchr(text, ':');
 		if (e) {
 			if (strchr(text, ':') != e)
-				return floe_errbuf_set(eb, FLOE_INVALID,
-				                       "bad address '%s': IPv6 addresses go in brackets", text);
+				return floe_errbuf_set(
+				        eb, FLOE_INVALID,
+				        "bad address '%s': IPv6 addresses go in brackets", text);
 			hs = text;
 			hl = (size_t)(e - text);
 			ps = e + 1;
@@ -298,8 +303,8 @@ char *floe_stream_read_token(const char *path, struct floe_errbuf *eb)
 	buf[n] = '\0';
 	size_t l = strcspn(buf, "\r\n");
 	if (l == 0 || l > FLOE_STREAM_TOKEN_MAX || memchr(buf, 0, l)) {
-		floe_errbuf_set(eb, FLOE_INVALID, "token '%s': give one line of 1 to %u bytes", path,
-		                FLOE_STREAM_TOKEN_MAX);
+		floe_errbuf_set(eb, FLOE_INVALID, "token '%s': give one line of 1 to %u bytes",
+		                path, FLOE_STREAM_TOKEN_MAX);
 		return NULL;
 	}
 	buf[l] = '\0';

@@ -183,7 +183,8 @@ static struct frame *frame_seen(struct floe_stream_server *s, const struct floe_
 			if (recs[i].seq < e[j - 1].first)
 				e[j - 1].first = recs[i].seq;
 		} else if (k < FLOE_STREAM_RESUME_MAX) {
-			e[k++] = (struct floe_stream_seen){recs[i].sensor, recs[i].seq, recs[i].seq};
+			e[k++] =
+			        (struct floe_stream_seen){recs[i].sensor, recs[i].seq, recs[i].seq};
 		}
 	}
 	if (!k)
@@ -295,7 +296,8 @@ static void sub_discard(struct sub *u)
 		                        : floe_conn_read(&u->conn, buf, sizeof(buf));
 		if (r == 0 && u->conn.ssl)
 			r = -1;   /* recv: end of stream */
-		if (r < 0 && u->conn.ssl && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (r < 0 && u->conn.ssl &&
+		    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (r < 0) {
 			u->state = SUB_DEAD;
@@ -329,7 +331,8 @@ static int cmp_resume(const void *a, const void *b)
 /* Queues what u asked for of the backlog: the records of the sensors in
  * its resume list after their seq, and with FLOE_STREAM_F_BACKLOG those of
  * the other sensors, through its filter. */
-static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct floe_stream_hello *h)
+static void sub_replay(struct floe_stream_server *s, struct sub *u,
+                       const struct floe_stream_hello *h)
 {
 	bool all = (h->flags & FLOE_STREAM_F_BACKLOG) != 0;
 	size_t nres = h->nresume;
@@ -361,8 +364,8 @@ static void sub_replay(struct floe_stream_server *s, struct sub *u, const struct
 		struct floe_errbuf eb = {0};
 		size_t n, used;
 		if (floe_block_decode_ex(&s->dec, f->data + FLOE_STREAM_FRAME_HDR,
-		                         f->len - FLOE_STREAM_FRAME_HDR, s->dscratch, &n, &used, false,
-		                         &eb) != FLOE_OK)
+		                         f->len - FLOE_STREAM_FRAME_HDR, s->dscratch, &n, &used,
+		                         false, &eb) != FLOE_OK)
 			continue;   /* cannot happen: we encoded it */
 		size_t k2 = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -446,7 +449,8 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 		          u->name, u->peer, text);
 		free(text);
 	} else {
-		floe_logf(s->o.log, FLOE_LOG_INFO, "stream: subscriber '%s' (%s)", u->name, u->peer);
+		floe_logf(s->o.log, FLOE_LOG_INFO, "stream: subscriber '%s' (%s)", u->name,
+		          u->peer);
 	}
 	struct floe_stream_hello sh = {.major = FLOE_STREAM_MAJOR, .minor = FLOE_STREAM_MINOR,
 	                               .role = FLOE_STREAM_SERVER, .session = s->session};
@@ -473,13 +477,15 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 /* Reads from u: its hello, then keepalives. */
 static void sub_read(struct floe_stream_server *s, struct sub *u)
 {
-	for (int rounds = 0; rounds < 64 && (u->state == SUB_HELLO || u->state == SUB_LIVE); rounds++) {
+	for (int rounds = 0; rounds < 64 && (u->state == SUB_HELLO || u->state == SUB_LIVE);
+	     rounds++) {
 		size_t want = FLOE_STREAM_FRAME_HDR;
 		struct floe_errbuf eb = {0};
 		uint8_t type = 0;
 		uint32_t plen = 0;
 		if (u->in_len >= FLOE_STREAM_FRAME_HDR) {
-			if (floe_stream_frame_parse(u->in, u->in_len, &type, &plen, &eb) != FLOE_OK) {
+			if (floe_stream_frame_parse(u->in, u->in_len, &type, &plen, &eb) !=
+			    FLOE_OK) {
 				if (u->state == SUB_HELLO)
 					sub_refuse(s, u, eb.msg);
 				else
@@ -515,11 +521,13 @@ static void sub_read(struct floe_stream_server *s, struct sub *u)
 		if (r < 0) {
 			if (u->state == SUB_HELLO) {
 				floe_logf(s->o.log, FLOE_LOG_WARN,
-				          "stream: refused subscriber %s: closed before its hello", u->peer);
+				          "stream: refused subscriber %s: closed before its hello",
+				          u->peer);
 				STAT_ADD(s, refused, 1);
 			} else {
-				floe_logf(s->o.log, FLOE_LOG_INFO, "stream: subscriber '%s' (%s) went away",
-				          u->name, u->peer);
+				floe_logf(s->o.log, FLOE_LOG_INFO,
+				          "stream: subscriber '%s' (%s) went away", u->name,
+				          u->peer);
 				STAT_ADD(s, closed, 1);
 			}
 			u->state = SUB_DEAD;
@@ -534,8 +542,8 @@ static void sub_service(struct floe_stream_server *s, struct sub *u, short rev)
 	if (u->state == SUB_TLS) {
 		int r = floe_conn_handshake(&u->conn, s->why, sizeof(s->why));
 		if (r < 0) {
-			floe_logf(s->o.log, FLOE_LOG_WARN, "stream: refused subscriber %s: %s", u->peer,
-			          s->why);
+			floe_logf(s->o.log, FLOE_LOG_WARN, "stream: refused subscriber %s: %s",
+			          u->peer, s->why);
 			STAT_ADD(s, refused, 1);
 			u->state = SUB_DEAD;
 			return;
@@ -588,7 +596,8 @@ static int open_listener(struct floe_stream_server *s, struct floe_errbuf *eb)
 {
 	char host[256];
 	uint16_t port;
-	if (floe_stream_parse_addr(s->o.listen, "127.0.0.1", host, sizeof(host), &port, eb) != FLOE_OK)
+	if (floe_stream_parse_addr(s->o.listen, "127.0.0.1", host, sizeof(host), &port, eb) !=
+	    FLOE_OK)
 		return -1;
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
@@ -603,16 +612,19 @@ static int open_listener(struct floe_stream_server *s, struct floe_errbuf *eb)
 	}
 	if (!is_loopback(ai->ai_addr) && (!s->o.tls_cert || !s->o.token)) {
 		freeaddrinfo(ai);
-		floe_errbuf_set(eb, FLOE_INVALID,
-		                "listening on '%s', not loopback, needs TLS (--tls-cert, --tls-key) "
-		                "and a token (--token FILE)", s->o.listen);
+		floe_errbuf_set(
+		        eb, FLOE_INVALID,
+		        "listening on '%s', not loopback, needs TLS (--tls-cert, --tls-key) "
+		        "and a token (--token FILE)",
+		        s->o.listen);
 		return -1;
 	}
 	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
-		floe_errbuf_set(eb, FLOE_IO, "cannot listen on '%s': %s", s->o.listen, strerror(errno));
+		floe_errbuf_set(eb, FLOE_IO, "cannot listen on '%s': %s", s->o.listen,
+		                strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -637,14 +649,19 @@ static void accept_all(struct floe_stream_server *s)
 			return;
 		char peer[NI_MAXHOST + NI_MAXSERV + 4];
 		peer_name((struct sockaddr *)&ss, sl, peer, sizeof(peer));
+		/* the kernel's buffer for a subscriber is bounded like its own:
+		 * a stalled one holds at most about twice sub_buffer */
+		int sndbuf = s->o.sub_buffer < (4u << 20) ? (int)s->o.sub_buffer : 4 << 20;
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		/* connections still saying hello count too: at most twice the bound */
 		struct sub *u = NULL;
 		if (s->nsubs < 2 * s->o.max_subscribers &&
-		    floe_grow(NULL, (void **)&s->subs, &s->subs_cap, s->nsubs + 1, sizeof(*s->subs), 8))
+		    floe_grow(NULL, (void **)&s->subs, &s->subs_cap, s->nsubs + 1, sizeof(*s->subs),
+		              8))
 			u = calloc(1, sizeof(*u));
 		if (!u || !floe_conn_init(&u->conn, fd, s->ctx, true, NULL)) {
-			floe_logf(s->o.log, FLOE_LOG_WARN, "stream: refused subscriber %s: %s", peer,
-			          u ? "out of memory" : "too many connections");
+			floe_logf(s->o.log, FLOE_LOG_WARN, "stream: refused subscriber %s: %s",
+			          peer, u ? "out of memory" : "too many connections");
 			STAT_ADD(s, refused, 1);
 			free(u);
 			close(fd);
@@ -700,7 +717,8 @@ static void distribute(struct floe_stream_server *s, const struct floe_flow *rec
 	}
 	frame_unref(seen);
 	if (s->bl_cap) {
-		while (s->bl_len && (s->bl_len == s->bl_cap || s->bl_bytes + f->len > s->o.backlog)) {
+		while (s->bl_len &&
+		       (s->bl_len == s->bl_cap || s->bl_bytes + f->len > s->o.backlog)) {
 			struct frame *old = s->bl[s->bl_head];
 			s->bl_bytes -= old->len;
 			frame_unref(old);
@@ -789,8 +807,10 @@ static void reap(struct floe_stream_server *s)
 	for (unsigned i = 0; i < s->nsubs; i++) {
 		struct sub *u = s->subs[i];
 		if ((u->state == SUB_TLS || u->state == SUB_HELLO) && now > u->deadline) {
-			floe_logf(s->o.log, FLOE_LOG_WARN, "stream: refused subscriber %s: no hello within "
-			          "10 s", u->peer);
+			floe_logf(s->o.log, FLOE_LOG_WARN,
+			          "stream: refused subscriber %s: no hello within "
+			          "10 s",
+			          u->peer);
 			STAT_ADD(s, refused, 1);
 			u->state = SUB_DEAD;
 		}
@@ -887,7 +907,8 @@ static void *server_main(void *arg)
 		if (ending && now > end_deadline)
 			for (unsigned i = 0; i < s->nsubs; i++)
 				if (s->subs[i]->head && s->subs[i]->state != SUB_DEAD)
-					sub_cut(s, s->subs[i], "still behind when the server stopped");
+					sub_cut(s, s->subs[i],
+					        "still behind when the server stopped");
 		reap(s);
 		if (ending && s->nsubs == 0)
 			break;
@@ -930,7 +951,8 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 	pthread_cond_init(&s->room, NULL);
 	floe_dec_init(&s->dec);
 	if ((s->o.tls_cert != NULL) != (s->o.tls_key != NULL) || (s->o.tls_ca && !s->o.tls_cert)) {
-		floe_errbuf_set(eb, FLOE_INVALID, "TLS needs a certificate and its key (and a client "
+		floe_errbuf_set(eb, FLOE_INVALID,
+		                "TLS needs a certificate and its key (and a client "
 		                "CA only with them)");
 		goto fail;
 	}
@@ -976,7 +998,7 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 	s->started = true;
 	return s;
 fail:
-	floe_stream_server_destroy(s, 0);
+	floe_stream_server_destroy(s, 0, NULL);
 	return NULL;
 }
 
@@ -1021,8 +1043,9 @@ enum floe_err floe_stream_server_add(struct floe_stream_server *s, const struct 
 	}
 	s->st.records++;
 	if (!s->cur) {
-		s->cur = s->npool ? s->pool[--s->npool]
-		                  : floe_malloc(NULL, s->o.block_records * sizeof(struct floe_flow));
+		s->cur = s->npool
+		                 ? s->pool[--s->npool]
+		                 : floe_malloc(NULL, s->o.block_records * sizeof(struct floe_flow));
 		if (!s->cur) {
 			s->st.dropped++;
 			pthread_mutex_unlock(&s->mu);
@@ -1072,7 +1095,8 @@ void floe_stream_server_stats(struct floe_stream_server *s, struct floe_stream_s
 	pthread_mutex_unlock(&s->mu);
 }
 
-void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain)
+void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain,
+                                struct floe_stream_server_stats *st)
 {
 	if (!s)
 		return;
@@ -1084,6 +1108,8 @@ void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain)
 		wake(s);
 		pthread_join(s->th, NULL);
 	}
+	if (st)
+		*st = s->st;
 	for (unsigned i = 0; i < s->nsubs; i++)
 		sub_free(s->subs[i]);
 	free(s->subs);

@@ -228,8 +228,10 @@ bool floe_stream_server_wait(struct floe_stream_server *s, unsigned n, int64_t t
 void floe_stream_server_stats(struct floe_stream_server *s, struct floe_stream_server_stats *st);
 /* Sends what is queued and END to every subscriber, waits up to drain ns
  * for their buffers to empty (those that do not are cut off), stops the
- * thread and frees.  NULL: no-op. */
-void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain);
+ * thread and frees.  st (may be NULL) gets the final counts.  NULL s:
+ * no-op. */
+void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain,
+                                struct floe_stream_server_stats *st);
 
 /* ---- client ---- */
 

@@ -92,7 +92,8 @@ SSL_CTX *floe_tls_client_ctx(const char *ca, const char *cert, const char *key,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-		floe_errbuf_set(eb, FLOE_IO, "cannot use TLS CA '%s': %s", ca, ssl_reason(why, sizeof(why)));
+		floe_errbuf_set(eb, FLOE_IO, "cannot use TLS CA '%s': %s", ca,
+		                ssl_reason(why, sizeof(why)));
 		goto fail;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -100,7 +101,8 @@ SSL_CTX *floe_tls_client_ctx(const char *ca, const char *cert, const char *key,
 		if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
-			floe_errbuf_set(eb, FLOE_IO, "cannot use TLS certificate '%s' and key '%s': %s", cert,
+			floe_errbuf_set(eb, FLOE_IO,
+			                "cannot use TLS certificate '%s' and key '%s': %s", cert,
 			                key, ssl_reason(why, sizeof(why)));
 			goto fail;
 		}

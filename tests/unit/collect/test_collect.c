@@ -202,9 +202,52 @@ static void test_ie_table(void)
 	TAP_CHECK(floe_ie_name(3)[0] == '\0', "element 3 is not mapped");
 }
 
+/* RFC 5655 files: messages one after the other; each damage has its
+ * outcome. */
+static void test_ipfix_file(void)
+{
+	static uint8_t file[64], m[FLOE_IPFIX_MSG_MAX];
+	/* two empty messages: 16 and 20 bytes, export times 1 and 2 */
+	static const uint8_t two[36] = {0, 10, 0, 16, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7,
+	                                0, 10, 0, 20, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 7,
+	                                0, 0, 0, 0};
+	static const struct {
+		const char *name;
+		size_t len;       /* bytes of two[] in the file */
+		uint8_t patch_at, patch;
+		enum floe_err first, second;
+	} cases[] = {
+		{"two messages", 36, 0, 0, FLOE_OK, FLOE_OK},
+		{"cut inside the second header", 20, 0, 0, FLOE_OK, FLOE_TRUNCATED},
+		{"cut inside the second message", 34, 0, 0, FLOE_OK, FLOE_TRUNCATED},
+		{"version 9 second", 36, 17, 9, FLOE_OK, FLOE_MALFORMED},
+		{"length under 16", 36, 3, 15, FLOE_MALFORMED, FLOE_MALFORMED},
+		{"empty file", 0, 0, 0, FLOE_EOF, FLOE_EOF},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memcpy(file, two, sizeof(two));
+		if (cases[i].patch_at)
+			file[cases[i].patch_at] = cases[i].patch;
+		FILE *f = cases[i].len ? fmemopen(file, cases[i].len, "rb") : fopen("/dev/null", "rb");
+		size_t len = 0, len2 = 0;
+		int64_t t = 0, t2 = 0;
+		enum floe_err e1 = f ? floe_ipfix_file_next(f, m, &len, &t) : FLOE_IO;
+		enum floe_err e2 = e1 == FLOE_OK ? floe_ipfix_file_next(f, m, &len2, &t2) : e1;
+		enum floe_err e3 = e2 == FLOE_OK ? floe_ipfix_file_next(f, m, &len2, &t2) : FLOE_EOF;
+		TAP_CHECK(e1 == cases[i].first && e2 == cases[i].second && e3 == FLOE_EOF &&
+		              (e1 != FLOE_OK || (len == 16 && t == 1000000000)) &&
+		              (e2 != FLOE_OK || (len2 == 20 && t2 == 2000000000)),
+		          "ipfix file, %s: %s then %s", cases[i].name, floe_strerror(e1),
+		          floe_strerror(e2));
+		if (f)
+			fclose(f);
+	}
+}
+
 int main(void)
 {
 	test_ie_table();
+	test_ipfix_file();
 	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/collect/cases.txt", dir ? dir : "tests/data");

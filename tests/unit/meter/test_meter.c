@@ -813,6 +813,41 @@ static void test_tick(void)
 	floe_meter_destroy(m);
 }
 
+/* Ticks as a live sensor gives them (sensor/live.h): before the first
+ * packet, a status record on a quiet link, and a packet a little older
+ * than the last tick still lands in its flow. */
+static void test_tick_live(void)
+{
+	struct floe_meter_config cfg;
+	enum floe_err err;
+
+	memset(&res, 0, sizeof(res));
+	floe_meter_config_default(&cfg);
+	cfg.max_flows = 64;
+	cfg.status_interval = 10 * SEC;
+	struct floe_meter *m = floe_meter_create(&cfg, sink, &res, &err);
+	if (!m) {
+		TAP_CHECK(0, "tick live: create");
+		return;
+	}
+	floe_meter_tick(m, T0 - SEC);
+	struct floe_pkt p = tcp(T0, 1, 2, 40000, 80, SYN, 1, 0, 0);
+	floe_meter_add(m, &p);
+	p = tcp(T0 + MS, 2, 1, 80, 40000, SYN | ACK, 7, 2, 0);
+	floe_meter_add(m, &p);
+	floe_meter_tick(m, T0 + 11 * SEC);
+	TAP_CHECK(res.nrec == 1 && (res.r[0].flags & FLOE_F_STATUS) && res.r[0].spkts == 1 &&
+	          res.r[0].dpkts == 1, "tick live: status record on a quiet link");
+	p = tcp(T0 + 10 * SEC, 1, 2, 40000, 80, ACK, 2, 8, 0);
+	floe_meter_add(m, &p);
+	floe_meter_flush(m);
+	floe_meter_stats(m, &res.st);
+	TAP_CHECK(res.nrec == 2 && res.r[1].spkts == 1 && res.r[1].dpkts == 0 &&
+	          res.st.time_backwards == 1 && res.st.flows_created == 1,
+	          "tick live: a packet older than the tick stays in its flow");
+	floe_meter_destroy(m);
+}
+
 static int warnings;
 static void count_log(void *ud, enum floe_loglevel level, const char *msg)
 {
@@ -970,6 +1005,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		run_case(&cases[i]);
 	test_tick();
+	test_tick_live();
 	test_evict();
 	test_evict_keeps_active();
 	test_nomem();

@@ -25,9 +25,16 @@ static const uint8_t golden_hello[] = {
 static void test_golden(void)
 {
 	struct floe_stream_resume rs = {7, 42};
-	struct floe_stream_hello h = {.major = 1, .minor = 0, .role = FLOE_STREAM_SUBSCRIBER,
-	                              .flags = FLOE_STREAM_F_BACKLOG, .token = "tk", .token_len = 2,
-	                              .filter = "tcp", .filter_len = 3, .resume = &rs, .nresume = 1};
+	struct floe_stream_hello h = {.major = 1,
+	                              .minor = 0,
+	                              .role = FLOE_STREAM_SUBSCRIBER,
+	                              .flags = FLOE_STREAM_F_BACKLOG,
+	                              .token = "tk",
+	                              .token_len = 2,
+	                              .filter = "tcp",
+	                              .filter_len = 3,
+	                              .resume = &rs,
+	                              .nresume = 1};
 	strcpy(h.instance, "s1");
 	uint8_t buf[256];
 	size_t n = floe_stream_hello_encode(&h, buf, sizeof(buf));
@@ -37,8 +44,9 @@ static void test_golden(void)
 	struct floe_stream_hello d;
 	struct floe_errbuf eb = {0};
 	enum floe_err e = floe_stream_hello_decode(golden_hello, sizeof(golden_hello), &d, &eb);
-	struct floe_stream_resume r = e == FLOE_OK && d.nresume == 1 ? floe_stream_hello_resume(&d, 0)
-	                                                              : (struct floe_stream_resume){0};
+	struct floe_stream_resume r = e == FLOE_OK && d.nresume == 1
+	                                      ? floe_stream_hello_resume(&d, 0)
+	                                      : (struct floe_stream_resume){0};
 	TAP_CHECK(e == FLOE_OK && d.role == 1 && d.flags == 1 && strcmp(d.instance, "s1") == 0 &&
 	          d.token_len == 2 && memcmp(d.token, "tk", 2) == 0 && d.filter_len == 3 &&
 	          memcmp(d.filter, "tcp", 3) == 0 && r.sensor == 7 && r.seq == 42,
@@ -102,8 +110,10 @@ static void test_bad(void)
 			b[bc->off] = bc->val;
 		struct floe_stream_hello h;
 		struct floe_errbuf eb = {0};
-		enum floe_err e = floe_stream_hello_decode(b, bc->len ? bc->len : sizeof(b), &h, &eb);
-		TAP_CHECK(e == bc->want, "bad hello: %s -> %s (%s)", bc->name, floe_strerror(e), eb.msg);
+		enum floe_err e =
+		        floe_stream_hello_decode(b, bc->len ? bc->len : sizeof(b), &h, &eb);
+		TAP_CHECK(e == bc->want, "bad hello: %s -> %s (%s)", bc->name, floe_strerror(e),
+		          eb.msg);
 	}
 	static const struct {
 		const char *name;
@@ -124,7 +134,8 @@ static void test_bad(void)
 		uint32_t pl;
 		struct floe_errbuf eb = {0};
 		enum floe_err e = floe_stream_frame_parse(frames[i].b, frames[i].len, &t, &pl, &eb);
-		TAP_CHECK(e == frames[i].want, "frame header: %s -> %s", frames[i].name, floe_strerror(e));
+		TAP_CHECK(e == frames[i].want, "frame header: %s -> %s", frames[i].name,
+		          floe_strerror(e));
 	}
 	static const struct {
 		const char *text;
@@ -146,8 +157,8 @@ static void test_bad(void)
 		char host[64];
 		uint16_t port = 0;
 		struct floe_errbuf eb = {0};
-		bool ok = floe_stream_parse_addr(addrs[i].text, "127.0.0.1", host, sizeof(host), &port,
-		                                 &eb) == FLOE_OK;
+		bool ok = floe_stream_parse_addr(addrs[i].text, "127.0.0.1", host, sizeof(host),
+		                                 &port, &eb) == FLOE_OK;
 		TAP_CHECK(ok == addrs[i].ok && (!ok || (strcmp(host, addrs[i].host) == 0 &&
 		                                        port == addrs[i].port)),
 		          "address '%s' %s", addrs[i].text, ok ? "parses" : eb.msg);
@@ -246,7 +257,7 @@ static void test_loopback(void)
 	struct floe_stream_client *c2 = floe_stream_client_create(&cf, &eb);
 	TAP_CHECK(c1 && c2, "clients: %s", eb.msg);
 	if (!c1 || !c2) {
-		floe_stream_server_destroy(s, 0);
+		floe_stream_server_destroy(s, 0, NULL);
 		return;
 	}
 	/* both read in threads while the server gets more and ends */
@@ -261,7 +272,7 @@ static void test_loopback(void)
 		if (floe_stream_server_add(s, &f) != FLOE_OK)
 			break;
 	}
-	floe_stream_server_destroy(s, 20000000000LL);
+	floe_stream_server_destroy(s, 20000000000LL, NULL);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	struct floe_stream_client_stats st1, st2;
@@ -309,7 +320,7 @@ static void test_resume(void)
 	pthread_t th;
 	pthread_create(&th, NULL, reader_main, &rd);
 	TAP_CHECK(floe_stream_server_wait(s, 1, 10000000000LL, NULL), "resuming subscriber");
-	floe_stream_server_destroy(s, 20000000000LL);
+	floe_stream_server_destroy(s, 20000000000LL, NULL);
 	pthread_join(th, NULL);
 	struct floe_stream_client_stats st;
 	floe_stream_client_stats(c, &st);

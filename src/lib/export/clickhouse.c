@@ -1,0 +1,713 @@
+/*
+ * clickhouse.c - floe files -> ClickHouse with Native or RowBinary over HTTP
+ * (clickhouse.h).
+ */
+#include "export/clickhouse.h"
+
+#include <curl/curl.h>
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Rows per INSERT: about this many bytes (fewer than the server's
+ * max_insert_block_size rows); it holds at least one Native block of
+ * FLOE_BLOCK_ROWS rows. */
+#define INSERT_BUF (40u << 20)
+#define FLOE_BLOCK_ROWS 65536u
+/* Answers floe reads are a number or a list of days. */
+#define RESP_MAX (1u << 20)
+
+struct resp {
+	char *p;
+	size_t len, cap;
+	bool over;
+};
+
+struct floe_ch {
+	CURL *curl;
+	char url[512];
+	char user[128], password[128];
+	bool auth;
+	char table[48];
+	char cluster[64];
+	char shards[FLOE_CH_MAX_SHARDS][512];
+	size_t nshards;
+	const struct floe_log *log;
+	long timeout;
+	bool rowbinary;
+	struct floe_dbcol cols[FLOE_DBCOL_MAX];
+	size_t ncols;
+	uint8_t *buf;
+	size_t used;
+	uint64_t file_id;
+	struct resp resp;
+};
+
+/* ---- RowBinary ---- */
+
+static uint8_t *le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+	return p + n;
+}
+
+static uint8_t *str(uint8_t *p, const char *s, size_t n)
+{
+	*p++ = (uint8_t)n;  /* LEB128 length; floe's strings are under 128 bytes */
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static uint64_t load_u(const struct floe_field *fd, const struct floe_flow *f)
+{
+	const uint8_t *p = (const uint8_t *)f + fd->off;
+	switch (fd->size) {
+	case 1: return *p;
+	case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+	case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+	case 8: { uint64_t v; memcpy(&v, p, 8); return v; }
+	default: return 0;
+	}
+}
+
+/* One value of column c of f, as RowBinary and Native both encode it. */
+static uint8_t *put_value(const struct floe_dbcol *c, const struct floe_flow *f, uint8_t *p)
+{
+	static const struct floe_fmtopts fmt = {0};
+	const struct floe_field *fd = c->fd;
+	switch (c->kind) {
+	case FLOE_DBCOL_SYNACK: return le(p, (uint64_t)f->synack, 8);
+	case FLOE_DBCOL_ACKDAT: return le(p, (uint64_t)f->ackdat, 8);
+	case FLOE_DBCOL_SUBNS: {
+		int64_t ns = (int64_t)load_u(fd, f), r = ns % 1000000000;
+		return le(p, (uint64_t)(r < 0 ? r + 1000000000 : r), 4);
+	}
+	case FLOE_DBCOL_V4: {
+		const uint8_t *a = (const uint8_t *)f + fd->off;
+		uint32_t v = floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
+		                                  (uint32_t)a[14] << 8 | a[15] : 0;
+		return le(p, v, 4);
+	}
+	case FLOE_DBCOL_FIELD: break;
+	}
+	const uint8_t *raw = (const uint8_t *)f + fd->off;
+	switch (fd->type) {
+	case FLOE_FT_TIME: {
+		/* DateTime: seconds in a UInt32, so 1970 to 2106. */
+		int64_t ns = (int64_t)load_u(fd, f);
+		int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
+		return le(p, sec < 0 ? 0 : sec > UINT32_MAX ? UINT32_MAX : (uint64_t)sec, 4);
+	}
+	case FLOE_FT_ADDR:
+		memcpy(p, raw, 16);
+		return p + 16;
+	case FLOE_FT_MAC:
+		memcpy(p, raw, 6);
+		return p + 6;
+	case FLOE_FT_STATE: {
+		const char *st = floe_state_name((unsigned)load_u(fd, f));
+		return str(p, st, strlen(st));
+	}
+	case FLOE_FT_FLAGS:
+	case FLOE_FT_TCPFLAGS:
+	case FLOE_FT_DIR: {
+		char t[64];
+		size_t n = floe_field_format(fd, f, &fmt, t, sizeof(t));
+		while (n && t[n - 1] == ' ')
+			n--;
+		return str(p, t, n);
+	}
+	default:  /* PORT, PROTO, UINT, HEX: UInt of the member's width */
+		return le(p, load_u(fd, f), fd->size);
+	}
+}
+
+size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *f,
+                  uint64_t file_id, uint8_t *out)
+{
+	uint8_t *p = out;
+	for (size_t i = 0; i < ncols; i++)
+		p = put_value(&cols[i], f, p);
+	return (size_t)(le(p, file_id, 8) - out);
+}
+
+static const char *ch_type(const struct floe_dbcol *c);
+
+size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
+                     size_t n, uint64_t file_id, uint8_t *out)
+{
+	uint8_t *p = out;
+	*p++ = (uint8_t)(ncols + 1);  /* LEB128, under 128 */
+	for (size_t v = n; ; v >>= 7) {
+		*p++ = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+		if (!(v >> 7))
+			break;
+	}
+	for (size_t i = 0; i < ncols; i++) {
+		const char *type = ch_type(&cols[i]);
+		p = str(p, cols[i].name, strlen(cols[i].name));
+		p = str(p, type, strlen(type));
+		for (size_t k = 0; k < n; k++)
+			p = put_value(&cols[i], &recs[k], p);
+	}
+	p = str(p, "file_id", 7);
+	p = str(p, "UInt64", 6);
+	for (size_t k = 0; k < n; k++)
+		p = le(p, file_id, 8);
+	return (size_t)(p - out);
+}
+
+static const char *ch_type(const struct floe_dbcol *c)
+{
+	switch (c->kind) {
+	case FLOE_DBCOL_SUBNS: return "UInt32";
+	case FLOE_DBCOL_V4: return "UInt32";
+	case FLOE_DBCOL_SYNACK:
+	case FLOE_DBCOL_ACKDAT: return "Int64";
+	case FLOE_DBCOL_FIELD: break;
+	}
+	switch (c->fd->type) {
+	case FLOE_FT_TIME: return "DateTime";
+	case FLOE_FT_ADDR: return "FixedString(16)";
+	case FLOE_FT_MAC: return "FixedString(6)";
+	case FLOE_FT_STATE:
+	case FLOE_FT_FLAGS:
+	case FLOE_FT_TCPFLAGS:
+	case FLOE_FT_DIR: return "String";
+	default:
+		return c->fd->size == 1 ? "UInt8" : c->fd->size == 2 ? "UInt16"
+		     : c->fd->size == 4 ? "UInt32" : "UInt64";
+	}
+}
+
+/* ---- the server's answers ---- */
+
+enum floe_err floe_ch_parse_count(const uint8_t *p, size_t len, uint64_t *v)
+{
+	if (len && p[len - 1] == '\n')
+		len--;
+	if (len == 0 || len > 20)
+		return FLOE_MALFORMED;
+	uint64_t x = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return FLOE_MALFORMED;
+		unsigned d = (unsigned)(p[i] - '0');
+		if (x > (UINT64_MAX - d) / 10)
+			return FLOE_MALFORMED;
+		x = x * 10 + d;
+	}
+	*v = x;
+	return FLOE_OK;
+}
+
+size_t floe_ch_error_line(const uint8_t *p, size_t len, char *out, size_t outlen)
+{
+	if (outlen == 0)
+		return 0;
+	size_t n = 0;
+	for (size_t i = 0; i < len && n + 1 < outlen; i++) {
+		if (p[i] == '\n' || p[i] == '\r')
+			break;
+		out[n++] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '?';
+	}
+	/* ", e.what() = DB::Exception" repeats the class: not worth a line. */
+	static const char tail[] = ", e.what() = DB::Exception";
+	size_t tl = sizeof(tail) - 1;
+	if (n >= tl && memcmp(out + n - tl, tail, tl) == 0)
+		n -= tl;
+	out[n] = '\0';
+	return n;
+}
+
+bool floe_ch_parse_day(const uint8_t *p, size_t len, int64_t *day)
+{
+	if (len != 10 || p[4] != '-' || p[7] != '-')
+		return false;
+	char s[9] = {(char)p[0], (char)p[1], (char)p[2], (char)p[3], (char)p[5], (char)p[6],
+	             (char)p[8], (char)p[9], 0};
+	return floe_db_day_parse(s, day);
+}
+
+/* ---- schema ---- */
+
+struct sbuf {
+	char *p;
+	size_t len, need;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) FLOE_PRINTF(2, 3);
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	size_t room = b->need < b->len ? b->len - b->need : 0;
+	int n = vsnprintf(room ? b->p + b->need : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->need += (size_t)n;
+}
+
+/* The CREATE TABLE of the MergeTree holding the rows. */
+static void ddl_rows(struct sbuf *b, const char *name)
+{
+	struct floe_dbcol cols[FLOE_DBCOL_MAX];
+	size_t n = floe_dbcols(cols, true);
+	sb_printf(b, "CREATE TABLE IF NOT EXISTS %s (\n", name);
+	for (size_t i = 0; i < n; i++)
+		sb_printf(b, "\t%s %s,\n", cols[i].name, ch_type(&cols[i]));
+	sb_printf(b, "\tfile_id UInt64\n) ENGINE = MergeTree PARTITION BY toDate(stime)\n"
+	             "ORDER BY (toStartOfHour(stime), saddr, daddr)");
+}
+
+static void ddl_dist(struct sbuf *b, const char *table, const char *cluster)
+{
+	sb_printf(b, "CREATE TABLE IF NOT EXISTS %s AS %s_local\n"
+	             "ENGINE = Distributed(%s, currentDatabase(), %s_local, cityHash64(saddr))",
+	          table, table, cluster, table);
+}
+
+static void ddl_ledger(struct sbuf *b, const char *table)
+{
+	sb_printf(b, "CREATE TABLE IF NOT EXISTS %s_files (\n"
+	             "\tfile_key String,\n\tfile_id UInt64,\n\tpath String,\n\trows UInt64,\n"
+	             "\tdone UInt8,\n\tloaded DateTime DEFAULT now()\n"
+	             ") ENGINE = MergeTree ORDER BY file_key",
+	          table);
+}
+
+size_t floe_ch_schema(const char *table, const char *cluster, char *buf, size_t len)
+{
+	if (!table)
+		table = "flows";
+	struct sbuf b = {buf, len, 0};
+	if (len)
+		buf[0] = '\0';
+	sb_printf(&b, "-- floe flows; times: DateTime + <name>_ns (nanoseconds in the second);\n"
+	              "-- addresses: FixedString(16) (IPv4 v4-mapped) + <name>_v4 (UInt32, 0 if IPv6)\n");
+	if (cluster) {
+		char local[64];
+		snprintf(local, sizeof(local), "%s_local", table);
+		sb_printf(&b, "-- on every shard:\n");
+		ddl_rows(&b, local);
+		sb_printf(&b, ";\n-- on the server floe inserts through:\n");
+		ddl_dist(&b, table, cluster);
+	} else {
+		ddl_rows(&b, table);
+	}
+	sb_printf(&b, ";\n-- files loaded (a file's row is added after all its rows):\n");
+	ddl_ledger(&b, table);
+	sb_printf(&b, ";\n");
+	return b.need;
+}
+
+/* ---- HTTP ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+	struct resp *r = ud;
+	size_t n = size * nmemb;
+	if (r->len + n + 1 > RESP_MAX) {
+		r->over = true;
+		return n;  /* keep what fits for the message; the rest is dropped */
+	}
+	if (r->len + n + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + n + 1)
+			cap *= 2;
+		char *p = realloc(r->p, cap);
+		if (!p) {
+			r->over = true;
+			return n;
+		}
+		r->p = p;
+		r->cap = cap;
+	}
+	memcpy(r->p + r->len, data, n);
+	r->len += n;
+	r->p[r->len] = '\0';
+	return n;
+}
+
+/*
+ * POSTs body to base with "?query=<query>&<params>" (query NULL: the body
+ * is the query).  The answer lands in c->resp.  IO unless HTTP 200, with
+ * curl's or the server's message.
+ */
+static enum floe_err ch_post(struct floe_ch *c, const char *base, const char *query,
+                             const char *params, const void *body, size_t len,
+                             struct floe_errbuf *eb)
+{
+	char url[2048];
+	char *q = query ? curl_easy_escape(c->curl, query, 0) : NULL;
+	snprintf(url, sizeof(url), "%s%s%s%s%s%s", base, strchr(base, '?') ? "&" : "?",
+	         q ? "query=" : "", q ? q : "", q && params ? "&" : "", params ? params : "");
+	curl_free(q);
+	c->resp.len = 0;
+	c->resp.over = false;
+	curl_easy_reset(c->curl);
+	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	curl_easy_setopt(c->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout);
+	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	if (c->auth) {
+		curl_easy_setopt(c->curl, CURLOPT_USERNAME, c->user);
+		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, c->password);
+	}
+	CURLcode cc = curl_easy_perform(c->curl);
+	/* The URL may hold a password: messages name host and port only. */
+	char *host = NULL;
+	long port = 0;
+	CURLU *u = curl_url();
+	if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_HOST, &host, 0);
+		char *ps = NULL;
+		if (curl_url_get(u, CURLUPART_PORT, &ps, CURLU_DEFAULT_PORT) == CURLUE_OK && ps)
+			port = strtol(ps, NULL, 10);
+		curl_free(ps);
+	}
+	char where[300];
+	snprintf(where, sizeof(where), "%s:%ld", host ? host : "?", port);
+	curl_free(host);
+	curl_url_cleanup(u);
+	if (cc != CURLE_OK)
+		return floe_errbuf_set(eb, FLOE_IO, "ClickHouse at %s: %s", where,
+		                       curl_easy_strerror(cc));
+	long status = 0;
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		char m[200];
+		floe_ch_error_line((const uint8_t *)c->resp.p, c->resp.len, m, sizeof(m));
+		return floe_errbuf_set(eb, FLOE_IO, "ClickHouse at %s: HTTP %ld: %s", where, status,
+		                       m);
+	}
+	if (c->resp.over)
+		return floe_errbuf_set(eb, FLOE_LIMIT, "ClickHouse at %s: answer over %u bytes", where,
+		                       RESP_MAX);
+	return FLOE_OK;
+}
+
+static enum floe_err ch_exec(struct floe_ch *c, const char *base, const char *sql,
+                             struct floe_errbuf *eb)
+{
+	return ch_post(c, base, NULL, NULL, sql, strlen(sql), eb);
+}
+
+static enum floe_err ch_count(struct floe_ch *c, const char *base, const char *sql, uint64_t *v,
+                              struct floe_errbuf *eb)
+{
+	enum floe_err e = ch_exec(c, base, sql, eb);
+	if (e)
+		return e;
+	if (floe_ch_parse_count((const uint8_t *)c->resp.p, c->resp.len, v) != FLOE_OK)
+		return floe_errbuf_set(eb, FLOE_MALFORMED, "ClickHouse: unexpected answer to '%s'",
+		                       sql);
+	return FLOE_OK;
+}
+
+/* The tables the rows are stored in: (url, name) pairs. */
+static size_t row_tables(const struct floe_ch *c, const char **urls, char names[][64])
+{
+	if (!c->cluster[0]) {
+		urls[0] = c->url;
+		snprintf(names[0], 64, "%s", c->table);
+		return 1;
+	}
+	for (size_t i = 0; i < c->nshards; i++) {
+		urls[i] = c->shards[i];
+		snprintf(names[i], 64, "%s_local", c->table);
+	}
+	return c->nshards;
+}
+
+static enum floe_err make_tables(struct floe_ch *c, struct floe_errbuf *eb)
+{
+	const char *urls[FLOE_CH_MAX_SHARDS];
+	char names[FLOE_CH_MAX_SHARDS][64];
+	size_t n = row_tables(c, urls, names);
+	char sql[8192];
+	enum floe_err e = FLOE_OK;
+	for (size_t i = 0; i < n && !e; i++) {
+		struct sbuf b = {sql, sizeof(sql), 0};
+		ddl_rows(&b, names[i]);
+		e = ch_exec(c, urls[i], sql, eb);
+	}
+	if (!e && c->cluster[0]) {
+		struct sbuf b = {sql, sizeof(sql), 0};
+		ddl_dist(&b, c->table, c->cluster);
+		e = ch_exec(c, c->url, sql, eb);
+	}
+	if (!e) {
+		struct sbuf b = {sql, sizeof(sql), 0};
+		ddl_ledger(&b, c->table);
+		e = ch_exec(c, c->url, sql, eb);
+	}
+	return e;
+}
+
+static bool copy_str(char *dst, size_t len, const char *src)
+{
+	return (size_t)snprintf(dst, len, "%s", src ? src : "") < len;
+}
+
+struct floe_ch *floe_ch_create(const struct floe_ch_opts *o, struct floe_errbuf *eb)
+{
+	const char *table = o->table ? o->table : "flows";
+	if (!floe_db_table_ok(table)) {
+		floe_errbuf_set(eb, FLOE_INVALID, "bad table name '%s' (letters, digits, _)", table);
+		return NULL;
+	}
+	if (o->cluster && (!floe_db_table_ok(o->cluster) || o->nshards == 0 ||
+	                   o->nshards > FLOE_CH_MAX_SHARDS)) {
+		floe_errbuf_set(eb, FLOE_INVALID, "a cluster needs its name and 1 to %d shard URLs",
+		                FLOE_CH_MAX_SHARDS);
+		return NULL;
+	}
+	struct floe_ch *c = calloc(1, sizeof(*c));
+	if (!c) {
+		floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		return NULL;
+	}
+	bool ok = copy_str(c->url, sizeof(c->url), o->url) &&
+	          copy_str(c->user, sizeof(c->user), o->user ? o->user : "default") &&
+	          copy_str(c->password, sizeof(c->password), o->password) &&
+	          copy_str(c->cluster, sizeof(c->cluster), o->cluster);
+	for (size_t i = 0; ok && o->cluster && i < o->nshards; i++)
+		ok = copy_str(c->shards[i], sizeof(c->shards[i]), o->shards[i]);
+	if (!ok) {
+		free(c);
+		floe_errbuf_set(eb, FLOE_INVALID, "URL or name too long");
+		return NULL;
+	}
+	c->nshards = o->cluster ? o->nshards : 0;
+	c->auth = o->user || o->password;
+	snprintf(c->table, sizeof(c->table), "%s", table);
+	c->log = o->log;
+	c->timeout = o->timeout > 0 ? o->timeout : 600;
+	c->rowbinary = o->rowbinary;
+	c->ncols = floe_dbcols(c->cols, true);
+	c->curl = curl_easy_init();
+	c->buf = malloc(INSERT_BUF);
+	if (!c->curl || !c->buf) {
+		floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		floe_ch_destroy(c);
+		return NULL;
+	}
+	if (make_tables(c, eb) != FLOE_OK) {
+		floe_ch_destroy(c);
+		return NULL;
+	}
+	return c;
+}
+
+void floe_ch_destroy(struct floe_ch *c)
+{
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->resp.p);
+	free(c->buf);
+	free(c);
+}
+
+/* ---- loading ---- */
+
+/* Waits until the mutations of table at url are done (a DELETE). */
+static enum floe_err wait_mutations(struct floe_ch *c, const char *url, const char *table,
+                                    struct floe_errbuf *eb)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count() FROM system.mutations WHERE "
+	                           "database = currentDatabase() AND table = '%s' AND is_done = 0",
+	         table);
+	for (int i = 0; i < 6000; i++) {
+		uint64_t n;
+		enum floe_err e = ch_count(c, url, sql, &n, eb);
+		if (e || n == 0)
+			return e;
+		struct timespec ts = {0, 100000000};
+		nanosleep(&ts, NULL);
+	}
+	return floe_errbuf_set(eb, FLOE_IO, "ClickHouse: a DELETE on %s did not finish in 10 min",
+	                       table);
+}
+
+static enum floe_err op_loaded(void *t, const struct floe_dbfile *f, bool *done,
+                               struct floe_errbuf *eb)
+{
+	struct floe_ch *c = t;
+	char sql[512];
+	uint64_t n;
+	/* 2: loaded; 1: a load was started (maybe cut short); 0: never seen. */
+	snprintf(sql, sizeof(sql), "SELECT if(max(done) = 1, 2, count() > 0) FROM %s_files "
+	                           "WHERE file_key = '%s'", c->table, f->key);
+	enum floe_err e = ch_count(c, c->url, sql, &n, eb);
+	if (e)
+		return e;
+	*done = n == 2;
+	if (n != 1)
+		return FLOE_OK;
+	/* Rows of this file without its "done" row: a load cut short. */
+	const char *urls[FLOE_CH_MAX_SHARDS];
+	char names[FLOE_CH_MAX_SHARDS][64];
+	size_t nt = row_tables(c, urls, names);
+	for (size_t i = 0; i < nt; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count() FROM %s WHERE file_id = %" PRIu64, names[i],
+		         f->id);
+		if ((e = ch_count(c, urls[i], sql, &n, eb)))
+			return e;
+		if (n == 0)
+			continue;
+		floe_logf(c->log, FLOE_LOG_WARN, "'%s': removing %" PRIu64 " rows of a load cut short",
+		          f->path, n);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s DELETE WHERE file_id = %" PRIu64, names[i],
+		         f->id);
+		if ((e = ch_exec(c, urls[i], sql, eb)) || (e = wait_mutations(c, urls[i], names[i], eb)))
+			return e;
+	}
+	return FLOE_OK;
+}
+
+/* The ledger row of f: "started" (done 0) before its rows, "done" after. */
+static enum floe_err ledger_add(struct floe_ch *c, const struct floe_dbfile *f, uint64_t rows,
+                                int done, struct floe_errbuf *eb)
+{
+	/* The path as a quoted string: backslash and quote escaped. */
+	char path[1024 * 2 + 1];
+	size_t k = 0;
+	for (const char *s = f->path; *s && k + 2 < sizeof(path); s++) {
+		if (*s == '\\' || *s == '\'')
+			path[k++] = '\\';
+		path[k++] = *s;
+	}
+	path[k] = '\0';
+	char sql[sizeof(path) + 512];
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO %s_files (file_key, file_id, path, rows, done) VALUES ('%s', %" PRIu64
+	         ", '%s', %" PRIu64 ", %d)", c->table, f->key, f->id, path, rows, done);
+	return ch_exec(c, c->url, sql, eb);
+}
+
+static enum floe_err op_begin(void *t, const struct floe_dbfile *f, struct floe_errbuf *eb)
+{
+	struct floe_ch *c = t;
+	c->used = 0;
+	c->file_id = f->id;
+	/* Only a file with a "started" row is looked for in the rows after a
+	 * failure: a scan of file_id for every new file would read the table. */
+	return ledger_add(c, f, 0, 0, eb);
+}
+
+static enum floe_err insert_buf(struct floe_ch *c, struct floe_errbuf *eb)
+{
+	if (c->used == 0)
+		return FLOE_OK;
+	char q[128];
+	snprintf(q, sizeof(q), "INSERT INTO %s FORMAT %s", c->table,
+	         c->rowbinary ? "RowBinary" : "Native");
+	enum floe_err e = ch_post(c, c->url, q, c->cluster[0] ? "insert_distributed_sync=1" : NULL,
+	                          c->buf, c->used, eb);
+	c->used = 0;
+	return e;
+}
+
+static enum floe_err op_add(void *t, const struct floe_flow *recs, size_t n, struct floe_errbuf *eb)
+{
+	struct floe_ch *c = t;
+	enum floe_err e;
+	if (c->rowbinary) {
+		for (size_t i = 0; i < n; i++) {
+			if (c->used > INSERT_BUF - FLOE_CHROW_MAX && (e = insert_buf(c, eb)))
+				return e;
+			c->used += floe_chrow(c->cols, c->ncols, &recs[i], c->file_id, c->buf + c->used);
+		}
+		return FLOE_OK;
+	}
+	/* Native: the block as one column-major block (at most 65536 rows). */
+	while (n) {
+		size_t k = n < FLOE_BLOCK_ROWS ? n : FLOE_BLOCK_ROWS;
+		if (c->used + FLOE_CHNATIVE_MAX(k) > INSERT_BUF && (e = insert_buf(c, eb)))
+			return e;
+		c->used += floe_chnative(c->cols, c->ncols, recs, k, c->file_id, c->buf + c->used);
+		recs += k;
+		n -= k;
+	}
+	return FLOE_OK;
+}
+
+static enum floe_err op_commit(void *t, const struct floe_dbfile *f, uint64_t rows,
+                               struct floe_errbuf *eb)
+{
+	struct floe_ch *c = t;
+	enum floe_err e = insert_buf(c, eb);
+	return e ? e : ledger_add(c, f, rows, 1, eb);
+}
+
+static void op_abort(void *t)
+{
+	struct floe_ch *c = t;
+	c->used = 0;  /* rows already in are removed when the file is loaded again */
+}
+
+static const struct floe_dbload_ops ch_ops = {
+	op_loaded, op_begin, op_add, op_commit, op_abort, NULL,
+};
+
+enum floe_err floe_ch_load(struct floe_ch *c, const struct floe_dbload_opts *lo,
+                           struct floe_dbload_stats *st, struct floe_errbuf *eb)
+{
+	return floe_dbload_run(lo, &ch_ops, c, st, eb);
+}
+
+enum floe_err floe_ch_expire(struct floe_ch *c, int64_t keep, int64_t now, uint64_t *dropped,
+                             struct floe_errbuf *eb)
+{
+	*dropped = 0;
+	const char *urls[FLOE_CH_MAX_SHARDS];
+	char names[FLOE_CH_MAX_SHARDS][64];
+	size_t nt = row_tables(c, urls, names);
+	int64_t limit = now - keep;
+	for (size_t i = 0; i < nt; i++) {
+		char sql[256];
+		snprintf(sql, sizeof(sql), "SELECT DISTINCT partition FROM system.parts WHERE "
+		                           "database = currentDatabase() AND table = '%s' AND active",
+		         names[i]);
+		enum floe_err e = ch_exec(c, urls[i], sql, eb);
+		if (e)
+			return e;
+		/* The answer is overwritten by the DROPs: keep the days first. */
+		int64_t days[512];
+		size_t nd = 0;
+		const char *p = c->resp.p ? c->resp.p : "", *end = p + c->resp.len;
+		while (p < end && nd < sizeof(days) / sizeof(days[0])) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			int64_t day;
+			if (floe_ch_parse_day((const uint8_t *)p, len, &day) &&
+			    (day + 1) * FLOE_DB_NS_PER_DAY <= limit)
+				days[nd++] = day;
+			p += len + 1;
+		}
+		for (size_t k = 0; k < nd; k++) {
+			char ds[11];
+			floe_db_day_str(days[k], '-', ds);
+			snprintf(sql, sizeof(sql), "ALTER TABLE %s DROP PARTITION '%s'", names[i], ds);
+			if ((e = ch_exec(c, urls[i], sql, eb)))
+				return e;
+			floe_logf(c->log, FLOE_LOG_INFO, "dropped partition %s of %s", ds, names[i]);
+			(*dropped)++;
+		}
+	}
+	return FLOE_OK;
+}
