@@ -912,11 +912,17 @@ enum floe_err floe_graph_svg(struct floe_graph *g, FILE *out)
 		                     sizeof(date));
 		fprintf(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444444\"/>\n",
 		        x, fr.y0 + fr.h, x, fr.y0 + fr.h + 5);
-		fprintf(out, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-		        "data-time=\"%" PRId64 "\">%s</text>\n", x, fr.y0 + fr.h + 18, xt[i] / NS, lab);
+		/* a label that would stand past the chart's right edge ends
+		 * at its tick instead of centring on it */
+		double half = CHAR_W * (double)strlen(lab) / 2;
+		const char *anchor = x + half > W - 2 ? "end" : "middle";
+		fprintf(out, "<text class=\"tick\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
+		        "data-time=\"%" PRId64 "\">%s</text>\n", x, fr.y0 + fr.h + 18, anchor, xt[i] / NS,
+		        lab);
 		if (*date)
 			fprintf(out, "<text class=\"date\" x=\"%.1f\" y=\"%.1f\" "
-			        "text-anchor=\"middle\">%s</text>\n", x, fr.y0 + fr.h + 32, date);
+			        "text-anchor=\"%s\">%s</text>\n", x, fr.y0 + fr.h + 32,
+			        x + CHAR_W * (double)strlen(date) / 2 > W - 2 ? "end" : "middle", date);
 	}
 	char from[40], to[40], xcap[160];
 	floe_time_format(fr.t0, FLOE_TIME_ISO, 0, from, sizeof(from));
