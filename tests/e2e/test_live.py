@@ -178,7 +178,12 @@ def finish(p, err, timeout=60):
 
 
 def flows(path, *extra):
-    p = run("read", "-r", path, "-o", "csv", "-n", "-u", "-p", "9", "-s", ",".join(COLS), *extra)
+    """The flows of a file by 5-tuple, the records of one flow merged (as
+    racluster does): a flow written in two records on one side and one on
+    the other (a status record, a timeout on a loaded machine) still
+    compares by its totals."""
+    p = run("cluster", "-r", path, "-o", "csv", "-n", "-u", "-p", "9", "-s", ",".join(COLS),
+            *extra)
     rows = list(csv.DictReader(io.StringIO(p.stdout.decode())))
     return {(r["proto"], r["saddr"], r["sport"], r["daddr"], r["dport"]): r for r in rows}
 
