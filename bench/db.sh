@@ -224,6 +224,8 @@ if [ -n "$basefloe" ]; then
   mrow "BASE_FLOE export clickhouse (unsorted)" "$s" "$c"
   read -r s c < <(tc "$pgpid" "$basefloe" export pg --dsn "$dsn" --table pbase -R "$tmp/in")
   mrow "BASE_FLOE export pg (COPY via parent)" "$s" "$c"
+  read -r w cc < <(tcli "$basefloe" export clickhouse --url "$churl" --table cbcli -R "$tmp/in")
+  say "BASE_FLOE's own CPU, export clickhouse: $cc s ($(echo "scale=2; $cc * 1000000 / $rows" | bc) s/Mrow)"
 fi
 ev() { chq "SELECT value FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'"; }
 [ -n "$jobs" ] && say "clickhouse: blocks found already sorted by the server: $(ev)"

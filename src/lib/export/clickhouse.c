@@ -158,9 +158,8 @@ size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe
 
 static const char *ch_type(const struct floe_dbcol *c);
 
-/* A Native block of recs in the order of keys (NULL: as they are). */
-static size_t chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
-                       const struct sortkey *keys, size_t n, uint64_t file_id, uint8_t *out)
+size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
+                     size_t n, uint64_t file_id, uint8_t *out)
 {
 	uint8_t *p = out;
 	*p++ = (uint8_t)(ncols + 1);  /* LEB128, under 128 */
@@ -174,19 +173,13 @@ static size_t chnative(const struct floe_dbcol *cols, size_t ncols, const struct
 		p = str(p, cols[i].name, strlen(cols[i].name));
 		p = str(p, type, strlen(type));
 		for (size_t k = 0; k < n; k++)
-			p = put_value(&cols[i], &recs[keys ? keys[k].idx : k], p);
+			p = put_value(&cols[i], &recs[k], p);
 	}
 	p = str(p, "file_id", 7);
 	p = str(p, "UInt64", 6);
 	for (size_t k = 0; k < n; k++)
 		p = le(p, file_id, 8);
 	return (size_t)(p - out);
-}
-
-size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
-                     size_t n, uint64_t file_id, uint8_t *out)
-{
-	return chnative(cols, ncols, recs, NULL, n, file_id, out);
 }
 
 static const char *ch_type(const struct floe_dbcol *c)
@@ -696,7 +689,27 @@ static enum floe_err insert_rows(struct floe_ch *c, struct floe_errbuf *eb)
 		memcpy(k->daddr, f->daddr, 16);
 	}
 	qsort(c->keys, c->nrows, sizeof(*c->keys), cmp_key);
-	c->used = chnative(c->cols, c->ncols, c->rows, c->keys, c->nrows, c->file_id, c->buf);
+	/* The records into their sorted places, each moved once (following
+	 * the permutation's cycles): the encoder then reads them in order.
+	 * Encoding column by column through the permutation instead missed
+	 * the cache once per value (2.5 s of floe's CPU per million rows). */
+	for (size_t k = 0; k < c->nrows; k++) {
+		if (c->keys[k].idx == k)
+			continue;
+		struct floe_flow tmp = c->rows[k];
+		size_t j = k;
+		for (;;) {
+			size_t from = c->keys[j].idx;
+			c->keys[j].idx = (uint32_t)j;
+			if (from == k) {
+				c->rows[j] = tmp;
+				break;
+			}
+			c->rows[j] = c->rows[from];
+			j = from;
+		}
+	}
+	c->used = floe_chnative(c->cols, c->ncols, c->rows, c->nrows, c->file_id, c->buf);
 	c->nrows = 0;
 	return insert_buf(c, eb);
 }

@@ -69,6 +69,7 @@ static const struct golden pg_golden[] = {
 	{"sas", "00000008000000000000fc00"},
 	{"das", "000000080000000000000000"},
 	{"sampling", "000000080000000000000000"},
+	{"seq", "000000080000000000000000"},
 	{"synack_ns", "00000008000000000016e360"},
 	{"ackdat_ns", "00000008000000000003d090"},
 };
@@ -120,6 +121,7 @@ static const struct golden ch_golden[] = {
 	{"sas", "00fc0000"},
 	{"das", "00000000"},
 	{"sampling", "00000000"},
+	{"seq", "0000000000000000"},
 	{"synack_ns", "60e3160000000000"},
 	{"ackdat_ns", "90d0030000000000"},
 	{"file_id", "8877665544332211"},
@@ -259,7 +261,7 @@ static const char *const ch_types[] = {
 	"UInt64", "String", "UInt32", "String", "FixedString(6)", "FixedString(6)", "UInt16",
 	"UInt16", "UInt8", "String", "String", "UInt8", "UInt8", "UInt8", "UInt8", "UInt8", "UInt8",
 	"UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "FixedString(16)",
-	"UInt32", "FixedString(16)", "UInt32", "UInt32", "UInt32", "UInt32", "Int64", "Int64",
+	"UInt32", "FixedString(16)", "UInt32", "UInt32", "UInt32", "UInt32", "UInt64", "Int64", "Int64",
 	"UInt64",
 };
 
