@@ -28,8 +28,9 @@
 #
 # PostgreSQL runs with fsync=off for both ways alike (the disk here is
 # shared and its flushes would dominate), and without autovacuum (its
-# workers, children of the postmaster, would count in the server's CPU).  Each load goes into a fresh
-# table; times are wall-clock of the whole command (connect, schema, load).
+# workers, children of the postmaster, would count in the server's CPU).
+# Each load goes into a fresh table; times are wall-clock of the whole
+# command (connect, schema, load).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
