@@ -18,10 +18,12 @@
  * FLOE_BLOCK_ROWS rows. */
 #define INSERT_BUF (40u << 20)
 #define FLOE_BLOCK_ROWS 65536u
-/* The buffer holds a RowBinary INSERT or one Native block of
- * FLOE_CH_INSERT_ROWS rows (its bound; some 45 MiB are used). */
-#define INSERT_BUF_SIZE (FLOE_CHNATIVE_MAX(FLOE_CH_INSERT_ROWS) > INSERT_BUF ? \
-                         FLOE_CHNATIVE_MAX(FLOE_CH_INSERT_ROWS) : INSERT_BUF)
+/* The buffer holds a RowBinary INSERT or the Native blocks of
+ * FLOE_CH_INSERT_ROWS rows, NATIVE_TILE rows each (their bound; some
+ * 45 MiB are used). */
+#define NATIVE_TILE 4096u
+#define NATIVE_BOUND (FLOE_CH_INSERT_ROWS / NATIVE_TILE * FLOE_CHNATIVE_MAX(NATIVE_TILE))
+#define INSERT_BUF_SIZE (NATIVE_BOUND > INSERT_BUF ? NATIVE_BOUND : INSERT_BUF)
 /* Answers floe reads are a number or a list of days. */
 #define RESP_MAX (1u << 20)
 
@@ -725,7 +727,16 @@ static enum floe_err insert_rows(struct floe_ch *c, struct floe_errbuf *eb)
 			j = from;
 		}
 	}
-	c->used = floe_chnative(c->cols, c->ncols, c->rows, c->nrows, c->file_id, c->buf);
+	/* Encoded column by column a tile at a time: one column's values of
+	 * all the rows would stride through 115 MiB of records once per
+	 * column.  The server joins the blocks of one INSERT into one
+	 * (min_insert_block_size_rows), still sorted. */
+	c->used = 0;
+	for (size_t off = 0; off < c->nrows; off += NATIVE_TILE) {
+		size_t k = c->nrows - off < NATIVE_TILE ? c->nrows - off : NATIVE_TILE;
+		c->used += floe_chnative(c->cols, c->ncols, c->rows + off, k, c->file_id,
+		                         c->buf + c->used);
+	}
 	c->nrows = 0;
 	return insert_buf(c, eb);
 }
