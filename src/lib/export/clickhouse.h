@@ -14,10 +14,10 @@
  * its file.
  *
  * Rows go in as Native blocks (column by column: the server copies columns
- * instead of parsing rows; 18.16 has it), one block of up to
- * FLOE_CH_INSERT_ROWS rows per INSERT, sorted by the table's ORDER BY key
- * (hour, saddr, daddr) so that the server finds the block sorted and
- * skips its own sort; or, on request, as RowBinary (row by row, unsorted),
+ * instead of parsing rows; 18.16 has it), up to FLOE_CH_INSERT_ROWS rows
+ * per INSERT sorted by the table's ORDER BY key (hour, saddr, daddr), in
+ * blocks of 4096 rows that the server joins into one, finds sorted and
+ * does not sort again; or, on request, as RowBinary (row by row, unsorted),
  * up to 40 MiB per INSERT.  ClickHouse has no
  * transactions, so the ledger "<table>_files" gets a "started" row for a
  * file before its rows and a "done" row after them.  A file started but
