@@ -286,6 +286,24 @@ def test_query_commands_read_streams(tmp_path, flows, cmd):
     assert got.stdout() == want and len(want.splitlines()) > 1
 
 
+def test_served_records_are_written_with_their_seq(tmp_path):
+    # capture --listen -w: the file keeps the numbers the stream carried
+    port = free_port()
+    srv = Floe(tmp_path, "srv", "capture", "-r", SMALL_A, "--listen", f"127.0.0.1:{port}",
+               "--subscribers", "1", "-w", tmp_path / "tee.floe")
+    try:
+        srv.wait_listening(port)
+        sub = Floe(tmp_path, "sub", "read", "-S", f"127.0.0.1:{port}", "-o", "csv", "-u", "-p", "6",
+                   "-s", FIELDS)
+        assert sub.finish() == 0, sub.stderr()
+        assert srv.finish() == 0, srv.stderr()
+    finally:
+        srv.kill()
+    got, kept = rows(sub.stdout()), file_rows(tmp_path / "tee.floe")
+    assert len(got) > 100 and got == kept
+    assert [int(r["seq"]) for r in kept] == list(range(1, len(kept) + 1))
+
+
 def test_collector_serves_its_records(tmp_path):
     nf = SHARED / "netflow" / "akvorado_akvorado__outlet_flow_decoder_netflow_testdata_data+templates.pcap"
     port = free_port()
@@ -311,28 +329,32 @@ def fast_subscriber(port, result):
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(hello(b"fast"))
     s.settimeout(WAIT)
-    buf, frames = b"", []
+    buf, frames = bytearray(), []
     while True:
         d = s.recv(1 << 20)
         if not d:
             break
         buf += d
-        while len(buf) >= 8:
-            t, _, _, n = struct.unpack("<BBHI", buf[:8])
-            if len(buf) < 8 + n:
+        off = 0
+        while len(buf) - off >= 8:
+            t, _, _, n = struct.unpack_from("<BBHI", buf, off)
+            if len(buf) - off < 8 + n:
                 break
-            nrec = struct.unpack("<I", buf[8 + 12:8 + 16])[0] if t == 2 else 0
-            frames.append((t, buf[8:8 + n] if t == 4 else n, nrec))
-            buf = buf[8 + n:]
+            nrec = struct.unpack_from("<I", buf, off + 8 + 12)[0] if t == 2 else 0
+            frames.append((t, bytes(buf[off + 8:off + 8 + n]) if t == 4 else n, nrec))
+            off += 8 + n
+        del buf[:off]
     s.close()
     result.extend(frames)
 
 
 def test_stalled_subscriber_is_cut_off(tmp_path, flows):
     port = free_port()
-    copies = 10
+    # the bound leaves a busy machine's scheduler room for the fast reader;
+    # the stalled one passes it anyway (20 copies are about 6 MB of frames)
+    copies = 20
     srv = Floe(tmp_path, "srv", "read", "-r", *[flows] * copies, "--listen", f"127.0.0.1:{port}",
-               "--subscribers", "2", "--subscriber-buffer", "256k", "--stats")
+               "--subscribers", "2", "--subscriber-buffer", "1m", "--stats")
     stalled = socket.socket()
     frames = []
     try:

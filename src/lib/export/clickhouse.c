@@ -567,7 +567,7 @@ static enum floe_err wait_mutations(struct floe_ch *c, const char *url, const ch
 	                           "database = currentDatabase() AND table = '%s' AND is_done = 0",
 	         table);
 	for (int i = 0; i < 6000; i++) {
-		uint64_t n;
+		uint64_t n = 0;
 		enum floe_err e = ch_count(c, url, sql, &n, eb);
 		if (e || n == 0)
 			return e;
@@ -583,7 +583,7 @@ static enum floe_err op_loaded(void *t, const struct floe_dbfile *f, bool *done,
 {
 	struct floe_ch *c = t;
 	char sql[512];
-	uint64_t n;
+	uint64_t n = 0;
 	enum floe_err me = c->made ? FLOE_OK : make_tables(c, eb);
 	if (me)
 		return me;

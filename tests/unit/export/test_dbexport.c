@@ -261,8 +261,8 @@ static const char *const ch_types[] = {
 	"UInt64", "String", "UInt32", "String", "FixedString(6)", "FixedString(6)", "UInt16",
 	"UInt16", "UInt8", "String", "String", "UInt8", "UInt8", "UInt8", "UInt8", "UInt8", "UInt8",
 	"UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "UInt32", "FixedString(16)",
-	"UInt32", "FixedString(16)", "UInt32", "UInt32", "UInt32", "UInt32", "UInt64", "Int64", "Int64",
-	"UInt64",
+	"UInt32", "FixedString(16)", "UInt32", "UInt32", "UInt32", "UInt32", "UInt64", "Int64",
+	"Int64", "UInt64",
 };
 
 static size_t put_str(uint8_t *p, const char *s)
@@ -274,7 +274,7 @@ static size_t put_str(uint8_t *p, const char *s)
 }
 
 /* A Native block of two rows: the second differs in sport (53) and state
- * (RST).  Expected: 50 columns, 2 rows, then per column its name, its
+ * (RST).  Expected: 51 columns, 2 rows, then per column its name, its
  * type and the two values from the RowBinary golden table. */
 static void test_native(void)
 {
