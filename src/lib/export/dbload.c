@@ -240,8 +240,8 @@ static int64_t mono_ns(void)
  * request ends it too when woken is true, a finish request always. */
 static void nap(const struct floe_dbload_opts *o, int64_t ns, bool woken)
 {
-	while (ns > 0 && !stopped(o) && !(o->finish && *o->finish)) {
-		if (woken && o->wake && *o->wake)
+	while (ns > 0 && !stopped(o) && !(o->finish && atomic_load(o->finish))) {
+		if (woken && o->wake && atomic_load(o->wake))
 			break;
 		int64_t step = ns < 100000000 ? ns : 100000000;
 		struct timespec ts = {0, (long)step};
@@ -249,7 +249,7 @@ static void nap(const struct floe_dbload_opts *o, int64_t ns, bool woken)
 		ns -= step;
 	}
 	if (o->wake)
-		*o->wake = 0;
+		atomic_store(o->wake, 0);
 }
 
 /* One pass over the files still to load (todo, indexes into cur), shared
@@ -376,7 +376,7 @@ enum floe_err floe_dbload_run(const struct floe_dbload_opts *o, const struct flo
 	int64_t wait = interval, next_expiry = 0;
 	struct plist done = {.b = &b};
 	for (; !e;) {
-		bool last = o->finish && *o->finish;
+		bool last = o->finish && atomic_load(o->finish);
 		struct plist cur = {.b = &b};
 		bool *ok = NULL;
 		struct floe_errbuf peb = {0};
@@ -450,7 +450,7 @@ struct floe_dbfollow {
 	const struct floe_dbload_ops *ops;
 	void *t[FLOE_DBLOAD_MAX_JOBS];
 	size_t nt;
-	volatile sig_atomic_t stop, wake, finish;
+	atomic_int wake, finish;
 	struct floe_dbload_stats st;
 };
 
@@ -482,7 +482,7 @@ struct floe_dbfollow *floe_dbfollow_start(const struct floe_dbload_opts *o,
 	}
 	f->o = *o;
 	f->o.follow = true;
-	f->o.stop = &f->stop;
+	f->o.stop = NULL;   /* the thread ends by finish */
 	f->o.wake = &f->wake;
 	f->o.finish = &f->finish;
 	f->ops = ops;
@@ -500,14 +500,14 @@ struct floe_dbfollow *floe_dbfollow_start(const struct floe_dbload_opts *o,
 void floe_dbfollow_wake(struct floe_dbfollow *f)
 {
 	if (f)
-		f->wake = 1;
+		atomic_store(&f->wake, 1);
 }
 
 void floe_dbfollow_stop(struct floe_dbfollow *f, struct floe_dbload_stats *st)
 {
 	if (!f)
 		return;
-	f->finish = 1;
+	atomic_store(&f->finish, 1);
 	pthread_join(f->th, NULL);
 	if (st)
 		*st = f->st;

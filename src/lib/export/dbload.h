@@ -27,6 +27,7 @@
 #define FLOE_EXPORT_DBLOAD_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -105,9 +106,9 @@ struct floe_dbload_opts {
 	int64_t max_interval;
 	/* follow: after a good pass, at most hourly, ops->expire(keep) (0: never) */
 	int64_t expire_keep;
-	/* follow: set (by floe_dbfollow) to end a wait early / to end after one
-	 * more pass; NULL: none */
-	volatile sig_atomic_t *wake, *finish;
+	/* follow: set (by floe_dbfollow, from another thread) to end a wait
+	 * early / to end after one more pass; NULL: none */
+	atomic_int *wake, *finish;
 };
 
 struct floe_dbload_stats {
@@ -141,7 +142,8 @@ FLOE_WUR enum floe_err floe_dbload_run(const struct floe_dbload_opts *o,
  * floe_dbload_run with follow in a thread of its own (signals blocked in
  * it), for a caller that must not wait on the database (the archiver).
  * o and what it points to, ops and t stay the caller's and must outlive
- * the thread; o->stop, wake and finish are the thread's own.  Returns NULL
+ * the thread; o->stop, wake and finish are the thread's own (it ends by
+ * floe_dbfollow_stop).  Returns NULL
  * with eb set (NOMEM, or the thread could not start).
  */
 struct floe_dbfollow;
