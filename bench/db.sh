@@ -5,6 +5,17 @@
 #
 #   bench/db.sh [BUILDDIR]          (default: build)
 #
+#   JOBS="1 2 4"   also load with floe export --jobs N for each N (pg, clickhouse)
+#   CSV=0          leave out the CSV ways
+#   PG_WAL=minimal run PostgreSQL with wal_level=minimal (default replica)
+#   BASE_FLOE=PATH another floe binary (e.g. an older build) to compare
+#                  with on ClickHouse
+#
+# With JOBS it also loads one file into a fresh table (its day partition
+# made in the load's own transaction: with wal_level=minimal the server
+# writes no WAL for it) and the next file of the same day into the
+# existing partition, to show what the WAL costs per row.
+#
 # Input: FILES hourly files (default 6, about 1.2M flows) of the archive
 # bench/archive.sh builds from the large capture (bench/out/archive).  The
 # script starts its own PostgreSQL 15 cluster and ClickHouse server on
@@ -16,8 +27,10 @@
 #   floe read -o csv | clickhouse-client INSERT FORMAT CSVWithNames
 #
 # PostgreSQL runs with fsync=off for both ways alike (the disk here is
-# shared and its flushes would dominate).  Each load goes into a fresh
-# table; times are wall-clock of the whole command (connect, schema, load).
+# shared and its flushes would dominate), and without autovacuum (its
+# workers, children of the postmaster, would count in the server's CPU).
+# Each load goes into a fresh table; times are wall-clock of the whole
+# command (connect, schema, load).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -25,6 +38,10 @@ build=${1:-build}
 floe=$root/$build/src/cli/floe
 out=${FLOE_BENCH_OUT:-$here/out}
 nfiles=${FILES:-6}
+jobs=${JOBS:-}
+docsv=${CSV:-1}
+pgwal=${PG_WAL:-replica}
+basefloe=${BASE_FLOE:-}
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$floe" ] || { echo "build first: ninja -C $build" >&2; exit 1; }
 [ -d "$out/archive" ] || { echo "missing $out/archive: run bench/archive.sh first" >&2; exit 1; }
@@ -57,7 +74,7 @@ echo "input: $nfiles files, $rows rows"
 # PostgreSQL
 mkdir "$tmp/pg" && chown postgres "$tmp/pg"
 su postgres -s /bin/sh -c "$pgbin/initdb -D $tmp/pg -U postgres --auth=trust -E UTF8" >/dev/null
-su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $tmp/pg -l $tmp/pg/server.log -w -o \"-p $pgport -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_wal_size=4GB -c shared_buffers=256MB\" start" >/dev/null
+su postgres -s /bin/sh -c "$pgbin/pg_ctl -D $tmp/pg -l $tmp/pg/server.log -w -o \"-p $pgport -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off -c max_wal_size=4GB -c shared_buffers=256MB -c autovacuum=off -c wal_level=$pgwal $([ "$pgwal" = minimal ] && echo -c max_wal_senders=0)\" start" >/dev/null
 dsn="host=127.0.0.1 port=$pgport user=postgres dbname=postgres"
 psqlc() { psql -X -q -At -h 127.0.0.1 -p "$pgport" -U postgres -d postgres "$@"; }
 
@@ -114,6 +131,15 @@ chcsv_ddl="CREATE TABLE csvflows (stime Float64, ltime Float64, proto String, sa
  ORDER BY (toStartOfHour(toDateTime(stime)), saddr, daddr)"
 
 t() { local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N); echo "$e - $s" | bc; }
+# The CPU seconds (user + sys) of a command and its children, for floe's own
+# share: "wall cpu".
+tcli() {
+  local s e c0 c1 me=$BASHPID
+  c0=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$me/stat")
+  s=$(date +%s.%N); "$@"; e=$(date +%s.%N)
+  c1=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$me/stat")
+  echo "$(echo "$e - $s" | bc) $(echo "scale=2; ($c1 - $c0) / $(getconf CLK_TCK)" | bc)"
+}
 # CPU seconds a server has used (itself and its reaped children: the
 # PostgreSQL backends), from /proc: the machine is shared, so wall-clock
 # rates vary with the load and the CPU cost per row says more.
@@ -138,11 +164,13 @@ pgpid=$(head -n 1 "$tmp/pg/postmaster.pid")
 read -r s_pg c_pg < <(tc "$pgpid" "$floe" export pg --dsn "$dsn" --table flows -R "$tmp/in")
 n=$(psqlc -c "SELECT count(*) FROM flows")
 [ "$n" = "$rows" ] || { echo "pg: $n rows, want $rows" >&2; exit 1; }
+if [ "$docsv" = 1 ]; then
 psqlc -c "$pgcsv_ddl"
 pgcsv() { csv | psqlc -c '\copy csvflows FROM STDIN WITH (FORMAT csv, HEADER true)'; }
 read -r s_pgcsv c_pgcsv < <(tc "$pgpid" pgcsv)
 n=$(psqlc -c "SELECT count(*) FROM csvflows")
 [ "$n" = "$rows" ] || { echo "pg csv: $n rows, want $rows" >&2; exit 1; }
+fi
 
 read -r s_ch c_ch < <(tc "$chpid" "$floe" export clickhouse --url "$churl" --table flows -R "$tmp/in")
 n=$(chq "SELECT count() FROM flows")
@@ -151,19 +179,71 @@ read -r s_chrb c_chrb < <(tc "$chpid" "$floe" export clickhouse --url "$churl" -
   --format rowbinary -R "$tmp/in")
 n=$(chq "SELECT count() FROM flowsrb")
 [ "$n" = "$rows" ] || { echo "clickhouse rowbinary: $n rows, want $rows" >&2; exit 1; }
+if [ "$docsv" = 1 ]; then
 chq "$chcsv_ddl"
 chcsv() { csv | clickhouse-client --port "$chtcp" --query 'INSERT INTO csvflows FORMAT CSVWithNames'; }
 read -r s_chcsv c_chcsv < <(tc "$chpid" chcsv)
 n=$(chq "SELECT count() FROM csvflows")
 [ "$n" = "$rows" ] || { echo "clickhouse csv: $n rows, want $rows" >&2; exit 1; }
+fi
 
 row() { say "$(printf '%-44s %8.2f %10s %8.2f %12s' "$1" "$2" "$(rate "$2")" "$3" "$(rate "$3")")"; }
 say "$(printf '%-44s %8s %10s %8s %12s' 'load' 'seconds' 'rows/s' 'srv-cpu' 'rows/cpu-s')"
 row 'floe export pg (binary COPY)' "$s_pg" "$c_pg"
-row 'floe read -o csv | psql \copy (CSV)' "$s_pgcsv" "$c_pgcsv"
+[ "$docsv" = 1 ] && row 'floe read -o csv | psql \copy (CSV)' "$s_pgcsv" "$c_pgcsv"
 row 'floe export clickhouse (Native)' "$s_ch" "$c_ch"
 row 'floe export clickhouse --format rowbinary' "$s_chrb" "$c_chrb"
-row 'floe read -o csv | clickhouse-client (CSV)' "$s_chcsv" "$c_chcsv"
+[ "$docsv" = 1 ] && row 'floe read -o csv | clickhouse-client (CSV)' "$s_chcsv" "$c_chcsv"
+if [ "$docsv" = 1 ]; then
 say "pg: csv/floe time ratio $(echo "scale=2; $s_pgcsv / $s_pg" | bc), server cpu ratio $(echo "scale=2; $c_pgcsv / $c_pg" | bc)"
 say "clickhouse: csv/floe time ratio $(echo "scale=2; $s_chcsv / $s_ch" | bc), server cpu ratio $(echo "scale=2; $c_chcsv / $c_ch" | bc)"
+fi
+
+# Parallel loads: N connections, N files at once; server CPU per million
+# rows alongside (the figure that does not depend on what else runs).
+mrow() { say "$(printf '%-44s %8.2f %10s %8.2f %12s %10.2f' "$1" "$2" "$(rate "$2")" "$3" \
+  "$(rate "$3")" "$(echo "scale=4; $3 * 1000000 / $rows" | bc)")"; }
+if [ -n "$jobs" ] || [ -n "$basefloe" ]; then
+  say "$(printf '%-44s %8s %10s %8s %12s %10s' 'load (wal_level='"$pgwal"')' 'seconds' 'rows/s' 'srv-cpu' 'rows/cpu-s' 'cpu-s/Mrow')"
+fi
+for j in $jobs; do
+  read -r s c < <(tc "$pgpid" "$floe" export pg --dsn "$dsn" --table pj$j --jobs "$j" -R "$tmp/in")
+  n=$(psqlc -c "SELECT count(*) FROM pj$j")
+  [ "$n" = "$rows" ] || { echo "pg --jobs $j: $n rows, want $rows" >&2; exit 1; }
+  mrow "floe export pg --jobs $j" "$s" "$c"
+done
+for j in $jobs; do
+  read -r s c < <(tc "$chpid" "$floe" export clickhouse --url "$churl" --table cj$j --jobs "$j" \
+    -R "$tmp/in")
+  n=$(chq "SELECT count() FROM cj$j")
+  [ "$n" = "$rows" ] || { echo "clickhouse --jobs $j: $n rows, want $rows" >&2; exit 1; }
+  mrow "floe export clickhouse --jobs $j (sorted)" "$s" "$c"
+done
+if [ -n "$basefloe" ]; then
+  read -r s c < <(tc "$chpid" "$basefloe" export clickhouse --url "$churl" --table cbase \
+    -R "$tmp/in")
+  mrow "BASE_FLOE export clickhouse (unsorted)" "$s" "$c"
+  read -r s c < <(tc "$pgpid" "$basefloe" export pg --dsn "$dsn" --table pbase -R "$tmp/in")
+  mrow "BASE_FLOE export pg (COPY via parent)" "$s" "$c"
+  read -r w cc < <(tcli "$basefloe" export clickhouse --url "$churl" --table cbcli -R "$tmp/in")
+  say "BASE_FLOE's own CPU, export clickhouse: $cc s ($(echo "scale=2; $cc * 1000000 / $rows" | bc) s/Mrow)"
+fi
+ev() { chq "SELECT value FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'"; }
+[ -n "$jobs" ] && say "clickhouse: blocks found already sorted by the server: $(ev)"
+if [ -n "$jobs" ]; then
+  # floe's own CPU for a whole load (reading, checksum, encoding, sorting)
+  read -r w cc < <(tcli "$floe" export clickhouse --url "$churl" --table ccli -R "$tmp/in")
+  say "floe's own CPU, export clickhouse: $cc s ($(echo "scale=2; $cc * 1000000 / $rows" | bc) s/Mrow)"
+  read -r w cc < <(tcli "$floe" export pg --dsn "$dsn" --table pcli -R "$tmp/in")
+  say "floe's own CPU, export pg: $cc s ($(echo "scale=2; $cc * 1000000 / $rows" | bc) s/Mrow)"
+  # One file into a fresh table (partition made in the same transaction),
+  # then the next file of the same day (partition exists).
+  f1=$(ls "$tmp/in" | sed -n 1p); f2=$(ls "$tmp/in" | sed -n 2p)
+  r1=$("$floe" cluster -r "$tmp/in/$f1" -m proto -s trans -o csv | awk -F, 'NR > 1 { n += $1 } END { print n }')
+  r2=$("$floe" cluster -r "$tmp/in/$f2" -m proto -s trans -o csv | awk -F, 'NR > 1 { n += $1 } END { print n }')
+  read -r s c < <(tc "$pgpid" "$floe" export pg --dsn "$dsn" --table wal -r "$tmp/in/$f1")
+  say "$(printf 'pg, wal_level=%s, new partition (same tx):      %8d rows %6.2f cpu-s %8.2f cpu-s/Mrow' "$pgwal" "$r1" "$c" "$(echo "scale=4; $c * 1000000 / $r1" | bc)")"
+  read -r s c < <(tc "$pgpid" "$floe" export pg --dsn "$dsn" --table wal -r "$tmp/in/$f2")
+  say "$(printf 'pg, wal_level=%s, existing partition:           %8d rows %6.2f cpu-s %8.2f cpu-s/Mrow' "$pgwal" "$r2" "$c" "$(echo "scale=4; $c * 1000000 / $r2" | bc)")"
+fi
 say "(srv-cpu: CPU seconds of the server processes during the load; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"

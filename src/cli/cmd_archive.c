@@ -28,6 +28,8 @@
 #include "archive/archive.h"
 #include "archive/maint.h"
 #include "codec/pipe.h"
+#include "export/clickhouse.h"
+#include "export/pg.h"
 #include "net/stream.h"
 #include "util/timefmt.h"
 
@@ -80,6 +82,9 @@ static const char archive_help[] =
 	"                   archived: drop them (by seq, or up to the last record of\n"
 	"                   the instance's newest file when records have no seq)\n"
 	"  --stats          print counts to the log at exit\n"
+	"  --pg DSN         load each file as it closes into PostgreSQL (docs/db.md)\n"
+	"  --clickhouse URL and/or into ClickHouse (http://[USER:PASSWORD@]HOST:PORT/)\n"
+	"  --db-expire DUR  drop the databases' day partitions older than DUR\n"
 	"  --config FILE, --log FILE, --syslog [FACILITY], --pidfile FILE: see\n"
 	"  docs/daemon.md.  SIGHUP reopens the log and rereads --keep, --max-size\n"
 	"  from the config; SIGTERM closes the open file cleanly.\n"
@@ -94,6 +99,7 @@ enum {
 	/* the archiver */
 	A_INST = 1u << 7, A_ROT = 1u << 8, A_BLOCK = 1u << 9, A_RESUME = 1u << 10,
 	A_STATS = 1u << 11, A_SOURCE = 1u << 12, A_TLS = 1u << 13, A_ENC = 1u << 14,
+	A_DB = 1u << 15,
 };
 
 struct aopts {
@@ -116,6 +122,9 @@ struct aopts {
 	const char *sources[64];   /* -S */
 	size_t nsources;
 	const char *token_file, *tls_ca, *tls_cert, *tls_key;
+	/* loading into databases (docs/db.md "From the archiver") */
+	const char *pg, *clickhouse;
+	int64_t db_expire;
 };
 
 static int usage(struct aopts *a, const char *what, const char *arg)
@@ -154,6 +163,9 @@ static const struct aopt {
 	{"--tls-ca", NULL, A_TLS},
 	{"--tls-cert", NULL, A_TLS},
 	{"--tls-key", NULL, A_TLS},
+	{"--pg", NULL, A_DB},
+	{"--clickhouse", NULL, A_DB},
+	{"--db-expire", NULL, A_DB},
 };
 
 static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
@@ -233,6 +245,14 @@ static int parse(struct aopts *a, unsigned accept, int argc, char **argv)
 			a->c.encoders_given = true;
 			break;
 		}
+		case A_DB:
+			if (strcmp(o, "--db-expire") == 0) {
+				if (!cli_parse_duration(v, &a->db_expire) || a->db_expire <= 0)
+					return usage(a, "--db-expire takes a duration such as 180d, not", v);
+			} else {
+				*(strcmp(o, "--pg") == 0 ? &a->pg : &a->clickhouse) = v;
+			}
+			break;
 		case A_BLOCK: {
 			uint64_t x;
 			if (!cli_parse_count(v, &x) || x == 0 || x > 65536)
@@ -551,6 +571,8 @@ struct arch {
 	size_t nseqs;
 	uint64_t skipped;
 	uint64_t records;
+	/* --pg, --clickhouse: loading threads, woken as files close */
+	struct floe_dbfollow *db_follow[2];
 	/* -S with one source: its server's run id, kept in DIR/INSTANCE/.session
 	 * so that a restart tells a server that restarted meanwhile (whose seqs
 	 * begin again) from the one it left */
@@ -797,6 +819,8 @@ static enum floe_err arch_add(struct arch *d, const struct floe_flow *recs, size
 	if (st.files != d->files_closed) {
 		d->files_closed = st.files;
 		arch_expire(d);
+		floe_dbfollow_wake(d->db_follow[0]);
+		floe_dbfollow_wake(d->db_follow[1]);
 	}
 	return FLOE_OK;
 }
@@ -1032,6 +1056,72 @@ static struct floe_stream_client *open_sources(struct arch *d, char **token,
 	return c;
 }
 
+/* ---- --pg, --clickhouse: each closed file into the databases ---- */
+
+struct arch_db {
+	char dir[FLOE_ARCHIVE_PATH_MAX];
+	const char *dirs[1];
+	struct floe_dbload_opts lo;
+	struct floe_pg *pg;
+	struct floe_ch *ch;
+};
+
+/* A thread per database follows the instance's directory (dbload.h): what
+ * the ledger lacks is loaded, so a restart or a database back after a
+ * while catches up.  The connections are made by the threads. */
+static bool arch_db_start(struct arch *d, struct arch_db *db)
+{
+	struct aopts *a = d->a;
+	if (!a->pg && !a->clickhouse)
+		return true;
+	snprintf(db->dir, sizeof(db->dir), "%s/%s", a->dir, a->instance);
+	db->dirs[0] = db->dir;
+	db->lo = (struct floe_dbload_opts){.dirs = db->dirs, .ndirs = 1,
+	                                   .range = FLOE_TIMERANGE_ALL, .follow = true,
+	                                   .interval = 2 * NS, .max_interval = 60 * NS,
+	                                   .expire_keep = a->db_expire, .log = cli_log()};
+	struct floe_errbuf eb = {0};
+	if (a->pg) {
+		struct floe_pg_opts po = {.dsn = a->pg, .log = cli_log(), .lazy = true};
+		if ((db->pg = floe_pg_create(&po, &eb)))
+			d->db_follow[0] = floe_pg_follow(db->pg, &db->lo, &eb);
+		if (!d->db_follow[0]) {
+			cli_error(&a->c, "--pg: %s", eb.msg);
+			return false;
+		}
+	}
+	if (a->clickhouse) {
+		struct floe_ch_opts co = {.url = a->clickhouse, .log = cli_log(), .lazy = true};
+		if ((db->ch = floe_ch_create(&co, &eb)))
+			d->db_follow[1] = floe_ch_follow(db->ch, &db->lo, &eb);
+		if (!d->db_follow[1]) {
+			cli_error(&a->c, "--clickhouse: %s", eb.msg);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* After the last file closed: one more pass each, then the threads end. */
+static void arch_db_stop(struct arch *d, struct arch_db *db)
+{
+	static const char *const names[2] = {"PostgreSQL", "ClickHouse"};
+	for (int i = 0; i < 2; i++) {
+		if (!d->db_follow[i])
+			continue;
+		struct floe_dbload_stats st;
+		floe_dbfollow_stop(d->db_follow[i], &st);
+		d->db_follow[i] = NULL;
+		if (d->a->stats)
+			floe_logf(cli_log(), FLOE_LOG_INFO, "%s: files loaded %" PRIu64 ", already "
+			          "loaded %" PRIu64 ", rows %" PRIu64 ", retries %" PRIu64 ", partitions "
+			          "dropped %" PRIu64, names[i], st.files_loaded, st.files_skipped, st.rows,
+			          st.retries, st.partitions_dropped);
+	}
+	floe_pg_destroy(db->pg);
+	floe_ch_destroy(db->ch);
+}
+
 static int do_daemon(struct aopts *a)
 {
 	struct arch d = {.a = a, .keep = a->keep, .max_size = a->max_size};
@@ -1089,6 +1179,9 @@ static int do_daemon(struct aopts *a)
 		cli_error(&a->c, "%s", eb.msg);
 		rc = EXIT_FAIL;
 	}
+	struct arch_db db = {0};
+	if (rc == EXIT_OK && !arch_db_start(&d, &db))
+		rc = EXIT_FAIL;
 	if (rc == EXIT_OK) {
 		floe_logf(cli_log(), FLOE_LOG_INFO, "archiving '%s' into '%s/%s'", d.input, a->dir,
 		          a->instance);
@@ -1101,6 +1194,7 @@ static int do_daemon(struct aopts *a)
 		cli_error(&a->c, "%s", eb.msg);
 		rc = EXIT_FAIL;
 	}
+	arch_db_stop(&d, &db);
 	if (d.skipping && !d.by_seq) {
 		cli_warn(&a->c, "the stream ended before the last record archived: %" PRIu64
 		         " records dropped as already archived", d.skipped);
@@ -1147,7 +1241,7 @@ static const struct sub {
 /* The archiver's options (no subcommand word). */
 static const struct sub daemon_sub = {
 	"", A_DIR | A_FILES | A_KEEP | A_SIZE | A_INST | A_ROT | A_BLOCK | A_RESUME | A_STATS |
-	        A_SOURCE | A_TLS | A_ENC,
+	        A_SOURCE | A_TLS | A_ENC | A_DB,
 	do_daemon};
 
 int cmd_archive(int argc, char **argv)

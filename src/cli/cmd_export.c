@@ -66,6 +66,7 @@ static const char db_help[] =
 	"  --follow         keep loading files of -R as they close, until a signal\n"
 	"  --interval DUR   --follow: look for new files every DUR (default 5s)\n"
 	"  --expire DUR     drop the day partitions older than DUR (e.g. 180d)\n"
+	"  --jobs N         load N files at once, over N connections (default 1)\n"
 	"  --schema         print the tables' DDL and exit\n"
 	"  --stats          print counts of files and rows to stderr\n"
 	"  -v               name each file loaded\n";
@@ -93,6 +94,7 @@ struct db_args {
 	size_t nshards;
 	bool schema, follow, stats, rowbinary;
 	int64_t interval, expire;
+	uint64_t jobs;
 };
 
 static int db_usage(const char *fmt, const char *arg)
@@ -133,6 +135,14 @@ static int db_export(bool pg, int argc, char **argv)
 				return db_usage("%s", "bad --format (native, rowbinary)");
 			}
 			a.rowbinary = strcmp(next, "rowbinary") == 0;
+			i++;
+			continue;
+		} else if (strcmp(arg, "--jobs") == 0) {
+			if (!next || !cli_parse_count(next, &a.jobs) || a.jobs == 0 ||
+			    a.jobs > FLOE_DBLOAD_MAX_JOBS) {
+				free(av);
+				return db_usage("%s", "bad --jobs (1 to 16)");
+			}
 			i++;
 			continue;
 		} else if (strcmp(arg, "--interval") == 0 || strcmp(arg, "--expire") == 0) {
@@ -255,7 +265,7 @@ static int db_export(bool pg, int argc, char **argv)
 		struct floe_dbload_opts lo = {
 			.files = o.rfiles, .nfiles = o.nrfiles, .dirs = o.rdirs, .ndirs = o.nrdirs,
 			.range = o.trange, .follow = a.follow, .interval = a.interval, .stop = &db_stop,
-			.log = &log,
+			.log = &log, .jobs = (unsigned)a.jobs,
 		};
 		if (a.follow) {
 			struct sigaction sa = {0};

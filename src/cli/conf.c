@@ -65,6 +65,10 @@ static const struct cli_conf_key keys[] = {
 	{"tls-key",        "--tls-key",        ALL,             true,  false, false},
 	{"subscribers",    "--subscribers",    CAP | COL | REL, true,  false, false},
 	{"linger",         "--linger",         CAP | COL | REL, true,  false, false},
+	/* loading into databases (docs/db.md) */
+	{"pg",             "--pg",             ARC,             true,  false, false},
+	{"clickhouse",     "--clickhouse",     ARC,             true,  false, false},
+	{"db-expire",      "--db-expire",      ARC,             true,  false, false},
 };
 
 unsigned cli_conf_cmd_bit(const char *cmd)

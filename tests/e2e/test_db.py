@@ -637,3 +637,266 @@ def test_export_help():
     assert p.returncode == 2 and "--dsn" in p.stderr
     p = run("export", "clickhouse", "--url", "http://127.0.0.1:1/", "--format", "tsv", check=False)
     assert p.returncode == 2 and "bad --format" in p.stderr
+
+
+# ---- loading in parallel (--jobs) ----
+
+def test_pg_jobs(pg, flows):
+    files = flows["files"]
+    p = pg_load(pg, "--table", "par", "--jobs", "3", "-r", *files, flows["big"], "--stats")
+    assert f"files loaded {len(files) + 1}," in p.stderr, p.stderr
+    assert pg_totals(pg, "par") == cluster_totals(files + [flows["big"]])
+    assert pg.sql("SELECT count(*) FROM par_files") == [[str(len(files) + 1)]]
+    # Each row is in the partition of its day (made before the COPYs).
+    bad = pg.sql("SELECT count(*) FROM par WHERE to_char(stime AT TIME ZONE 'UTC', "
+                 "'YYYYMMDD') <> substr(tableoid::regclass::text, 5)")
+    assert bad == [["0"]]
+    p = pg_load(pg, "--table", "par", "--jobs", "3", "-r", *files, "--stats")
+    assert f"files loaded 0, already loaded {len(files)}, rows 0" in p.stderr
+    p = pg_load(pg, "--table", "par", "--jobs", "17", "-r", *files, check=False)
+    assert p.returncode == 2 and "--jobs" in p.stderr
+
+
+def test_ch_jobs_and_sorted_blocks(ch, flows):
+    files = flows["files"]
+    p = ch_load(ch, "--table", "par", "--jobs", "2", "-r", *files, flows["big"], "--stats")
+    assert f"files loaded {len(files) + 1}," in p.stderr, p.stderr
+    assert ch_totals(ch, "par") == cluster_totals(files + [flows["big"]])
+    assert ch.sql("SELECT count() FROM par_files WHERE done") == [[str(len(files) + 1)]]
+    # The big file (600000 rows) in INSERTs of one sorted block each: the
+    # server found each block sorted (MergeTreeDataWriter skips its sort).
+    ev = "SELECT value FROM system.events WHERE event = 'MergeTreeDataWriterBlocksAlreadySorted'"
+    before = int((ch.sql(ev) or [["0"]])[0][0])
+    ch_load(ch, "--table", "sorted", "-r", flows["big"])
+    after = int((ch.sql(ev) or [["0"]])[0][0])
+    assert after - before >= 3
+    assert ch.sql("SELECT count() FROM sorted") == [["600000"]]
+
+
+# ---- the archiver loading as files close ----
+
+@pytest.fixture(scope="module")
+def stream_120s(tmp_path_factory):
+    """120000 generated records over 120 s (one per ms), as `floe read -w -`
+    writes them in blocks of 2000 records: 12 files of 10 s each."""
+    d = tmp_path_factory.mktemp("arcdb")
+    f = d / "gen.floe"
+    subprocess.run([GEN, str(f), "20000", "120000"], check=True, capture_output=True)
+    p = subprocess.run([FLOE, "read", "-r", str(f), "-w", "-", "--block-records", "2000"],
+                       capture_output=True, check=True)
+    return split_stream(p.stdout)
+
+
+def split_stream(data):
+    """A floe stream's bytes as (header, [blocks], footer) (docs/format.md)."""
+    import struct
+    hdr_len = struct.unpack_from("<I", data, 8)[0]
+    off, blocks = hdr_len, []
+    while data[off:off + 4] == b"FLBK":
+        hl = struct.unpack_from("<H", data, off + 4)[0]
+        sl = struct.unpack_from("<I", data, off + 32)[0]
+        cl = struct.unpack_from("<I", data, off + 40)[0]
+        blocks.append(data[off:off + hl + sl + cl])
+        off += hl + sl + cl
+    assert data[off:off + 4] == b"FLIX"
+    assert len(blocks) == 60
+    return data[:hdr_len], blocks, data[off:]
+
+
+def archiver(arc, *args):
+    return subprocess.Popen([FLOE, "archive", "--dir", str(arc), "--instance", "a",
+                             "--rotate", "10s", "--block-records", "2000", "--stats", *args],
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def feed(proc, stream, start, end):
+    """Blocks [start, end) of the stream: the header before the first, the
+    footer after the last (60)."""
+    header, blocks, footer = stream
+    data = (header if start == 0 else b"") + b"".join(blocks[start:end]) + \
+        (footer if end == len(blocks) else b"")
+    proc.stdin.write(data)
+    proc.stdin.flush()
+
+
+def closed_files(arc):
+    return sorted(str(f) for f in pathlib.Path(arc).rglob("*.floe"))
+
+
+def ch_db(ch, name):
+    ch.sql(f"CREATE DATABASE IF NOT EXISTS {name}")
+    return f"http://default:{PASSWORD}@127.0.0.1:{ch.http}/?database={name}"
+
+
+def pg_db(pg, name):
+    pg.sql(f"DROP DATABASE IF EXISTS {name}")
+    pg.sql(f"CREATE DATABASE {name}")
+    return pg.dsn.replace("dbname=postgres", f"dbname={name}")
+
+
+def pg_in(pg, db, q):
+    env = dict(os.environ, PGPASSWORD=PASSWORD)
+    r = subprocess.run(["psql", "-X", "-q", "-At", "-F", "|", "-h", "127.0.0.1", "-p",
+                        str(pg.port), "-U", "postgres", "-d", db, "-c", q],
+                       capture_output=True, text=True, env=env, timeout=120)
+    if r.returncode != 0:
+        return None
+    return [line.split("|") for line in r.stdout.splitlines() if line]
+
+
+def test_archive_loads_each_closed_file_once(pg, ch, stream_120s, tmp_path):
+    """Fed by a pipe, with --pg and --clickhouse: every file is loaded as it
+    closes, once, into both; the totals are floe cluster's of the archive."""
+    arc = tmp_path / "arc"
+    dsn, url = pg_db(pg, "arc1"), ch_db(ch, "arc1")
+    a = archiver(arc, "--pg", dsn, "--clickhouse", url)
+    data = stream_120s
+    try:
+        feed(a, data, 0, 30)
+        # Files closed while the archiver still runs are in both already.
+        wait_for(lambda: len(closed_files(arc)) >= 4, what="4 closed files")
+        wait_for(lambda: pg_in(pg, "arc1", "SELECT count(*) FROM flows_files") ==
+                 [[str(len(closed_files(arc)))]], what="the closed files in PostgreSQL")
+        wait_for(lambda: ch.sql("SELECT count() FROM arc1.flows_files WHERE done") ==
+                 [[str(len(closed_files(arc)))]], what="the closed files in ClickHouse")
+        feed(a, data, 30, 60)
+        a.stdin.close()
+        err = a.stderr.read().decode()
+        assert a.wait(timeout=120) == 0, err
+    finally:
+        if a.poll() is None:
+            a.kill()
+    files = closed_files(arc)
+    n = str(len(files))
+    assert len(files) >= 12
+    assert "PostgreSQL: files loaded" in err and "ClickHouse: files loaded" in err
+    want = cluster_totals(files)
+    got = pg_in(pg, "arc1", "SELECT host(saddr), sum(sbytes + dbytes), sum(spkts + dpkts), "
+                "sum(trans) FROM flows GROUP BY 1")
+    assert {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in got} == want
+    assert ch_totals(ch, "arc1.flows") == want
+    assert pg_in(pg, "arc1", "SELECT count(*), count(DISTINCT path) FROM flows_files") == \
+        [[n, n]]
+    assert ch.sql("SELECT count(), uniqExact(path) FROM arc1.flows_files WHERE done") == \
+        [[n, n]]
+    assert pg_in(pg, "arc1", "SELECT count(*) FROM flows") == [["120000"]]
+    assert ch.sql("SELECT count() FROM arc1.flows") == [["120000"]]
+
+
+@pytest.mark.parametrize("db", ["pg", "clickhouse"])
+def test_archive_database_away(pg, ch, stream_120s, tmp_path, db):
+    """The database stops while files close and comes back: the files
+    closed meanwhile are loaded, each once.  An archiver started while the
+    database is away archives all the same, and the next one catches up."""
+    arc = tmp_path / "arc"
+    name = "away" + ("pg" if db == "pg" else "ch")
+    if db == "pg":
+        target = ["--pg", pg_db(pg, name)]
+
+        def nfiles():
+            r = pg_in(pg, name, "SELECT count(*) FROM flows_files")
+            return int(r[0][0]) if r else -1
+        srv = pg
+    else:
+        target = ["--clickhouse", ch_db(ch, name)]
+
+        def nfiles():
+            try:
+                return int(ch.sql(f"SELECT count() FROM {name}.flows_files WHERE done")[0][0])
+            except (AssertionError, OSError):
+                return -1
+        srv = ch
+    data = stream_120s
+    a = archiver(arc, *target)
+    try:
+        feed(a, data, 0, 20)
+        wait_for(lambda: len(closed_files(arc)) >= 2, what="2 closed files")
+        wait_for(lambda: nfiles() == len(closed_files(arc)), what="the first files loaded")
+        srv.stop()
+        try:
+            k = len(closed_files(arc))
+            feed(a, data, 20, 40)
+            wait_for(lambda: len(closed_files(arc)) >= k + 2, what="files closing meanwhile")
+            time.sleep(3)   # a failed pass or two, with backoff
+        finally:
+            srv.start()
+        n = len(closed_files(arc))
+        wait_for(lambda: nfiles() == n, timeout=90, what=f"{n} files after the restart")
+        # Stopped while the database is away: the archiver still closes its
+        # file and exits 0; the loading thread gives up its last pass.
+        srv.stop()
+        try:
+            a.stdin.write(data[2])   # the footer: the stream ends
+            a.stdin.close()
+            err = a.stderr.read().decode()
+            assert a.wait(timeout=120) == 0, err
+            assert "retrying in" in err
+            # A new archiver while the database is away: archiving goes on.
+            b = archiver(arc, *target)
+            b.stdin.write(data[0])
+            feed(b, data, 40, 60)
+            b.stdin.close()
+            assert b.wait(timeout=120) == 0
+        finally:
+            srv.start()
+    finally:
+        if a.poll() is None:
+            a.kill()
+    files = closed_files(arc)
+    assert len(files) >= 12
+    assert nfiles() < len(files)
+    # The next start catches up on what the ledger lacks (no input at all).
+    c = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "a", "--stats",
+                        *target], input=data[0] + data[2], capture_output=True, timeout=120)
+    assert c.returncode == 0, c.stderr
+    assert nfiles() == len(files)
+    want = cluster_totals(files)
+    if db == "pg":
+        got = pg_in(pg, name, "SELECT host(saddr), sum(sbytes + dbytes), sum(spkts + dpkts), "
+                    "sum(trans) FROM flows GROUP BY 1")
+        assert {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in got} == want
+        assert pg_in(pg, name, "SELECT count(*) FROM flows") == [["120000"]]
+    else:
+        assert ch_totals(ch, f"{name}.flows") == want
+        assert ch.sql(f"SELECT count() FROM {name}.flows") == [["120000"]]
+
+
+def test_archive_db_expire(pg, ch, stream_120s, tmp_path):
+    """--db-expire drops the databases' old day partitions (the generated
+    records are of 2023: every day is past 30 days)."""
+    arc = tmp_path / "arc"
+    dsn, url = pg_db(pg, "exp1"), ch_db(ch, "exp1")
+    header, blocks, footer = stream_120s
+    p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "a", "--rotate", "10s",
+                        "--pg", dsn, "--clickhouse", url, "--stats"],
+                       input=header + b"".join(blocks) + footer,
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert pg_in(pg, "exp1", "SELECT count(*) FROM flows") == [["120000"]]
+    p = subprocess.run([FLOE, "archive", "--dir", str(arc), "--instance", "a", "--pg", dsn,
+                        "--clickhouse", url, "--db-expire", "30d", "--stats"],
+                       input=header + footer,
+                       capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert b"partitions dropped 1" in p.stderr
+    assert pg_in(pg, "exp1", "SELECT count(*) FROM flows") == [["0"]]
+    assert ch.sql("SELECT count() FROM exp1.flows") == [["0"]]
+    # The ledger keeps the files: nothing is loaded again.
+    assert pg_in(pg, "exp1", "SELECT count(*) FROM flows_files") == \
+        [[str(len(closed_files(arc)))]]
+
+
+def test_archive_db_options(stream_120s, tmp_path):
+    p = run("archive", "--dir", tmp_path, "--db-expire", "soon", check=False)
+    assert p.returncode == 2 and "--db-expire" in p.stderr
+    conf = tmp_path / "floe.conf"
+    conf.write_text(f"[archive]\ndir = {tmp_path / 'arc'}\n"
+                    'pg = "host=127.0.0.1 port=1 dbname=x connect_timeout=2"\n')
+    header, blocks, footer = stream_120s
+    p = subprocess.run([FLOE, "archive", "--config", str(conf), "--rotate", "10s"],
+                       input=header + b"".join(blocks) + footer, capture_output=True, timeout=60)
+    # Archiving goes on without the database; the loading thread says why
+    # it loads nothing.
+    assert p.returncode == 0, p.stderr
+    assert b"PostgreSQL: cannot connect" in p.stderr and b"port 1 failed" in p.stderr
+    assert b"archived 120000 records" in p.stderr

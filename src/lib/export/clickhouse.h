@@ -13,9 +13,12 @@
  * state and flags as String; a last column file_id tags each row with
  * its file.
  *
- * Rows go in as Native blocks (column by column, one per floe block:
- * the server copies columns instead of parsing rows; 18.16 has it) or,
- * on request, as RowBinary (row by row), up to 40 MiB per INSERT.  ClickHouse has no
+ * Rows go in as Native blocks (column by column: the server copies columns
+ * instead of parsing rows; 18.16 has it), up to FLOE_CH_INSERT_ROWS rows
+ * per INSERT sorted by the table's ORDER BY key (hour, saddr, daddr), in
+ * blocks of 4096 rows that the server joins into one, finds sorted and
+ * does not sort again; or, on request, as RowBinary (row by row, unsorted),
+ * up to 40 MiB per INSERT.  ClickHouse has no
  * transactions, so the ledger "<table>_files" gets a "started" row for a
  * file before its rows and a "done" row after them.  A file started but
  * not done (a load cut short) has the rows with its file_id deleted
@@ -41,6 +44,9 @@
 #include "flow.h"
 
 #define FLOE_CH_MAX_SHARDS 64
+/* Rows of one Native INSERT: held as records to be sorted (about 450
+ * bytes each, so 115 MiB per connection). */
+#define FLOE_CH_INSERT_ROWS 262144u
 
 struct floe_ch_opts {
 	const char *url;            /* http://[USER:PASSWORD@]HOST:PORT/ */
@@ -53,6 +59,7 @@ struct floe_ch_opts {
 	const struct floe_log *log;
 	long timeout;               /* seconds per request; 0 = 600 */
 	bool rowbinary;             /* INSERT ... FORMAT RowBinary instead of Native */
+	bool lazy;                  /* reach the server at the first file, not at create */
 };
 
 struct floe_ch;
@@ -66,9 +73,14 @@ struct floe_ch;
 struct floe_ch *floe_ch_create(const struct floe_ch_opts *o, struct floe_errbuf *eb);
 void floe_ch_destroy(struct floe_ch *c);
 
-/* Loads the files of lo (floe_dbload_run); IO with the server's message. */
+/* Loads the files of lo (floe_dbload_run); IO with the server's message.
+ * lo->jobs > 1: as many connections load files at once. */
 FLOE_WUR enum floe_err floe_ch_load(struct floe_ch *c, const struct floe_dbload_opts *lo,
                                     struct floe_dbload_stats *st, struct floe_errbuf *eb);
+/* The same in a thread of its own (dbload.h floe_dbfollow_start), with
+ * lo->expire_keep dropping old partitions; c must outlive the thread. */
+struct floe_dbfollow *floe_ch_follow(struct floe_ch *c, const struct floe_dbload_opts *lo,
+                                     struct floe_errbuf *eb);
 /* Drops the day partitions ending before now - keep (on every shard). */
 FLOE_WUR enum floe_err floe_ch_expire(struct floe_ch *c, int64_t keep, int64_t now,
                                       uint64_t *dropped, struct floe_errbuf *eb);

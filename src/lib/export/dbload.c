@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,9 @@ enum floe_err floe_dbfile_identify(struct floe_dbfile *f, const char *path,
 	char instance[sizeof(info->instance)];
 	snprintf(instance, sizeof(instance), "%s", info->instance);
 	int64_t created = info->created;
+	uint64_t nb, nr;
+	f->ranged = floe_reader_footer_range(r, &f->tmin, &f->tmax, &nb, &nr) &&
+	            f->tmin <= f->tmax;
 	floe_reader_close(r);
 
 	FILE *fp = fopen(path, "rb");
@@ -136,11 +141,13 @@ static enum floe_err list_files(const struct floe_dbload_opts *o, struct plist *
 
 /* ---- loading one file ---- */
 
+/* One target and what loading through it needs of its own. */
 struct loader {
 	const struct floe_dbload_opts *o;
 	const struct floe_dbload_ops *ops;
 	void *t;
-	struct floe_dbload_stats *st;
+	bool prepare;               /* several targets: ops->prepare first */
+	struct floe_dbload_stats st;
 	struct floe_flow *scratch;  /* the records of a block in the range; NULL: all */
 };
 
@@ -189,10 +196,12 @@ static enum floe_err load_file(struct loader *ld, const char *path, bool *bad,
 	if (e)
 		return e;
 	if (done) {
-		ld->st->files_skipped++;
+		ld->st.files_skipped++;
 		floe_logf(ld->o->log, FLOE_LOG_DEBUG, "'%s' is loaded already", path);
 		return FLOE_OK;
 	}
+	if (ld->prepare && ld->ops->prepare && (e = ld->ops->prepare(ld->t, &f, eb)))
+		return e;
 	struct floe_reader *r = floe_reader_open(path, ld->o->log, eb);
 	if (!r) {
 		*bad = true;
@@ -209,8 +218,8 @@ static enum floe_err load_file(struct loader *ld, const char *path, bool *bad,
 		ld->ops->abort(ld->t);
 		return e;
 	}
-	ld->st->files_loaded++;
-	ld->st->rows += rows;
+	ld->st.files_loaded++;
+	ld->st.rows += rows;
 	floe_logf(ld->o->log, FLOE_LOG_INFO, "loaded '%s': %" PRIu64 " rows", path, rows);
 	return FLOE_OK;
 }
@@ -220,63 +229,154 @@ static bool stopped(const struct floe_dbload_opts *o)
 	return o->stop && *o->stop;
 }
 
-/* Sleeps ns in short steps so a stop request is seen quickly. */
-static void nap(const struct floe_dbload_opts *o, int64_t ns)
+static int64_t mono_ns(void)
 {
-	while (ns > 0 && !stopped(o)) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleeps ns in short steps so a stop request is seen quickly; a wake
+ * request ends it too when woken is true, a finish request always. */
+static void nap(const struct floe_dbload_opts *o, int64_t ns, bool woken)
+{
+	while (ns > 0 && !stopped(o) && !(o->finish && atomic_load(o->finish))) {
+		if (woken && o->wake && atomic_load(o->wake))
+			break;
 		int64_t step = ns < 100000000 ? ns : 100000000;
 		struct timespec ts = {0, (long)step};
 		nanosleep(&ts, NULL);
 		ns -= step;
 	}
+	if (o->wake)
+		atomic_store(o->wake, 0);
 }
 
-/* One pass: loads the files of cur not in done; ok[i] says which are
- * handled now.  Returns the first failure. */
-static enum floe_err pass(struct loader *ld, const struct plist *cur, const struct plist *done,
-                          bool *ok, struct floe_errbuf *eb)
+/* One pass over the files still to load (todo, indexes into cur), shared
+ * by the workers: each takes the next file; the first failure of a target
+ * ends the pass for all. */
+struct pass {
+	pthread_mutex_t mu;
+	const struct plist *cur;
+	const size_t *todo;
+	size_t ntodo, next;
+	bool *ok;
+	bool failed;
+	enum floe_err err;
+	struct floe_errbuf eb;
+};
+
+static void work(struct pass *ps, struct loader *ld)
 {
-	for (size_t i = 0; i < cur->n; i++) {
-		if (stopped(ld->o))
-			return FLOE_OK;
-		if (plist_has(done, cur->v[i])) {
-			ok[i] = true;
-			continue;
-		}
+	for (;;) {
+		pthread_mutex_lock(&ps->mu);
+		bool quit = ps->failed || ps->next == ps->ntodo || stopped(ld->o);
+		size_t i = quit ? 0 : ps->todo[ps->next++];
+		pthread_mutex_unlock(&ps->mu);
+		if (quit)
+			return;
+		struct floe_errbuf eb = {0};
 		bool bad;
-		enum floe_err e = load_file(ld, cur->v[i], &bad, eb);
+		enum floe_err e = load_file(ld, ps->cur->v[i], &bad, &eb);
+		pthread_mutex_lock(&ps->mu);
 		if (e && bad) {
 			/* A damaged file is skipped (and not retried), the rest loaded. */
-			floe_logf(ld->o->log, FLOE_LOG_WARN, "skipped: %s", eb->msg);
-			floe_errbuf_clear(eb);
-			ld->st->files_damaged++;
+			floe_logf(ld->o->log, FLOE_LOG_WARN, "skipped: %s", eb.msg);
+			ld->st.files_damaged++;
+			ps->ok[i] = true;
 		} else if (e) {
-			return e;
+			if (!ps->failed) {
+				ps->failed = true;
+				ps->err = e;
+				ps->eb = eb;
+			}
+		} else {
+			ps->ok[i] = true;
 		}
-		ok[i] = true;
+		pthread_mutex_unlock(&ps->mu);
 	}
-	return ld->ops->idle ? ld->ops->idle(ld->t, eb) : FLOE_OK;
+}
+
+static void *work_thread(void *arg)
+{
+	void **a = arg;
+	work(a[0], a[1]);
+	return NULL;
+}
+
+/* Loads the files of cur not in done with the loaders ld[0..nl); ok[i]
+ * says which are handled now.  Returns the first failure. */
+static enum floe_err pass(struct loader *ld, size_t nl, const struct plist *cur,
+                          const struct plist *done, bool *ok, struct floe_errbuf *eb)
+{
+	size_t *todo = cur->n ? malloc(cur->n * sizeof(*todo)) : NULL;
+	if (cur->n && !todo)
+		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+	struct pass ps = {.cur = cur, .todo = todo, .ok = ok};
+	for (size_t i = 0; i < cur->n; i++) {
+		if (plist_has(done, cur->v[i]))
+			ok[i] = true;
+		else
+			todo[ps.ntodo++] = i;
+	}
+	pthread_mutex_init(&ps.mu, NULL);
+	size_t nw = nl < ps.ntodo ? nl : ps.ntodo;
+	pthread_t th[FLOE_DBLOAD_MAX_JOBS];
+	void *args[FLOE_DBLOAD_MAX_JOBS][2];
+	size_t started = 1;
+	for (size_t k = 1; k < nw; k++) {
+		args[k][0] = &ps;
+		args[k][1] = &ld[k];
+		if (pthread_create(&th[k], NULL, work_thread, args[k]) != 0)
+			break;   /* fewer workers: the ones running take every file */
+		started++;
+	}
+	work(&ps, &ld[0]);
+	for (size_t k = 1; k < started; k++)
+		pthread_join(th[k], NULL);
+	pthread_mutex_destroy(&ps.mu);
+	free(todo);
+	if (ps.failed) {
+		*eb = ps.eb;
+		return ps.err;
+	}
+	for (size_t k = 0; k < nl; k++)
+		if (ld[k].ops->idle) {
+			enum floe_err e = ld[k].ops->idle(ld[k].t, eb);
+			if (e)
+				return e;
+		}
+	return FLOE_OK;
 }
 
 enum floe_err floe_dbload_run(const struct floe_dbload_opts *o, const struct floe_dbload_ops *ops,
-                              void *t, struct floe_dbload_stats *st, struct floe_errbuf *eb)
+                              void *const *t, size_t nt, struct floe_dbload_stats *st,
+                              struct floe_errbuf *eb)
 {
 	struct floe_dbload_stats dummy;
 	if (!st)
 		st = &dummy;
 	memset(st, 0, sizeof(*st));
+	if (nt == 0 || nt > FLOE_DBLOAD_MAX_JOBS)
+		return floe_errbuf_set(eb, FLOE_INVALID, "1 to %d jobs", FLOE_DBLOAD_MAX_JOBS);
 	struct floe_budget b;
 	floe_budget_init(&b, LIST_BUDGET);
-	struct loader ld = {o, ops, t, st, NULL};
-	if (!floe_timerange_is_all(&o->range)) {
-		ld.scratch = malloc(FLOE_BLOCK_MAX_RECORDS * sizeof(*ld.scratch));
-		if (!ld.scratch)
-			return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+	struct loader ld[FLOE_DBLOAD_MAX_JOBS];
+	enum floe_err e = FLOE_OK;
+	for (size_t k = 0; k < nt; k++) {
+		ld[k] = (struct loader){.o = o, .ops = ops, .t = t[k], .prepare = nt > 1};
+		if (!floe_timerange_is_all(&o->range)) {
+			ld[k].scratch = malloc(FLOE_BLOCK_MAX_RECORDS * sizeof(*ld[k].scratch));
+			if (!ld[k].scratch)
+				e = floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		}
 	}
 	int64_t interval = o->interval > 0 ? o->interval : 5000000000LL;
+	int64_t maxi = o->max_interval > interval ? o->max_interval : interval;
+	int64_t wait = interval, next_expiry = 0;
 	struct plist done = {.b = &b};
-	enum floe_err e = FLOE_OK;
-	for (;;) {
+	for (; !e;) {
+		bool last = o->finish && atomic_load(o->finish);
 		struct plist cur = {.b = &b};
 		bool *ok = NULL;
 		struct floe_errbuf peb = {0};
@@ -287,7 +387,7 @@ enum floe_err floe_dbload_run(const struct floe_dbload_opts *o, const struct flo
 				pe = floe_errbuf_set(&peb, FLOE_NOMEM, "out of memory");
 		}
 		if (!pe)
-			pe = pass(&ld, &cur, &done, ok, &peb);
+			pe = pass(ld, nt, &cur, &done, ok, &peb);
 		/* What is handled is the part of this walk done now or before. */
 		struct plist next = {.b = &b};
 		for (size_t i = 0; i < cur.n && ok; i++)
@@ -308,17 +408,110 @@ enum floe_err floe_dbload_run(const struct floe_dbload_opts *o, const struct flo
 		if (pe) {
 			st->retries++;
 			floe_logf(o->log, FLOE_LOG_WARN, "%s (retrying in %" PRId64 " s)", peb.msg,
-			          interval / 1000000000);
+			          (wait + 999999999) / 1000000000);
+		} else if (o->expire_keep > 0 && ops->expire && mono_ns() >= next_expiry) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			uint64_t dropped = 0;
+			struct floe_errbuf xeb = {0};
+			if (ops->expire(t[0], o->expire_keep,
+			                (int64_t)now.tv_sec * 1000000000 + now.tv_nsec, &dropped,
+			                &xeb) != FLOE_OK)
+				floe_logf(o->log, FLOE_LOG_WARN, "expiry: %s", xeb.msg);
+			else
+				next_expiry = mono_ns() + 3600LL * 1000000000;
+			st->partitions_dropped += dropped;
 		}
-		if (stopped(o))
+		if (last || stopped(o))
 			break;
-		nap(o, interval);
+		/* A database that fails is asked again later and later; one that
+		 * works is looked at every interval, or when woken. */
+		nap(o, pe ? wait : interval, !pe);
+		wait = pe ? (wait > maxi / 2 ? maxi : wait * 2) : interval;
 		if (stopped(o))
 			break;
 	}
+	for (size_t k = 0; k < nt; k++) {
+		st->files_loaded += ld[k].st.files_loaded;
+		st->files_skipped += ld[k].st.files_skipped;
+		st->rows += ld[k].st.rows;
+		st->files_damaged += ld[k].st.files_damaged;
+		free(ld[k].scratch);
+	}
 	plist_release(&done);
-	free(ld.scratch);
 	return e;
+}
+
+/* ---- following in a thread ---- */
+
+struct floe_dbfollow {
+	pthread_t th;
+	struct floe_dbload_opts o;
+	const struct floe_dbload_ops *ops;
+	void *t[FLOE_DBLOAD_MAX_JOBS];
+	size_t nt;
+	atomic_int wake, finish;
+	struct floe_dbload_stats st;
+};
+
+static void *follow_thread(void *arg)
+{
+	struct floe_dbfollow *f = arg;
+	/* Signals are the caller's main thread's business. */
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	struct floe_errbuf eb = {0};
+	if (floe_dbload_run(&f->o, f->ops, f->t, f->nt, &f->st, &eb) != FLOE_OK)
+		floe_logf(f->o.log, FLOE_LOG_ERR, "loading stopped: %s", eb.msg);
+	return NULL;
+}
+
+struct floe_dbfollow *floe_dbfollow_start(const struct floe_dbload_opts *o,
+                                          const struct floe_dbload_ops *ops, void *const *t,
+                                          size_t nt, struct floe_errbuf *eb)
+{
+	if (nt == 0 || nt > FLOE_DBLOAD_MAX_JOBS) {
+		floe_errbuf_set(eb, FLOE_INVALID, "1 to %d jobs", FLOE_DBLOAD_MAX_JOBS);
+		return NULL;
+	}
+	struct floe_dbfollow *f = calloc(1, sizeof(*f));
+	if (!f) {
+		floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		return NULL;
+	}
+	f->o = *o;
+	f->o.follow = true;
+	f->o.stop = NULL;   /* the thread ends by finish */
+	f->o.wake = &f->wake;
+	f->o.finish = &f->finish;
+	f->ops = ops;
+	memcpy(f->t, t, nt * sizeof(*t));
+	f->nt = nt;
+	int rc = pthread_create(&f->th, NULL, follow_thread, f);
+	if (rc != 0) {
+		floe_errbuf_set(eb, FLOE_IO, "cannot start the loading thread: %s", strerror(rc));
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+void floe_dbfollow_wake(struct floe_dbfollow *f)
+{
+	if (f)
+		atomic_store(&f->wake, 1);
+}
+
+void floe_dbfollow_stop(struct floe_dbfollow *f, struct floe_dbload_stats *st)
+{
+	if (!f)
+		return;
+	atomic_store(&f->finish, 1);
+	pthread_join(f->th, NULL);
+	if (st)
+		*st = f->st;
+	free(f);
 }
 
 /* ---- columns ---- */

@@ -9,12 +9,17 @@
  * not hands it the file's records block by block between begin and
  * commit; the target makes the rows and the ledger entry appear together
  * or not at all.  Files are loaded in path order (archive names sort by
- * time), one at a time.
+ * time); with several targets (jobs, one connection each) as many files
+ * are loaded at once, each whole in one transaction of one target.
  *
  * Following: the archive directories are walked every interval; closed
  * files (".floe") not yet handled are loaded, ".floe.part" files (still
  * being written) are left for a later pass.  The set of handled paths is
  * the last walk's, so it is bounded by the archive (which expiry bounds).
+ * A failed pass is retried after the interval, doubled after each failure
+ * up to max_interval (a database away for a while is not hammered).
+ * floe_dbfollow runs that loop in a thread of its own, woken when a file
+ * closes, so a slow or absent database never holds up the caller.
  *
  * Must not depend on: the CLI, libpq, libcurl.
  */
@@ -22,6 +27,7 @@
 #define FLOE_EXPORT_DBLOAD_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,6 +48,10 @@ struct floe_dbfile {
 	char key[192];
 	uint64_t id;              /* 64-bit FNV-1a of key: tags rows (ClickHouse) */
 	uint64_t size;            /* bytes */
+	/* From the footer: min stime, max ltime of the records (ranged false:
+	 * no footer, unknown). */
+	bool ranged;
+	int64_t tmin, tmax;
 };
 
 /*
@@ -52,6 +62,9 @@ struct floe_dbfile {
 FLOE_WUR enum floe_err floe_dbfile_identify(struct floe_dbfile *f, const char *path,
                                             const struct floe_timerange *range,
                                             struct floe_errbuf *eb);
+
+/* Targets loading at once, at most. */
+#define FLOE_DBLOAD_MAX_JOBS 16
 
 /* The operations of a target; t is the target's handle. */
 struct floe_dbload_ops {
@@ -69,6 +82,13 @@ struct floe_dbload_ops {
 	void (*abort)(void *t);
 	/* After each pass over the files (index complete days ...); may be NULL. */
 	enum floe_err (*idle)(void *t, struct floe_errbuf *eb);
+	/* With several targets, before begin, outside any transaction: makes
+	 * what f's rows need that concurrent loads must not race to make (the
+	 * day partitions of f->tmin..tmax, PostgreSQL).  May be NULL. */
+	enum floe_err (*prepare)(void *t, const struct floe_dbfile *f, struct floe_errbuf *eb);
+	/* Drops the day partitions ending before now - keep; may be NULL. */
+	enum floe_err (*expire)(void *t, int64_t keep, int64_t now, uint64_t *dropped,
+	                        struct floe_errbuf *eb);
 };
 
 struct floe_dbload_opts {
@@ -78,9 +98,17 @@ struct floe_dbload_opts {
 	size_t ndirs;
 	struct floe_timerange range;  /* records overlapping it; FLOE_TIMERANGE_ALL */
 	bool follow;                  /* walk dirs again every interval until *stop */
+	unsigned jobs;                /* floe_pg_load, floe_ch_load: connections (0: 1) */
 	int64_t interval;             /* ns; 0 = 5 s */
 	volatile sig_atomic_t *stop;  /* set by a signal handler; may be NULL */
 	const struct floe_log *log;   /* each file loaded at INFO, retries at WARN */
+	/* follow: a failed pass doubles the wait up to this (0: interval) */
+	int64_t max_interval;
+	/* follow: after a good pass, at most hourly, ops->expire(keep) (0: never) */
+	int64_t expire_keep;
+	/* follow: set (by floe_dbfollow, from another thread) to end a wait
+	 * early / to end after one more pass; NULL: none */
+	atomic_int *wake, *finish;
 };
 
 struct floe_dbload_stats {
@@ -89,10 +117,13 @@ struct floe_dbload_stats {
 	uint64_t rows;                /* rows loaded */
 	uint64_t retries;             /* follow: passes that failed and were retried */
 	uint64_t files_damaged;       /* not floe files, unreadable: skipped (logged) */
+	uint64_t partitions_dropped;  /* follow with expire_keep */
 };
 
 /*
- * Loads the files of o into the target.  A file that cannot be read as a
+ * Loads the files of o into the targets t[0..nt) (nt >= 1: one file per
+ * target at a time; with nt > 1 ops->prepare runs before each file's
+ * transaction).  A file that cannot be read as a
  * floe file is logged at WARN, counted in files_damaged and skipped (its
  * damaged blocks alone are skipped by the reader, with a WARN each).
  * Once (follow false): stops at the first failure of the target,
@@ -103,8 +134,28 @@ struct floe_dbload_stats {
  * case.
  */
 FLOE_WUR enum floe_err floe_dbload_run(const struct floe_dbload_opts *o,
-                                       const struct floe_dbload_ops *ops, void *t,
-                                       struct floe_dbload_stats *st, struct floe_errbuf *eb);
+                                       const struct floe_dbload_ops *ops, void *const *t,
+                                       size_t nt, struct floe_dbload_stats *st,
+                                       struct floe_errbuf *eb);
+
+/*
+ * floe_dbload_run with follow in a thread of its own (signals blocked in
+ * it), for a caller that must not wait on the database (the archiver).
+ * o and what it points to, ops and t stay the caller's and must outlive
+ * the thread; o->stop, wake and finish are the thread's own (it ends by
+ * floe_dbfollow_stop).  Returns NULL
+ * with eb set (NOMEM, or the thread could not start).
+ */
+struct floe_dbfollow;
+struct floe_dbfollow *floe_dbfollow_start(const struct floe_dbload_opts *o,
+                                          const struct floe_dbload_ops *ops, void *const *t,
+                                          size_t nt, struct floe_errbuf *eb);
+/* A file closed: look now rather than at the end of the interval. */
+void floe_dbfollow_wake(struct floe_dbfollow *f);
+/* Ends the thread after one more pass (what closed until now is loaded,
+ * unless the database fails), waits for it, fills st (may be NULL) and
+ * frees f.  NULL: nothing. */
+void floe_dbfollow_stop(struct floe_dbfollow *f, struct floe_dbload_stats *st);
 
 /* ---- the columns of a flows table ---- */
 

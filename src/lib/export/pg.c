@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,18 @@ struct day {
 	bool indexed;
 };
 
+/* Several connections loading at once (jobs): the partitions are made by
+ * one of them at a time. */
+struct pg_shared {
+	pthread_mutex_t ddl;
+};
+
 struct floe_pg {
 	PGconn *conn;
+	struct floe_pg_opts opts;   /* for the connections of the jobs */
+	struct floe_pg *jobs[FLOE_DBLOAD_MAX_JOBS];  /* jobs[0] == this */
+	size_t njobs;
+	struct pg_shared *shared;   /* the first connection's; NULL while one */
 	char dsn[1024];
 	char table[48];
 	const struct floe_log *log;
@@ -43,6 +54,7 @@ struct floe_pg {
 	int64_t last_day;         /* the day last found in days (a cache) */
 	/* The file being loaded. */
 	bool in_tx, copying;
+	int64_t copy_day;         /* the partition COPY writes to; INT64_MIN: the table */
 	uint8_t *buf;
 	size_t used;
 	int64_t file_max;         /* largest stime of the file being loaded */
@@ -423,7 +435,12 @@ struct floe_pg *floe_pg_create(const struct floe_pg_opts *o, struct floe_errbuf 
 	p->ncols = floe_dbcols(p->cols, false);
 	p->hw = p->file_max = INT64_MIN;
 	floe_budget_init(&p->budget, DAYS_BUDGET);
-	if (connect_db(p, eb) != FLOE_OK) {
+	p->opts = *o;
+	p->opts.dsn = p->dsn;
+	p->opts.table = p->table;
+	p->jobs[0] = p;
+	p->njobs = 1;
+	if (!o->lazy && connect_db(p, eb) != FLOE_OK) {
 		floe_pg_destroy(p);
 		return NULL;
 	}
@@ -434,6 +451,12 @@ void floe_pg_destroy(struct floe_pg *p)
 {
 	if (!p)
 		return;
+	for (size_t i = 1; i < p->njobs; i++)
+		floe_pg_destroy(p->jobs[i]);
+	if (p->shared && p->jobs[0] == p) {
+		pthread_mutex_destroy(&p->shared->ddl);
+		free(p->shared);
+	}
 	PQfinish(p->conn);
 	floe_free(&p->budget, p->days, p->daycap * sizeof(*p->days));
 	free(p->buf);
@@ -450,16 +473,21 @@ static enum floe_err copy_flush(struct floe_pg *p, struct floe_errbuf *eb)
 	return FLOE_OK;
 }
 
-static enum floe_err copy_start(struct floe_pg *p, struct floe_errbuf *eb)
+/* A COPY into the partition of day, or into the table (INT64_MIN). */
+static enum floe_err copy_start(struct floe_pg *p, int64_t day, struct floe_errbuf *eb)
 {
-	char sql[128];
-	snprintf(sql, sizeof(sql), "COPY %s FROM STDIN WITH (FORMAT binary)", p->table);
+	char sql[128], ds[11] = "";
+	if (day != INT64_MIN)
+		floe_db_day_str(day, 0, ds);
+	snprintf(sql, sizeof(sql), "COPY %s%s%s FROM STDIN WITH (FORMAT binary)", p->table,
+	         ds[0] ? "_" : "", ds);
 	PGresult *r = PQexec(p->conn, sql);
 	ExecStatusType s = PQresultStatus(r);
 	PQclear(r);
 	if (s != PGRES_COPY_IN)
 		return pg_fail(p, eb, "cannot start COPY");
 	p->copying = true;
+	p->copy_day = day;
 	floe_pgcopy_header(p->buf);
 	p->used = FLOE_PGCOPY_HEADER_LEN;
 	return FLOE_OK;
@@ -539,8 +567,11 @@ static enum floe_err op_add(void *t, const struct floe_flow *recs, size_t n, str
 	struct floe_pg *p = t;
 	enum floe_err e;
 	/* Partitions first: they cannot be made while a COPY runs. */
+	int64_t one = floe_db_day(recs[0].stime);
 	for (size_t i = 0; i < n; i++) {
 		int64_t day = floe_db_day(recs[i].stime);
+		if (day != one)
+			one = INT64_MIN;
 		if (day == p->last_day)
 			continue;
 		if (!find_day(p, day)) {
@@ -549,7 +580,12 @@ static enum floe_err op_add(void *t, const struct floe_flow *recs, size_t n, str
 		}
 		p->last_day = day;
 	}
-	if (!p->copying && (e = copy_start(p, eb)))
+	/* Rows of one day straight into its partition: the server routes none
+	 * (ExecFindPartition per row); a block across midnight through the
+	 * table. */
+	if (p->copying && p->copy_day != one && (e = copy_end(p, eb)))
+		return e;
+	if (!p->copying && (e = copy_start(p, one, eb)))
 		return e;
 	for (size_t i = 0; i < n; i++) {
 		if (p->used > COPY_BUF - FLOE_PGCOPY_ROW_MAX - FLOE_PGCOPY_TRAILER_LEN &&
@@ -560,6 +596,39 @@ static enum floe_err op_add(void *t, const struct floe_flow *recs, size_t n, str
 			p->file_max = recs[i].stime;
 	}
 	return FLOE_OK;
+}
+
+/* Jobs: the days of f (from its footer) are made before its transaction,
+ * by one connection at a time, so concurrent COPYs never race to make one.
+ * A file without a footer makes its days in its transaction, as one job. */
+static enum floe_err op_prepare(void *t, const struct floe_dbfile *f, struct floe_errbuf *eb)
+{
+	struct floe_pg *p = t;
+	if (!f->ranged)
+		return FLOE_OK;
+	int64_t d0 = floe_db_day(f->tmin), d1 = floe_db_day(f->tmax);
+	if (d1 - d0 > 62)
+		return FLOE_OK;   /* a stray time: made as rows come */
+	bool missing = false;
+	for (int64_t d = d0; d <= d1 && !missing; d++)
+		missing = !find_day(p, d);
+	if (!missing)
+		return FLOE_OK;
+	if (p->shared)
+		pthread_mutex_lock(&p->shared->ddl);
+	enum floe_err e = load_days(p, eb);   /* another job may have made them */
+	for (int64_t d = d0; d <= d1 && !e; d++)
+		if (!find_day(p, d))
+			e = make_partition(p, d, eb);
+	if (p->shared)
+		pthread_mutex_unlock(&p->shared->ddl);
+	return e;
+}
+
+static enum floe_err op_expire(void *t, int64_t keep, int64_t now, uint64_t *dropped,
+                               struct floe_errbuf *eb)
+{
+	return floe_pg_expire(t, keep, now, dropped, eb);
 }
 
 static enum floe_err op_commit(void *t, const struct floe_dbfile *f, uint64_t rows,
@@ -637,13 +706,51 @@ static enum floe_err op_idle(void *t, struct floe_errbuf *eb)
 }
 
 static const struct floe_dbload_ops pg_ops = {
-	op_loaded, op_begin, op_add, op_commit, op_abort, op_idle,
+	op_loaded, op_begin, op_add, op_commit, op_abort, op_idle, op_prepare, op_expire,
 };
+
+/* The connections of n jobs: p and n - 1 more (connected at their first
+ * file), sharing the lock on making partitions. */
+static enum floe_err pg_jobs(struct floe_pg *p, unsigned n, struct floe_errbuf *eb)
+{
+	if (n > FLOE_DBLOAD_MAX_JOBS)
+		return floe_errbuf_set(eb, FLOE_INVALID, "at most %d jobs", FLOE_DBLOAD_MAX_JOBS);
+	if (n > 1 && !p->shared) {
+		p->shared = calloc(1, sizeof(*p->shared));
+		if (!p->shared)
+			return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+		pthread_mutex_init(&p->shared->ddl, NULL);
+	}
+	struct floe_pg_opts o = p->opts;
+	o.lazy = true;
+	while (p->njobs < n) {
+		struct floe_pg *q = floe_pg_create(&o, eb);
+		if (!q)
+			return eb->code;
+		q->shared = p->shared;
+		q->jobs[0] = p;
+		p->jobs[p->njobs++] = q;
+	}
+	return FLOE_OK;
+}
 
 enum floe_err floe_pg_load(struct floe_pg *p, const struct floe_dbload_opts *lo,
                            struct floe_dbload_stats *st, struct floe_errbuf *eb)
 {
-	return floe_dbload_run(lo, &pg_ops, p, st, eb);
+	unsigned n = lo->jobs ? lo->jobs : 1;
+	enum floe_err e = pg_jobs(p, n, eb);
+	if (e)
+		return e;
+	return floe_dbload_run(lo, &pg_ops, (void *const *)p->jobs, n, st, eb);
+}
+
+struct floe_dbfollow *floe_pg_follow(struct floe_pg *p, const struct floe_dbload_opts *lo,
+                                     struct floe_errbuf *eb)
+{
+	unsigned n = lo->jobs ? lo->jobs : 1;
+	if (pg_jobs(p, n, eb) != FLOE_OK)
+		return NULL;
+	return floe_dbfollow_start(lo, &pg_ops, (void *const *)p->jobs, n, eb);
 }
 
 enum floe_err floe_pg_expire(struct floe_pg *p, int64_t keep, int64_t now, uint64_t *dropped,

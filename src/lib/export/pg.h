@@ -10,7 +10,9 @@
  * (64-bit counters as bigint); state and flags as text.
  *
  * Rows go in with binary COPY (COPY ... FROM STDIN WITH (FORMAT binary),
- * encoded here per the PostgreSQL manual, "COPY", "Binary Format").  Each
+ * encoded here per the PostgreSQL manual, "COPY", "Binary Format"),
+ * straight into the day's partition when a block's rows are of one day
+ * (the server routes no row), else into the partitioned table.  Each
  * file is one transaction: its rows and its row in the ledger
  * "<table>_files" (file identity, path, rows) commit together, so a file
  * is loaded whole or not at all, and a file already in the ledger is
@@ -35,6 +37,7 @@ struct floe_pg_opts {
 	const char *table;          /* NULL: "flows" */
 	const struct floe_log *log;
 	int64_t index_grace;        /* ns past a day's end before it is complete; 0 = 1 h */
+	bool lazy;                  /* connect at the first file, not at create */
 };
 
 struct floe_pg;
@@ -50,9 +53,16 @@ struct floe_pg *floe_pg_create(const struct floe_pg_opts *o, struct floe_errbuf 
 void floe_pg_destroy(struct floe_pg *p);
 
 /* Loads the files of lo (floe_dbload_run): IO with the server's message
- * on a failure; in follow mode the connection is made again as needed. */
+ * on a failure; in follow mode the connection is made again as needed.
+ * lo->jobs > 1: as many connections load files at once; the day
+ * partitions a file needs (from its footer) are made before its COPY,
+ * outside its transaction, one connection at a time. */
 FLOE_WUR enum floe_err floe_pg_load(struct floe_pg *p, const struct floe_dbload_opts *lo,
                                     struct floe_dbload_stats *st, struct floe_errbuf *eb);
+/* The same in a thread of its own (dbload.h floe_dbfollow_start), with
+ * lo->expire_keep dropping old partitions; p must outlive the thread. */
+struct floe_dbfollow *floe_pg_follow(struct floe_pg *p, const struct floe_dbload_opts *lo,
+                                     struct floe_errbuf *eb);
 
 /* Drops the day partitions that end before now - keep (ns); the ledger
  * keeps their files so they are not loaded again.  *dropped: how many. */
