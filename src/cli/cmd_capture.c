@@ -70,7 +70,7 @@ static const char capture_help[] =
 	"  --stats          print packet, flow and decode counts to stderr\n"
 	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md;\n"
 	"                   --subscribers N, --linger DUR, --tls-cert, --tls-key, --tls-ca,\n"
-	"                   --token FILE as for 'floe read')\n";
+	"                   --token FILE, --spool DIR, --spool-max SIZE as for 'floe read')\n";
 
 
 struct cap_state {

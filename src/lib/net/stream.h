@@ -19,8 +19,9 @@
  * producer: records go into a bounded queue, and when the queue is full a
  * batch is dropped and counted.  Each subscriber has a bounded buffer; one
  * that falls behind past it is cut off with a logged reason.  A backlog
- * of recent blocks lets a subscriber that reconnects resume after the last
- * seq it has, when the server still holds those records.  Listening on an
+ * of recent blocks (in memory, or on disk with a spool: spool.h) lets a
+ * subscriber that reconnects resume after the last seq it has, when the
+ * server still holds those records.  Listening on an
  * address other than loopback needs TLS and a token.
  *
  * Threads: a server's functions may be called from the one producer
@@ -188,6 +189,13 @@ struct floe_stream_server_opts {
 	bool pace;
 	const struct floe_netset *local;  /* for `local`/`remote` in subscribers' filters */
 	const struct floe_log *log;
+	/* The disk spool (spool.h, docs/stream.md "Spool"): every block served
+	 * is also written under spool_dir, at most spool_max bytes (0 = 1
+	 * GiB); a subscriber asking for a backlog or resuming gets it from
+	 * there instead of the memory backlog.  A server started on a spool
+	 * keeps the spool's run id (hello session). */
+	const char *spool_dir;
+	uint64_t spool_max;
 };
 
 struct floe_stream_server_stats {
@@ -200,6 +208,11 @@ struct floe_stream_server_stats {
 	uint64_t cut_off;           /* subscribers cut off: over their buffer bound */
 	uint64_t closed;            /* subscribers that went away */
 	uint32_t subscribers;       /* connected now */
+	/* the spool (opts.spool_dir) */
+	uint64_t spool_records;     /* written by this run */
+	uint64_t spool_dropped;     /* records removed with the oldest segments */
+	uint64_t spool_errors;      /* blocks the spool could not write (logged) */
+	uint64_t spool_bytes;       /* in the spool now */
 };
 
 /* Binds, listens and starts the server's thread.  NULL with eb set:
@@ -211,6 +224,12 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
                                                      struct floe_errbuf *eb);
 /* The port the server listens on. */
 int floe_stream_server_port(const struct floe_stream_server *s);
+/* With a spool: the last seq of each sensor it held when the server
+ * started (at most cap), so that a restarted producer numbers on after
+ * them and a restarted relay resumes its sources after them.  Returns how
+ * many; 0 without a spool or with an empty one. */
+size_t floe_stream_server_spooled(const struct floe_stream_server *s,
+                                  struct floe_stream_resume *out, size_t cap);
 /* Queues one record (copied, seq as the caller set it).  Never blocks on
  * subscribers: when the server's queue is full the block is dropped and
  * counted (stats.dropped, STATUS frames; subscribers see the seq gap), or
