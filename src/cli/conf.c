@@ -65,6 +65,8 @@ static const struct cli_conf_key keys[] = {
 	{"tls-key",        "--tls-key",        ALL,             true,  false, false},
 	{"subscribers",    "--subscribers",    CAP | COL | REL, true,  false, false},
 	{"linger",         "--linger",         CAP | COL | REL, true,  false, false},
+	{"spool",          "--spool",          CAP | COL | REL, true,  false, false},
+	{"spool-max",      "--spool-max",      CAP | COL | REL, true,  false, false},
 };
 
 unsigned cli_conf_cmd_bit(const char *cmd)
