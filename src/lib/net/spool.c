@@ -207,20 +207,29 @@ static enum floe_err list_segments(const char *dir, uint64_t **out, size_t *n,
 		uint64_t idx;
 		if (!seg_name(de->d_name, &idx))
 			continue;
-		if (!floe_grow(NULL, (void **)out, &cap, *n + 1, sizeof(**out), 16)) {
-			e = floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
-			break;
+		if (*n == cap) {
+			/* plain realloc: the caller frees with free() */
+			uint64_t *nv = cap < (1u << 24) ? realloc(*out, (cap ? 2 * cap : 16) *
+			                                                    sizeof(**out))
+			                                : NULL;
+			if (!nv) {
+				e = floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+				break;
+			}
+			*out = nv;
+			cap = cap ? 2 * cap : 16;
 		}
 		(*out)[(*n)++] = idx;
 	}
 	closedir(d);
 	if (e != FLOE_OK) {
-		floe_free(NULL, *out, cap * sizeof(**out));
+		free(*out);
 		*out = NULL;
 		*n = 0;
 		return e;
 	}
-	qsort(*out, *n, sizeof(**out), cmp_u64);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), cmp_u64);
 	return FLOE_OK;
 }
 
