@@ -131,6 +131,12 @@ const struct floe_flow *cli_stream_out_add(struct cli_stream_out *so, const stru
 	return &so->rec;
 }
 
+void cli_stream_out_sensor_drops(struct cli_stream_out *so, uint64_t kernel, uint64_t iface)
+{
+	if (so)
+		floe_stream_server_sensor_drops(so->srv, kernel, iface);
+}
+
 int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bool discard)
 {
 	if (!so)
@@ -270,10 +276,14 @@ int cli_stream_in_close(struct cli_stream_in *in)
 		fprintf(stderr,
 		        "stream: records %" PRIu64 ", blocks %" PRIu64 ", bytes %" PRIu64
 		        ", lost %" PRIu64 ", restarts %" PRIu64 ", connects %" PRIu64
-		        ", reconnects %" PRIu64 ", dropped by servers %" PRIu64 "\n",
+		        ", reconnects %" PRIu64 ", dropped by servers %" PRIu64
+		        ", dropped by sensors' kernel %" PRIu64 ", by their interfaces %" PRIu64 "\n",
 		        st.records, st.blocks, st.bytes, st.lost, st.restarts, st.connects,
-		        st.reconnects, st.server_dropped);
+		        st.reconnects, st.server_dropped, st.kernel_dropped, st.iface_dropped);
 	int rc = EXIT_OK;
+	if (st.kernel_dropped || st.iface_dropped)
+		cli_warn(in->o, "the sensors dropped %" PRIu64 " packets in their kernel ring, %"
+		         PRIu64 " at their interfaces", st.kernel_dropped, st.iface_dropped);
 	if (st.lost || st.server_dropped) {
 		cli_warn(in->o, "%" PRIu64 " records lost by seq, %" PRIu64 " dropped by servers",
 		         st.lost, st.server_dropped);

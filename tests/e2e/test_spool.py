@@ -278,3 +278,42 @@ def test_spool_smaller_than_the_backlog_loses_what_it_removed(flows, tmp_path):
     seqs = sorted(archived(arc)[0])
     assert seqs == list(range(removed + 1, n + 1))
     verify(arc)
+
+
+# ---- drops visible downstream: the sensor's kernel counts in STATUS ----
+
+def test_kernel_drops_reach_the_subscriber(tmp_path):
+    """A live sensor whose small ring overflows (it is stopped while a
+    flood goes on) serves a stream: the subscriber's --stats shows the
+    kernel's drop count the sensor itself reports."""
+    from test_live import Link, SERVER, ifstats, start_floe
+    lk = Link()
+    try:
+        lk.servers()
+        port = 9555   # the namespace's own loopback
+        p, err = start_floe(lk, lk.sns, tmp_path, "d", "-i", lk.sif, "--buffer", "1M",
+                            "--status", "1s", "--duration", "9", "--stats",
+                            "--listen", f"127.0.0.1:{port}")
+        sub_err = tmp_path / "sub.err"
+        sub = lk.popen(lk.sns, FLOE, "read", "-S", f"127.0.0.1:{port}", "--stats", "-s", "seq",
+                       "-o", "csv", stdout=subprocess.DEVNULL, stderr=open(sub_err, "w"))
+        time.sleep(1)
+        flood = lk.popen(lk.cns, "iperf3", "-c", SERVER, "-u", "-b", "20M", "-l", "64", "-t", "3",
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        p.send_signal(signal.SIGSTOP)
+        time.sleep(1.5)
+        p.send_signal(signal.SIGCONT)
+        assert flood.wait(timeout=30) == 0
+        p.communicate(timeout=60)
+        sub.wait(timeout=60)
+        text = err.read_text()
+        assert p.returncode == 0, text
+        recv, drop, ifdrop = ifstats(text)[lk.sif]
+        assert drop > 0, text
+        stats = sub_err.read_text()
+        m = re.search(r"dropped by sensors' kernel (\d+), by their interfaces (\d+)", stats)
+        assert m, stats
+        assert (int(m.group(1)), int(m.group(2))) == (drop, ifdrop), stats
+    finally:
+        lk.close()

@@ -85,6 +85,7 @@ struct sub {
 	size_t nres;
 	bool all;
 	struct floe_spool_reader *rd;   /* catching up from the spool; NULL: live */
+	uint16_t minor;                 /* its protocol minor: STATUS of 56 bytes from 1 */
 };
 
 struct floe_stream_server {
@@ -126,6 +127,7 @@ struct floe_stream_server {
 	int64_t end_deadline;
 	uint64_t spool_failed;          /* appends that failed, for the log */
 	struct floe_stream_resume *spooled;  /* the spool's last seq per sensor at start */
+	uint64_t kernel_dropped, iface_dropped;  /* the sensor's capture, under mu */
 	size_t nspooled;
 };
 
@@ -570,6 +572,7 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 		return;
 	}
 	snprintf(u->name, sizeof(u->name), "%s", h.instance);
+	u->minor = h.minor;
 	if (h.role != FLOE_STREAM_SUBSCRIBER) {
 		sub_refuse(s, u, "hello: not a subscriber");
 		return;
@@ -971,18 +974,24 @@ static void send_status(struct floe_stream_server *s)
 	pthread_mutex_lock(&s->mu);
 	uint64_t dropped = s->st.dropped;
 	uint32_t nlive = s->st.subscribers;
+	uint64_t kd = s->kernel_dropped, id = s->iface_dropped;
 	pthread_mutex_unlock(&s->mu);
 	for (unsigned i = 0; i < s->nsubs; i++) {
 		struct sub *u = s->subs[i];
 		if (u->state != SUB_LIVE)
 			continue;
-		struct frame *f = frame_new(FLOE_STREAM_STATUS_LEN, FLOE_SF_STATUS);
+		size_t len = u->minor >= 1 ? FLOE_STREAM_STATUS_LEN1 : FLOE_STREAM_STATUS_LEN;
+		struct frame *f = frame_new(len, FLOE_SF_STATUS);
 		if (!f)
 			return;
 		struct floe_stream_status st = {.time = floe_net_now(), .records = u->sent,
 		                                .filtered = u->filtered, .dropped = dropped,
-		                                .subscribers = nlive};
-		floe_stream_status_encode(&st, f->data + FLOE_STREAM_FRAME_HDR);
+		                                .subscribers = nlive, .kernel_dropped = kd,
+		                                .iface_dropped = id};
+		if (u->minor >= 1)
+			floe_stream_status_encode1(&st, f->data + FLOE_STREAM_FRAME_HDR);
+		else
+			floe_stream_status_encode(&st, f->data + FLOE_STREAM_FRAME_HDR);
 		(void)sub_push(s, u, f);
 		frame_unref(f);
 		sub_write(s, u);
@@ -1219,6 +1228,15 @@ fail:
 int floe_stream_server_port(const struct floe_stream_server *s)
 {
 	return s->port;
+}
+
+void floe_stream_server_sensor_drops(struct floe_stream_server *s, uint64_t kernel,
+                                     uint64_t iface)
+{
+	pthread_mutex_lock(&s->mu);
+	s->kernel_dropped = kernel;
+	s->iface_dropped = iface;
+	pthread_mutex_unlock(&s->mu);
 }
 
 size_t floe_stream_server_spooled(const struct floe_stream_server *s,

@@ -43,7 +43,9 @@
 /* ---- the wire protocol (docs/stream.md) ---- */
 
 #define FLOE_STREAM_MAJOR 1
-#define FLOE_STREAM_MINOR 0
+/* minor 1: STATUS carries the sensor's kernel drop counts (56 bytes) to
+ * subscribers that said minor 1 or later; minor 0 ones get 40 bytes */
+#define FLOE_STREAM_MINOR 1
 #define FLOE_STREAM_HELLO_MAGIC "FLSH"
 
 /* Frame header: u8 type, u8 flags (0), u16 reserved (0), u32 payload length. */
@@ -112,8 +114,13 @@ struct floe_stream_status {
 	uint64_t filtered;       /* not sent: its filter rejected them */
 	uint64_t dropped;        /* lost at the server: its queue was full */
 	uint32_t subscribers;
+	/* minor 1: the sensor's capture (floe capture -i): packets the kernel
+	 * ring dropped, and the interface dropped, since it started */
+	uint64_t kernel_dropped;
+	uint64_t iface_dropped;
 };
 #define FLOE_STREAM_STATUS_LEN 40u
+#define FLOE_STREAM_STATUS_LEN1 56u
 
 /* Writes a frame header for a payload of len bytes into out. */
 void floe_stream_frame_header(uint8_t out[FLOE_STREAM_FRAME_HDR], enum floe_stream_type type,
@@ -156,7 +163,12 @@ struct floe_stream_seen floe_stream_seen_entry(const uint8_t *p, size_t i);
 
 void floe_stream_status_encode(const struct floe_stream_status *st,
                                uint8_t out[FLOE_STREAM_STATUS_LEN]);
-/* MALFORMED unless len == FLOE_STREAM_STATUS_LEN. */
+/* The minor 1 STATUS: the 40 bytes, then u64 kernel_dropped, u64
+ * iface_dropped. */
+void floe_stream_status_encode1(const struct floe_stream_status *st,
+                                uint8_t out[FLOE_STREAM_STATUS_LEN1]);
+/* MALFORMED unless len is FLOE_STREAM_STATUS_LEN (the kernel counts are
+ * then 0) or FLOE_STREAM_STATUS_LEN1. */
 FLOE_WUR enum floe_err floe_stream_status_decode(const uint8_t *p, size_t len,
                                                  struct floe_stream_status *st,
                                                  struct floe_errbuf *eb);
@@ -224,6 +236,10 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
                                                      struct floe_errbuf *eb);
 /* The port the server listens on. */
 int floe_stream_server_port(const struct floe_stream_server *s);
+/* The sensor's kernel drop counts so far (floe capture -i), sent in the
+ * STATUS frames to subscribers of minor 1 and later. */
+void floe_stream_server_sensor_drops(struct floe_stream_server *s, uint64_t kernel,
+                                     uint64_t iface);
 /* With a spool: the last seq of each sensor it held when the server
  * started (at most cap), so that a restarted producer numbers on after
  * them and a restarted relay resumes its sources after them.  Returns how
@@ -289,6 +305,9 @@ struct floe_stream_client_stats {
 	uint64_t connects;           /* connections made (hello accepted) */
 	uint64_t reconnects;         /* of them after a source went away */
 	uint64_t server_dropped;     /* the servers' own drop counts (last STATUS) */
+	uint64_t kernel_dropped;     /* the sensors' captures: packets their kernel ring */
+	uint64_t iface_dropped;      /* and interface dropped (last STATUS of each source,
+	                                summed) */
 	uint32_t sources_live;       /* sources connected now */
 };
 

@@ -72,6 +72,22 @@ static void test_golden(void)
 	TAP_CHECK(floe_stream_status_decode(sb, 40, &st2, &eb) == FLOE_OK && st2.records == 6 &&
 	          st2.dropped == 8 && st2.subscribers == 9, "status decodes");
 	TAP_CHECK(floe_stream_status_decode(sb, 39, &st2, &eb) == FLOE_MALFORMED, "short status");
+	/* minor 1: the sensor's kernel drops follow */
+	st.kernel_dropped = 10;
+	st.iface_dropped = 11;
+	uint8_t sb1[FLOE_STREAM_STATUS_LEN1];
+	floe_stream_status_encode1(&st, sb1);
+	static const uint8_t golden_tail[16] = {10, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0};
+	TAP_CHECK(memcmp(sb1, golden_st, 40) == 0 && memcmp(sb1 + 40, golden_tail, 16) == 0,
+	          "status of minor 1: golden bytes");
+	TAP_CHECK(floe_stream_status_decode(sb1, 56, &st2, &eb) == FLOE_OK &&
+	          st2.kernel_dropped == 10 && st2.iface_dropped == 11 && st2.dropped == 8,
+	          "status of minor 1 decodes");
+	TAP_CHECK(floe_stream_status_decode(sb, 40, &st2, &eb) == FLOE_OK &&
+	          st2.kernel_dropped == 0 && st2.iface_dropped == 0,
+	          "status of minor 0: no kernel drops");
+	TAP_CHECK(floe_stream_status_decode(sb1, 48, &st2, &eb) == FLOE_MALFORMED,
+	          "status of 48 bytes is malformed");
 }
 
 /* Malformed hellos and frame headers: {name, patch offset, byte, length, expected}. */
