@@ -213,8 +213,9 @@ struct cli_stream_in *cli_stream_in_open(const struct cli_opts *o)
 			return NULL;
 		}
 		if (nrs)
-			floe_logf(cli_log(), FLOE_LOG_INFO, "spool '%s': resuming %zu sensors after "
-			          "their last seq in it", o->spool, nrs);
+			floe_logf(cli_log(), FLOE_LOG_INFO,
+			          "spool '%s': resuming %zu sensors after their last seq in it",
+			          o->spool, nrs);
 	}
 	struct floe_stream_client_opts co = {.sources = o->streams,
 	                                     .resume = rs, .nresume = nrs,
@@ -277,7 +278,8 @@ int cli_stream_in_close(struct cli_stream_in *in)
 		        "stream: records %" PRIu64 ", blocks %" PRIu64 ", bytes %" PRIu64
 		        ", lost %" PRIu64 ", restarts %" PRIu64 ", connects %" PRIu64
 		        ", reconnects %" PRIu64 ", dropped by servers %" PRIu64
-		        ", dropped by sensors' kernel %" PRIu64 ", by their interfaces %" PRIu64 "\n",
+		        ", dropped by sensors' kernel %" PRIu64 ", by their interfaces %" PRIu64
+		        "\n",
 		        st.records, st.blocks, st.bytes, st.lost, st.restarts, st.connects,
 		        st.reconnects, st.server_dropped, st.kernel_dropped, st.iface_dropped);
 	int rc = EXIT_OK;

@@ -239,8 +239,9 @@ enum floe_err floe_stream_status_decode(const uint8_t *p, size_t len, struct flo
                                         struct floe_errbuf *eb)
 {
 	if (len != FLOE_STREAM_STATUS_LEN && len != FLOE_STREAM_STATUS_LEN1)
-		return floe_errbuf_set(eb, FLOE_MALFORMED, "status of %zu bytes (%u or %u expected)",
-		                       len, FLOE_STREAM_STATUS_LEN, FLOE_STREAM_STATUS_LEN1);
+		return floe_errbuf_set(eb, FLOE_MALFORMED,
+		                       "status of %zu bytes (%u or %u expected)", len,
+		                       FLOE_STREAM_STATUS_LEN, FLOE_STREAM_STATUS_LEN1);
 	struct floe_cursor c = floe_cursor_make(p, len);
 	st->time = (int64_t)floe_cur_le64(&c);
 	st->records = floe_cur_le64(&c);

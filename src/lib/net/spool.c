@@ -116,7 +116,8 @@ enum floe_err floe_spool_entry_decode(const uint8_t *p, size_t len, struct floe_
 	const uint8_t *ranges = p + FLOE_SPOOL_ENT_HDR;
 	for (size_t i = 0; i < nr; i++) {
 		struct floe_stream_seen r = floe_stream_seen_entry(ranges, i);
-		if (r.first == 0 || r.first > r.last || reserved_set(ranges + i * FLOE_SPOOL_RANGE + 4))
+		if (r.first == 0 || r.first > r.last ||
+		    reserved_set(ranges + i * FLOE_SPOOL_RANGE + 4))
 			return floe_errbuf_set(eb, FLOE_MALFORMED,
 			                       "entry: range %zu: sensor %" PRIu32 " seq %" PRIu64
 			                       "..%" PRIu64, i, r.sensor, r.first, r.last);
@@ -175,7 +176,9 @@ static bool seg_name(const char *name, uint64_t *index)
 	uint64_t v = 0;
 	for (int i = 0; i < 16; i++) {
 		char ch = name[i];
-		int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+		int d = ch >= '0' && ch <= '9'   ? ch - '0'
+		        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+		                                 : -1;
 		if (d < 0)
 			return false;
 		v = v << 4 | (uint64_t)d;
@@ -397,7 +400,8 @@ static enum floe_err seg_start(struct floe_spool *sp, uint64_t index, struct flo
 		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
 	if (fd < 0)
-		return floe_errbuf_set(eb, FLOE_IO, "cannot create '%s': %s", path, strerror(errno));
+		return floe_errbuf_set(eb, FLOE_IO, "cannot create '%s': %s", path,
+		                       strerror(errno));
 	uint8_t hb[FLOE_SPOOL_HDR];
 	floe_spool_seghdr_encode(&(struct floe_spool_seghdr){sp->run, index}, hb);
 	if (write(fd, hb, sizeof(hb)) != (ssize_t)sizeof(hb) || fdatasync(fd) != 0) {
@@ -483,7 +487,8 @@ struct floe_spool *floe_spool_open(const struct floe_spool_opts *opts, struct fl
 			goto fail;
 		}
 		if (sc.valid == 0) {
-			floe_logf(sp->o.log, FLOE_LOG_WARN, "spool: '%s' removed: %s", path, sc.why);
+			floe_logf(sp->o.log, FLOE_LOG_WARN, "spool: '%s' removed: %s", path,
+			          sc.why);
 			sp->st.cut_bytes += sc.size;
 			(void)unlink(path);
 			continue;
@@ -519,8 +524,9 @@ struct floe_spool *floe_spool_open(const struct floe_spool_opts *opts, struct fl
 	}
 	free(idx);
 	if (sp->sens_full)
-		floe_logf(sp->o.log, FLOE_LOG_WARN, "spool '%s': more than %u sensors: the last seq "
-		          "of the others is not kept", sp->dir, FLOE_SPOOL_RANGES_MAX);
+		floe_logf(sp->o.log, FLOE_LOG_WARN,
+		          "spool '%s': more than %u sensors: the last seq of the others is not "
+		          "kept", sp->dir, FLOE_SPOOL_RANGES_MAX);
 	if (seg_start(sp, next, eb) != FLOE_OK)
 		goto fail;
 	while (sp->total > sp->o.max_bytes && sp->nsegs > 1)
@@ -582,7 +588,8 @@ enum floe_err floe_spool_peek(const char *dir, struct floe_stream_resume *out, s
 static void spool_sync(struct floe_spool *sp)
 {
 	if (sp->fd >= 0 && sp->unsynced && fdatasync(sp->fd) != 0)
-		floe_logf(sp->o.log, FLOE_LOG_ERR, "spool '%s': fsync: %s", sp->dir, strerror(errno));
+		floe_logf(sp->o.log, FLOE_LOG_ERR, "spool '%s': fsync: %s", sp->dir,
+		          strerror(errno));
 	sp->unsynced = 0;
 }
 
@@ -644,8 +651,9 @@ enum floe_err floe_spool_append(struct floe_spool *sp, const uint8_t *block, siz
 			int err = w < 0 ? errno : ENOSPC;
 			/* take back a partial entry: the segment stays whole */
 			if (done && ftruncate(sp->fd, (off_t)cur->bytes) != 0)
-				floe_logf(sp->o.log, FLOE_LOG_ERR, "spool '%s': cannot cut a partial "
-				          "block: %s", sp->dir, strerror(errno));
+				floe_logf(sp->o.log, FLOE_LOG_ERR,
+				          "spool '%s': cannot cut a partial block: %s", sp->dir,
+				          strerror(errno));
 			sp->st.errors++;
 			return floe_errbuf_set(eb, FLOE_IO, "spool '%s': write: %s", sp->dir,
 			                       strerror(err));
@@ -747,7 +755,8 @@ enum floe_err floe_spool_reader_next(struct floe_spool_reader *r, struct floe_sp
 		if (!is_cur && !r->end) {
 			struct stat sb;
 			if (fstat(r->fd, &sb) != 0)
-				return floe_errbuf_set(eb, FLOE_IO, "spool: stat: %s", strerror(errno));
+				return floe_errbuf_set(eb, FLOE_IO, "spool: stat: %s",
+				                       strerror(errno));
 			r->end = (uint64_t)sb.st_size;
 		}
 		uint64_t end = is_cur ? cur->bytes : r->end;

@@ -45,7 +45,8 @@ static void test_golden(void)
 	uint8_t e[sizeof(golden_ent)];
 	size_t hl = floe_spool_entry_head(e, &r, 1, (const uint8_t *)"ABCD", 4, 3);
 	memcpy(e + hl, "ABCD", 4);
-	TAP_CHECK(hl + 4 == sizeof(golden_ent) && floe_spool_entry_size(1, 4) == sizeof(golden_ent) &&
+	TAP_CHECK(hl + 4 == sizeof(golden_ent) &&
+	          floe_spool_entry_size(1, 4) == sizeof(golden_ent) &&
 	          memcmp(e, golden_ent, sizeof(e)) == 0, "entry: golden bytes");
 	struct floe_spool_entry en;
 	size_t need;

@@ -440,7 +440,8 @@ static void test_spool_handover(void)
 	struct floe_stream_resume last[2];
 	size_t nl = s ? floe_stream_server_spooled(s, last, 2) : 0;
 	TAP_CHECK(s && nl == 1 && last[0].sensor == 3 && last[0].seq == N,
-	          "restarted on the spool: sensor 3 at seq %llu", nl ? (unsigned long long)last[0].seq : 0);
+	          "restarted on the spool: sensor 3 at seq %llu",
+	          nl ? (unsigned long long)last[0].seq : 0);
 	if (s) {
 		snprintf(addr, sizeof(addr), "127.0.0.1:%d", floe_stream_server_port(s));
 		struct floe_stream_client_opts c4o = {.sources = srcs, .nsources = 1,
