@@ -9,6 +9,7 @@
 # Inputs (BENCH_IN, default bench/out; made by bench/run.sh):
 #   big.floe big.argus       the flows of the 8.1M-packet capture
 #   scan.floe scan.argus     the 2M-SYN scan flood (2M distinct addresses)
+#   big.nf/ scan.nf/         the same captures through nfpcapd (nfdump)
 # The archive (REPORT_OUT/report-archive, default bench/out) is written
 # once from the two .floe files with `floe read --archive` (hourly files).
 #
@@ -18,6 +19,9 @@
 # for each of these on these inputs, so only the first, `racluster -m saddr
 # | rasort -m bytes` for the top 30 sources, is timed: a lower bound of
 # what Argus spends on the question.  NO_ARGUS=1 leaves it out.
+# The nfdump side: `nfdump -s ip/bytes -n 30`, the top addresses counting
+# both ends of each flow (the report's first pass; nfdump has no per-host
+# peers and ports).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -83,6 +87,13 @@ else
 fi
 measure f-top "'$floe' cluster -R '$ar' -m saddr --top 30 -s saddr trans pkts bytes"
 row "floe cluster -m saddr --top 30 (the Argus question)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; f2=$SECS; c2=$CPU
+if [ -d "$in/big.nf" ] && [ -d "$in/scan.nf" ] && command -v nfdump >/dev/null; then
+  # nfdump's nearest question: the top 30 addresses by bytes, each flow
+  # counted for both ends (the report's first pass, without peers/ports)
+  measure n-top "nfdump -M '$in/big.nf:scan.nf' -R . -s ip/bytes -n 30 -q"
+  row "nfdump -s ip/bytes -n 30 (the report's first pass)" "$SECS" "$CPU" "$RSS_MB" "$LINES"; n1=$SECS; nc1=$CPU; nm1=$RSS_MB
+  say "floe whole report vs nfdump's top addresses: $(ratio "$f1" "$n1") ($(ratio "$c1" "$nc1") in CPU), peak RSS $m1 MB vs $nm1 MB"
+fi
 if [ "$no_argus" != 1 ]; then
   measure r-top "racluster -r '$in/big.argus' '$in/scan.argus' -m saddr -w - | rasort -r - -m bytes -s saddr trans pkts bytes | head -31"
   row "racluster -m saddr | rasort -m bytes | head -31" "$SECS" "$CPU" "$RSS_MB" "$LINES"; r1=$SECS; rc1=$CPU; rm1=$RSS_MB

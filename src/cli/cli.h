@@ -142,6 +142,9 @@ int cmd_bins(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_archive(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_graph(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 int cmd_detect(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 

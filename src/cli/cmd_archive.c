@@ -823,7 +823,10 @@ static void reread_entry(void *ud, const struct cli_conf_entry *e)
 
 static void arch_reload(struct arch *d)
 {
-	struct reread r = {0};
+	/* static: what the configuration says lives beside the archiver, not
+	 * in a frame the reload's callbacks point into */
+	static struct reread r;
+	r = (struct reread){0};
 	if (!cli_service_reload(reread_entry, &r) || r.bad)
 		return;
 	if (!cli_service_cmdline_has("keep"))

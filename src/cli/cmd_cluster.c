@@ -14,6 +14,7 @@
 #include "archive/source.h"
 #include "codec/codec.h"
 #include "filter/filter.h"
+#include "progress.h"
 #include "query/cluster.h"
 #include "query/local.h"
 #include "query/merge.h"
@@ -113,6 +114,7 @@ struct feed {
 	/* the reader's own */
 	int rc;
 	uint64_t nrec;
+	uint8_t addrs[64][16];         /* the filter's hosts: the source borrows them */
 };
 
 static void feed_publish(struct feed *fd, int w, size_t k)
@@ -141,11 +143,10 @@ static struct floe_source *feed_source(struct feed *fd)
 {
 	struct cli_opts *o = fd->o;
 	struct floe_errbuf eb = {0};
-	uint8_t addrs[64][16];
 	size_t naddrs = 0;
-	if (fd->filter && !floe_filter_required_addrs(fd->filter, addrs, 64, &naddrs))
+	if (fd->filter && !floe_filter_required_addrs(fd->filter, fd->addrs, 64, &naddrs))
 		naddrs = 0;
-	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
+	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])fd->addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .columns = fd->columns,
 	                              .log = cli_log()};
 	struct floe_source *src = floe_source_create(&so, &eb);
@@ -192,10 +193,13 @@ static void *feed_main(void *arg)
 		fd->rc = EXIT_FAIL;
 		go = false;
 	}
+	struct cli_progress pg;
+	cli_progress_init(&pg, o->cmd, src, false);
 	while (go) {
 		const struct floe_flow *recs;
 		size_t n;
 		enum floe_err e = sin ? cli_stream_in_next(sin, &recs, &n) : floe_source_next(src, &recs, &n);
+		cli_progress_update(&pg, e == FLOE_OK ? n : 0);
 		if (e == FLOE_EOF)
 			break;
 		if (e != FLOE_OK) {
@@ -243,6 +247,7 @@ static void *feed_main(void *arg)
 	}
 	if (go && !shard_flush(fd))
 		go = false;
+	cli_progress_release(&pg);
 	if (src) {
 		struct floe_source_stats ss;
 		floe_source_stats(src, &ss);

@@ -13,6 +13,7 @@
 #include "archive/source.h"
 #include "codec/codec.h"
 #include "filter/filter.h"
+#include "progress.h"
 #include "query/output.h"
 #include "sink.h"
 
@@ -75,6 +76,7 @@ struct read_state {
 	struct floe_filter *filter;
 	struct cli_sink sink;
 	uint64_t matched;
+	struct cli_progress progress;
 };
 
 /* Sends one matching record where the options say. */
@@ -94,6 +96,7 @@ static int read_all(struct read_state *st, struct floe_source *src)
 		const struct floe_flow *recs;
 		size_t n;
 		enum floe_err e = floe_source_next(src, &recs, &n);
+		cli_progress_update(&st->progress, e == FLOE_OK ? n : 0);
 		if (e == FLOE_EOF)
 			return EXIT_OK;
 		if (e != FLOE_OK) {
@@ -300,7 +303,9 @@ int cli_read_run(struct cli_opts *o)
 		goto out;
 	}
 
+	cli_progress_init(&st.progress, o->cmd, src, !o->wfile && !o->archive && !o->export_url);
 	rc = read_all(&st, src);
+	cli_progress_release(&st.progress);
 	struct floe_source_stats ss;
 	floe_source_stats(src, &ss);
 	if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))

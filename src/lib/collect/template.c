@@ -415,8 +415,10 @@ static enum floe_err rec_flow(struct floe_dgram *d, struct rec *r)
 		f->stime = (int64_t)(r->start_ns ? r->start_ns : r->end_ns);
 		f->ltime = (int64_t)(r->end_ns ? r->end_ns : r->start_ns);
 	} else if (r->has_start_dus || r->has_end_dus) {
-		f->stime = exp - (int64_t)(r->has_start_dus ? r->start_dus : r->end_dus) * 1000;
-		f->ltime = exp - (int64_t)(r->has_end_dus ? r->end_dus : r->start_dus) * 1000;
+		/* flowStart/EndDeltaMicroseconds are unsigned32 (IANA): a
+		 * longer field keeps its low 32 bits */
+		f->stime = exp - (int64_t)(uint32_t)(r->has_start_dus ? r->start_dus : r->end_dus) * 1000;
+		f->ltime = exp - (int64_t)(uint32_t)(r->has_end_dus ? r->end_dus : r->start_dus) * 1000;
 	} else if (r->has_first_up || r->has_last_up) {
 		uint32_t first = r->has_first_up ? r->first_up : r->last_up;
 		uint32_t last = r->has_last_up ? r->last_up : r->first_up;
@@ -427,8 +429,10 @@ static enum floe_err rec_flow(struct floe_dgram *d, struct rec *r)
 			f->stime = exp - (int64_t)(int32_t)(d->uptime_ms - first) * 1000000;
 			f->ltime = exp - (int64_t)(int32_t)(d->uptime_ms - last) * 1000000;
 		} else if (d->src->sysinit_ns) {
-			f->stime = d->src->sysinit_ns + (int64_t)first * 1000000;
-			f->ltime = d->src->sysinit_ns + (int64_t)last * 1000000;
+			/* an exporter's init time is any 64-bit value: the
+			 * sum wraps rather than overflow */
+			f->stime = (int64_t)((uint64_t)d->src->sysinit_ns + (uint64_t)first * 1000000u);
+			f->ltime = (int64_t)((uint64_t)d->src->sysinit_ns + (uint64_t)last * 1000000u);
 		} else {
 			/* IPFIX without systemInitTimeMilliseconds: the flow is
 			 * taken to end at export time */

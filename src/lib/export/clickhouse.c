@@ -532,7 +532,7 @@ static enum floe_err wait_mutations(struct floe_ch *c, const char *url, const ch
 	                           "database = currentDatabase() AND table = '%s' AND is_done = 0",
 	         table);
 	for (int i = 0; i < 6000; i++) {
-		uint64_t n;
+		uint64_t n = 0;
 		enum floe_err e = ch_count(c, url, sql, &n, eb);
 		if (e || n == 0)
 			return e;
@@ -548,7 +548,7 @@ static enum floe_err op_loaded(void *t, const struct floe_dbfile *f, bool *done,
 {
 	struct floe_ch *c = t;
 	char sql[512];
-	uint64_t n;
+	uint64_t n = 0;
 	/* 2: loaded; 1: a load was started (maybe cut short); 0: never seen. */
 	snprintf(sql, sizeof(sql), "SELECT if(max(done) = 1, 2, count() > 0) FROM %s_files "
 	                           "WHERE file_key = '%s'", c->table, f->key);

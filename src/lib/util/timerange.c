@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define NS 1000000000LL
@@ -134,6 +135,28 @@ static enum floe_err parse_abs(struct tp *p, int64_t *t, int64_t *unit, char *da
 	int64_t frac = 0, fracunit = NS;
 	int level = 0;   /* 0 date, 1 hour, 2 minute, 3 second, 4 fraction */
 	size_t col = p->i;
+	int back = -1;   /* today: 0, yesterday: 1 */
+	if (strncasecmp(p->s + p->i, "today", 5) == 0)
+		back = 0, p->i += 5;
+	else if (strncasecmp(p->s + p->i, "yesterday", 9) == 0)
+		back = 1, p->i += 9;
+	if (back >= 0) {
+		/* the local calendar date of now, or of the day before */
+		time_t now_s = (time_t)(p->now / NS);
+		struct tm tm;
+		if (!localtime_r(&now_s, &tm))
+			return fail(p, "a time (the clock is out of range)");
+		tm.tm_mday -= back;
+		tm.tm_hour = 12;   /* away from DST changes, then normalised */
+		tm.tm_isdst = -1;
+		if (mktime(&tm) == (time_t)-1)
+			return fail(p, "a time (the clock is out of range)");
+		y = tm.tm_year + 1900;
+		mo = tm.tm_mon + 1;
+		d = tm.tm_mday;
+		*datesep = '-';
+		goto time_of_day;
+	}
 	if (!num(p, 4, 4, &y))
 		return fail(p, "a time (YYYY-MM-DD or YYYY/MM/DD)");
 	if (y < YEAR_MIN || y > YEAR_MAX) {
@@ -159,7 +182,9 @@ static enum floe_err parse_abs(struct tp *p, int64_t *t, int64_t *unit, char *da
 		p->i = col;
 		return fail(p, "a day of the month");
 	}
-	char c = p->s[p->i];
+	char c;
+time_of_day:
+	c = p->s[p->i];
 	if ((c == 'T' || c == 't' || c == ' ' || c == '.' || c == '_') && is_digit(peek(p, 1))) {
 		p->i++;
 		col = p->i;

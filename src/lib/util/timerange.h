@@ -9,6 +9,8 @@
  *                                        ' ' or '.' instead of 'T'
  *   2025-06-13                          that whole day (an hour, minute or
  *                                        second alone: that hour ...)
+ *   today   yesterday 06:00/+24h        the local date of now (or the day
+ *                                        before) in place of YYYY-MM-DD
  *   2012/03/25.12:00:00-2012/03/25.13:00:00   Argus's ra -t, '-' between
  *   2025-06-13T06:00/+24h   T/-1h       a length after or before T
  *   -1d   -2h30m   -2d/-1d              relative to now (a lone -D: until now)

@@ -48,6 +48,12 @@ static const struct row rows[] = {
 	{"UTC0", "-2d/-1d", NOW - 2 * 86400 * S, NOW - 86400 * S, NULL},
 	{"UTC0", "-2d/+1h", NOW - 2 * 86400 * S, NOW - 2 * 86400 * S + 3600 * S, NULL},
 	{"UTC0", "+1h", NOW, NOW + 3600 * S, NULL},
+	/* today and yesterday: now is 2025-06-13T06:00Z (01:00 in EST5) */
+	{"UTC0", "today", 1749772800 * S, 1749859200 * S, NULL},
+	{"UTC0", "yesterday 06:00/+24h", 1749708000 * S, 1749794400 * S, NULL},
+	{"UTC0", "Yesterday/today", 1749686400 * S, 1749772800 * S, NULL},
+	{"EST5", "yesterday 06:00/+24h", 1749726000 * S, 1749812400 * S, NULL},
+	{"UTC0", "yesterdays", 0, 0, "column 10"},
 	/* open ends */
 	{"UTC0", "2025-06-13T06:00Z/", 1749794400 * S, MAX, NULL},
 	{"UTC0", "/2025-06-14", MIN, 1749859200 * S, NULL},
@@ -62,7 +68,7 @@ static const struct row rows[] = {
 	{"CET-1CEST,M3.5.0,M10.5.0/3", "2025-03-30", 1743289200 * S, 1743372000 * S, NULL},
 	/* errors, with their columns */
 	{"UTC0", "", 0, 0, "column 1: expected a time range"},
-	{"UTC0", "yesterday", 0, 0, "column 1: expected a time"},
+	{"UTC0", "last week", 0, 0, "column 1: expected a time"},
 	{"UTC0", "2025-13-01", 0, 0, "column 6: expected a month"},
 	{"UTC0", "2025-02-30", 0, 0, "column 9: expected a day"},
 	{"UTC0", "2025-06-13T25:00", 0, 0, "column 12: expected an hour"},
