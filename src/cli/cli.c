@@ -423,6 +423,18 @@ int cli_parse(struct cli_opts *o, unsigned accept, int argc, char **argv, bool *
 			ACCEPT(OPT_LISTEN);
 			NEED_ARG(a);
 			o->listen = argv[++i];
+		} else if (strcmp(a, "--spool") == 0) {
+			ACCEPT(OPT_LISTEN);
+			NEED_ARG(a);
+			o->spool = argv[++i];
+		} else if (strcmp(a, "--spool-max") == 0) {
+			ACCEPT(OPT_LISTEN);
+			NEED_ARG(a);
+			if (!cli_parse_size(next, &o->spool_max) || o->spool_max < (64u << 10)) {
+				free(colspec);
+				return usage_err(o, "bad --spool-max '%s' (at least 64k)", next);
+			}
+			i++;
 		} else if (strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0 ||
 		           strcmp(a, "--tls-ca") == 0 || strcmp(a, "--token") == 0) {
 			ACCEPT(OPT_STREAM | OPT_LISTEN);

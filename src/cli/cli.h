@@ -84,6 +84,9 @@ struct cli_opts {
 	int64_t linger;                /* --linger D: serve this long after the input ends */
 	uint64_t sub_buffer;           /* --subscriber-buffer SIZE: cut off past it; 0 = default */
 	bool stream_wait;              /* relay: retry sources that are not up yet */
+	/* the stream server's disk spool (OPT_LISTEN; docs/stream.md "Spool") */
+	const char *spool;             /* --spool DIR */
+	uint64_t spool_max;            /* --spool-max SIZE; 0 = 1G */
 };
 
 /* Log sink writing "floe CMD: warning: ..." to stderr. */

@@ -70,7 +70,7 @@ static const char capture_help[] =
 	"  --stats          print packet, flow and decode counts to stderr\n"
 	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md;\n"
 	"                   --subscribers N, --linger DUR, --tls-cert, --tls-key, --tls-ca,\n"
-	"                   --token FILE as for 'floe read')\n";
+	"                   --token FILE, --spool DIR, --spool-max SIZE as for 'floe read')\n";
 
 
 struct cap_state {
@@ -238,6 +238,13 @@ static void print_live_stats(const struct cli_opts *o, const struct floe_live_st
 		        ls->sink_waits);
 }
 
+/* The kernel's drop counts, to the stream's subscribers (STATUS). */
+static void pass_drops(void *ud, uint64_t kernel, uint64_t iface)
+{
+	struct cap_state *st = ud;
+	cli_stream_out_sensor_drops(st->sink.stream, kernel, iface);
+}
+
 /* floe capture -i ...: open, drop root, open the sink, run, close. */
 static int capture_live(struct cli_opts *o, struct live_opts *lo)
 {
@@ -252,6 +259,9 @@ static int capture_live(struct cli_opts *o, struct live_opts *lo)
 	c->meter.sensor = o->sensor;
 	c->meter.log = cli_log();
 	c->log = cli_log();
+	struct cap_state st = {0};
+	c->on_drops = pass_drops;
+	c->drops_ud = &st;
 	struct floe_errbuf eb = {0};
 	struct floe_live *lv = NULL;
 	enum floe_err err = floe_live_open(c, &lv, &eb);
@@ -266,7 +276,7 @@ static int capture_live(struct cli_opts *o, struct live_opts *lo)
 		floe_live_destroy(lv);
 		return EXIT_FAIL;
 	}
-	struct cap_state st = {.live = lv};
+	st.live = lv;
 	if (cli_sink_open(&st.sink, o) != EXIT_OK) {
 		floe_live_destroy(lv);
 		return EXIT_FAIL;

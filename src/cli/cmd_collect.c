@@ -61,6 +61,8 @@ static const char collect_help[] =
 	"                   only as root)\n"
 	"  --stats          print per-exporter counters to stderr at the end\n"
 	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md)\n"
+	"  --spool DIR --spool-max SIZE  with it: keep the blocks served in DIR (at most\n"
+	"                   SIZE, default 1G) for subscribers that were away\n"
 	"\n"
 	"docs/collect.md: what is mapped from which element, sampling, times,\n"
 	"templates and the counters.\n";

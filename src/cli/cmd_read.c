@@ -65,6 +65,8 @@ static const char read_help[] =
 	"  --linger DUR     with --listen: keep serving DUR after the last record\n"
 	"  --subscriber-buffer SIZE  with --listen: a subscriber this far behind is cut\n"
 	"                   off (default 32M)\n"
+	"  --spool DIR --spool-max SIZE  with --listen: keep the blocks served in DIR\n"
+	"                   (at most SIZE, default 1G) for subscribers that were away\n"
 	"\n"
 	"FILTER is tcpdump-like: 'host 10.0.0.1 and dst port 22', 'tcp and not net\n"
 	"10.0.0.0/8', 'bytes > 1M' (docs/filter.md).\n";

@@ -69,6 +69,9 @@ static const struct cli_conf_key keys[] = {
 	{"pg",             "--pg",             ARC,             true,  false, false},
 	{"clickhouse",     "--clickhouse",     ARC,             true,  false, false},
 	{"db-expire",      "--db-expire",      ARC,             true,  false, false},
+	/* the disk spool of stream servers (docs/stream.md) */
+	{"spool",          "--spool",          CAP | COL | REL, true,  false, false},
+	{"spool-max",      "--spool-max",      CAP | COL | REL, true,  false, false},
 };
 
 unsigned cli_conf_cmd_bit(const char *cmd)

@@ -33,6 +33,9 @@ int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o);
 const struct floe_flow *cli_stream_out_add(struct cli_stream_out *so, const struct floe_flow *f,
                                            enum floe_err *err);
 int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bool discard);
+/* The sensor's kernel drop counts so far, for the STATUS frames; so may
+ * be NULL (not serving). */
+void cli_stream_out_sensor_drops(struct cli_stream_out *so, uint64_t kernel, uint64_t iface);
 
 /* Opens the sink the options ask for; prints why and returns EXIT_FAIL if
  * it cannot. */

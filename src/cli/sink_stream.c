@@ -6,9 +6,12 @@
  *
  * The sink numbers records (seq 1, 2, ... per run) as it serves them,
  * unless they came from a stream (-S), which numbered them already: a
- * relay keeps each source's sensor id and seq.
+ * relay keeps each source's sensor id and seq.  With --spool DIR a
+ * restarted producer is the same run: it numbers on after the last seq in
+ * the spool, and a restarted relay resumes its sources after it.
  */
 #include "cli.h"
+#include "net/spool.h"
 #include "net/stream.h"
 #include "sink.h"
 
@@ -76,7 +79,8 @@ int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o)
 		.local = o->local, .log = cli_log(), .sub_buffer = (size_t)o->sub_buffer,
 		/* a producer reading files waits for the server's encoding; a live
 		 * one (collect --listen udp://, a relay) drops and counts */
-		.pace = o->nrfiles > 0 || o->nrdirs > 0};
+		.pace = o->nrfiles > 0 || o->nrdirs > 0,
+		.spool_dir = o->spool, .spool_max = o->spool_max};
 	so->srv = floe_stream_server_create(&sopt, &eb);
 	if (!so->srv) {
 		cli_error(o, "%s", eb.msg);
@@ -85,6 +89,18 @@ int cli_stream_out_open(struct cli_stream_out **out, const struct cli_opts *o)
 		return EXIT_FAIL;
 	}
 	so->keep_seq = o->nstreams > 0;
+	if (o->spool && !so->keep_seq) {
+		/* the same run as the spool's: on after its last seq */
+		struct floe_stream_resume *rs = calloc(FLOE_STREAM_RESUME_MAX, sizeof(*rs));
+		size_t n = rs ? floe_stream_server_spooled(so->srv, rs, FLOE_STREAM_RESUME_MAX) : 0;
+		for (size_t i = 0; i < n; i++)
+			if (rs[i].seq > so->seq)
+				so->seq = rs[i].seq;
+		free(rs);
+		if (so->seq)
+			floe_logf(cli_log(), FLOE_LOG_INFO, "spool '%s': numbering on after seq %"
+			          PRIu64, o->spool, so->seq);
+	}
 	so->linger = o->linger;
 	so->stats = o->stats;
 	if (o->verbose)
@@ -115,6 +131,12 @@ const struct floe_flow *cli_stream_out_add(struct cli_stream_out *so, const stru
 	return &so->rec;
 }
 
+void cli_stream_out_sensor_drops(struct cli_stream_out *so, uint64_t kernel, uint64_t iface)
+{
+	if (so)
+		floe_stream_server_sensor_drops(so->srv, kernel, iface);
+}
+
 int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bool discard)
 {
 	if (!so)
@@ -136,6 +158,13 @@ int cli_stream_out_close(struct cli_stream_out *so, const struct cli_opts *o, bo
 		        "; subscribers accepted %" PRIu64 ", refused %" PRIu64 ", cut off %" PRIu64
 		        ", went away %" PRIu64 "\n", st.records, st.dropped, st.blocks, st.accepted,
 		        st.refused, st.cut_off, st.closed);
+	if (so->stats && o->spool)
+		fprintf(stderr, "spool: records %" PRIu64 ", removed %" PRIu64 ", failed blocks %"
+		        PRIu64 ", bytes %" PRIu64 "\n", st.spool_records, st.spool_dropped,
+		        st.spool_errors, st.spool_bytes);
+	if (st.spool_dropped)
+		cli_warn(o, "%" PRIu64 " records removed from the spool past --spool-max",
+		         st.spool_dropped);
 	if (st.dropped)
 		cli_warn(o, "%" PRIu64 " records not served: the stream server fell behind",
 		         st.dropped);
@@ -168,7 +197,28 @@ struct cli_stream_in *cli_stream_in_open(const struct cli_opts *o)
 		free(in);
 		return NULL;
 	}
+	/* a relay restarted on its spool resumes each sensor after the
+	 * spool's last seq, from any run of the sources */
+	struct floe_stream_resume *rs = NULL;
+	size_t nrs = 0;
+	if (o->listen && o->spool) {
+		uint64_t run;
+		rs = calloc(FLOE_STREAM_RESUME_MAX, sizeof(*rs));
+		if (!rs || floe_spool_peek(o->spool, rs, FLOE_STREAM_RESUME_MAX, &nrs, &run, &eb) !=
+		                   FLOE_OK) {
+			cli_error(o, "%s", rs ? eb.msg : "out of memory");
+			free(rs);
+			free(in->token);
+			free(in);
+			return NULL;
+		}
+		if (nrs)
+			floe_logf(cli_log(), FLOE_LOG_INFO,
+			          "spool '%s': resuming %zu sensors after their last seq in it",
+			          o->spool, nrs);
+	}
 	struct floe_stream_client_opts co = {.sources = o->streams,
+	                                     .resume = rs, .nresume = nrs,
 	                                     .nsources = o->nstreams,
 	                                     .instance = o->instance ? o->instance : "floe",
 	                                     .token = in->token,
@@ -180,6 +230,7 @@ struct cli_stream_in *cli_stream_in_open(const struct cli_opts *o)
 	                                     .wait = o->stream_wait,
 	                                     .log = cli_log()};
 	in->c = floe_stream_client_create(&co, &eb);
+	free(rs);   /* copied */
 	if (!in->c) {
 		cli_error(o, "%s", eb.msg);
 		free(in->token);
@@ -226,10 +277,15 @@ int cli_stream_in_close(struct cli_stream_in *in)
 		fprintf(stderr,
 		        "stream: records %" PRIu64 ", blocks %" PRIu64 ", bytes %" PRIu64
 		        ", lost %" PRIu64 ", restarts %" PRIu64 ", connects %" PRIu64
-		        ", reconnects %" PRIu64 ", dropped by servers %" PRIu64 "\n",
+		        ", reconnects %" PRIu64 ", dropped by servers %" PRIu64
+		        ", dropped by sensors' kernel %" PRIu64 ", by their interfaces %" PRIu64
+		        "\n",
 		        st.records, st.blocks, st.bytes, st.lost, st.restarts, st.connects,
-		        st.reconnects, st.server_dropped);
+		        st.reconnects, st.server_dropped, st.kernel_dropped, st.iface_dropped);
 	int rc = EXIT_OK;
+	if (st.kernel_dropped || st.iface_dropped)
+		cli_warn(in->o, "the sensors dropped %" PRIu64 " packets in their kernel ring, %"
+		         PRIu64 " at their interfaces", st.kernel_dropped, st.iface_dropped);
 	if (st.lost || st.server_dropped) {
 		cli_warn(in->o, "%" PRIu64 " records lost by seq, %" PRIu64 " dropped by servers",
 		         st.lost, st.server_dropped);

@@ -45,6 +45,7 @@ struct src {
 	int64_t next_try, backoff, since, last_rx;
 	bool connected_once;
 	uint64_t session;
+	uint64_t kernel_dropped, iface_dropped;  /* its sensor's, last STATUS */
 };
 
 struct sensor {
@@ -338,6 +339,8 @@ static enum floe_err src_frames(struct floe_stream_client *c, struct src *s, siz
 				                       s->text, eb.msg);
 			}
 			c->st.server_dropped = st.dropped;
+			s->kernel_dropped = st.kernel_dropped;
+			s->iface_dropped = st.iface_dropped;
 		} else if (type == FLOE_SF_SEEN) {
 			/* records up to these seq that did not come, our filter rejected */
 			size_t ne;
@@ -639,6 +642,11 @@ void floe_stream_client_stats(const struct floe_stream_client *c,
                               struct floe_stream_client_stats *st)
 {
 	*st = c->st;
+	st->kernel_dropped = st->iface_dropped = 0;
+	for (size_t i = 0; i < c->nsrc; i++) {
+		st->kernel_dropped += c->src[i].kernel_dropped;
+		st->iface_dropped += c->src[i].iface_dropped;
+	}
 }
 
 void floe_stream_client_destroy(struct floe_stream_client *c)

@@ -227,18 +227,30 @@ void floe_stream_status_encode(const struct floe_stream_status *st,
 	floe_put_le32(out + 36, 0);
 }
 
+void floe_stream_status_encode1(const struct floe_stream_status *st,
+                                uint8_t out[FLOE_STREAM_STATUS_LEN1])
+{
+	floe_stream_status_encode(st, out);
+	floe_put_le64(out + 40, st->kernel_dropped);
+	floe_put_le64(out + 48, st->iface_dropped);
+}
+
 enum floe_err floe_stream_status_decode(const uint8_t *p, size_t len, struct floe_stream_status *st,
                                         struct floe_errbuf *eb)
 {
-	if (len != FLOE_STREAM_STATUS_LEN)
-		return floe_errbuf_set(eb, FLOE_MALFORMED, "status of %zu bytes (%u expected)", len,
-		                       FLOE_STREAM_STATUS_LEN);
+	if (len != FLOE_STREAM_STATUS_LEN && len != FLOE_STREAM_STATUS_LEN1)
+		return floe_errbuf_set(eb, FLOE_MALFORMED,
+		                       "status of %zu bytes (%u or %u expected)", len,
+		                       FLOE_STREAM_STATUS_LEN, FLOE_STREAM_STATUS_LEN1);
 	struct floe_cursor c = floe_cursor_make(p, len);
 	st->time = (int64_t)floe_cur_le64(&c);
 	st->records = floe_cur_le64(&c);
 	st->filtered = floe_cur_le64(&c);
 	st->dropped = floe_cur_le64(&c);
 	st->subscribers = floe_cur_le32(&c);
+	floe_cur_skip(&c, 4);
+	st->kernel_dropped = len == FLOE_STREAM_STATUS_LEN1 ? floe_cur_le64(&c) : 0;
+	st->iface_dropped = len == FLOE_STREAM_STATUS_LEN1 ? floe_cur_le64(&c) : 0;
 	return FLOE_OK;
 }
 

@@ -9,12 +9,21 @@
  * and queued per subscriber; a subscriber whose queue passes sub_buffer
  * bytes is cut off.  docs/stream.md describes the protocol and these
  * rules.
+ *
+ * With a spool (spool.h) every block is written to it before any
+ * subscriber gets it.  A subscriber that asks for a backlog or resumes
+ * reads the spool first, a bounded amount at a time, while the live
+ * blocks pass it by; when its reader has every entry written so far it
+ * becomes live.  The thread does both, so no block falls between the
+ * last one read from the spool and the first one sent live.
  */
 #include "stream.h"
 #include "net_int.h"
+#include "spool.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -39,6 +48,7 @@
 #define CLOSE_TIMEOUT (2LL * 1000000000)    /* an ERROR frame gets this long to leave */
 #define STATUS_EVERY (5LL * 1000000000)     /* STATUS to each subscriber */
 #define POLL_MS 100
+#define CATCHUP_MAX (8u << 20)              /* unsent bytes a catching-up subscriber may have */
 
 /* An encoded frame (stream header + payload), shared by the backlog and
  * subscriber queues; used by the server's thread only. */
@@ -69,6 +79,13 @@ struct sub {
 	struct floe_filter *filter;
 	uint64_t sent, filtered;
 	bool shut;                      /* closing: our side is shut down */
+	/* what it asked for: the records after rs[i].seq of sensor rs[i].sensor,
+	 * and with all those of the other sensors (sorted by sensor) */
+	struct floe_stream_resume *rs;
+	size_t nres;
+	bool all;
+	struct floe_spool_reader *rd;   /* catching up from the spool; NULL: live */
+	uint16_t minor;                 /* its protocol minor: STATUS of 56 bytes from 1 */
 };
 
 struct floe_stream_server {
@@ -105,6 +122,13 @@ struct floe_stream_server {
 	struct floe_stream_seen seen[FLOE_STREAM_RESUME_MAX];
 	int64_t last_status;
 	char why[256];
+	struct floe_spool *spool;
+	bool ending;                    /* the producer finished: END sent */
+	int64_t end_deadline;
+	uint64_t spool_failed;          /* appends that failed, for the log */
+	struct floe_stream_resume *spooled;  /* the spool's last seq per sensor at start */
+	uint64_t kernel_dropped, iface_dropped;  /* the sensor's capture, under mu */
+	size_t nspooled;
 };
 
 #define STAT_ADD(s, field, v)                                                                \
@@ -163,30 +187,52 @@ static struct frame *frame_text(enum floe_stream_type type, const char *text)
 	return f;
 }
 
+/* Adds r's seq to the ranges e[0..*k) (at most FLOE_STREAM_RESUME_MAX). */
+static void seen_add(struct floe_stream_seen *e, size_t *k, const struct floe_flow *r)
+{
+	if (!r->seq)
+		return;
+	size_t j;
+	/* a block's records come from few sensors: look back from the last */
+	for (j = *k; j > 0 && e[j - 1].sensor != r->sensor; j--)
+		;
+	if (j > 0) {
+		if (r->seq > e[j - 1].last)
+			e[j - 1].last = r->seq;
+		if (r->seq < e[j - 1].first)
+			e[j - 1].first = r->seq;
+	} else if (*k < FLOE_STREAM_RESUME_MAX) {
+		e[(*k)++] = (struct floe_stream_seen){r->sensor, r->seq, r->seq};
+	}
+}
+
+/* The lowest and highest seq of each sensor of recs, in s->seen. */
+static size_t seen_ranges(struct floe_stream_server *s, const struct floe_flow *recs, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		seen_add(s->seen, &k, &recs[i]);
+	return k;
+}
+
+/* A SEEN frame of the ranges e[0..k); NULL if k is 0 or NOMEM. */
+static struct frame *frame_seen_of(const struct floe_stream_seen *e, size_t k)
+{
+	if (!k)
+		return NULL;
+	struct frame *f = frame_new(k * FLOE_STREAM_SEEN_ENT, FLOE_SF_SEEN);
+	if (f)
+		floe_stream_seen_encode(e, k, f->data + FLOE_STREAM_FRAME_HDR);
+	return f;
+}
+
 /* A SEEN frame for recs: the lowest and highest seq of each sensor (at
  * most FLOE_STREAM_RESUME_MAX of them); NULL if none is numbered or NOMEM. */
 static struct frame *frame_seen(struct floe_stream_server *s, const struct floe_flow *recs,
                                 size_t n)
 {
 	struct floe_stream_seen *e = s->seen;
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!recs[i].seq)
-			continue;
-		size_t j = 0;
-		/* a block's records come from few sensors: look back from the last */
-		for (j = k; j > 0 && e[j - 1].sensor != recs[i].sensor; j--)
-			;
-		if (j > 0) {
-			if (recs[i].seq > e[j - 1].last)
-				e[j - 1].last = recs[i].seq;
-			if (recs[i].seq < e[j - 1].first)
-				e[j - 1].first = recs[i].seq;
-		} else if (k < FLOE_STREAM_RESUME_MAX) {
-			e[k++] =
-			        (struct floe_stream_seen){recs[i].sensor, recs[i].seq, recs[i].seq};
-		}
-	}
+	size_t k = seen_ranges(s, recs, n);
 	if (!k)
 		return NULL;
 	struct frame *f = frame_new(k * FLOE_STREAM_SEEN_ENT, FLOE_SF_SEEN);
@@ -206,6 +252,8 @@ static void sub_free(struct sub *u)
 		free(q);
 	}
 	floe_filter_destroy(u->filter);
+	floe_spool_reader_destroy(u->rd);
+	free(u->rs);
 	free(u->in);
 	free(u);
 }
@@ -328,9 +376,148 @@ static int cmp_resume(const void *a, const void *b)
 	return x->sensor < y->sensor ? -1 : x->sensor > y->sensor;
 }
 
-/* Queues what u asked for of the backlog: the records of the sensors in
- * its resume list after their seq, and with FLOE_STREAM_F_BACKLOG those of
- * the other sensors, through its filter. */
+/* u's resume point for sensor, or NULL. */
+static const struct floe_stream_resume *sub_point(const struct sub *u, uint32_t sensor)
+{
+	struct floe_stream_resume key = {.sensor = sensor};
+	return u->rs ? bsearch(&key, u->rs, u->nres, sizeof(*u->rs), cmp_resume) : NULL;
+}
+
+/* Queues for u what it asked for of one block of the backlog or the
+ * spool: the records after its resume points (with u->all those of the
+ * other sensors), through its filter, and to a filtered subscriber the
+ * seq ranges of them (SEEN). */
+static void replay_block(struct floe_stream_server *s, struct sub *u, const uint8_t *blk,
+                         size_t blen)
+{
+	struct floe_errbuf eb = {0};
+	size_t n, used;
+	if (floe_block_decode_ex(&s->dec, blk, blen, s->dscratch, &n, &used, false, &eb) !=
+	    FLOE_OK) {
+		/* the backlog holds what we encoded, the spool what passed its
+		 * checksum: a block that does not decode is a bug, logged */
+		floe_logf(s->o.log, FLOE_LOG_ERR, "stream: a spooled block does not decode: %s",
+		          eb.msg);
+		return;
+	}
+	size_t k2 = 0, ks = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct floe_flow *r = &s->dscratch[i];
+		const struct floe_stream_resume *e = sub_point(u, r->sensor);
+		if (e ? r->seq <= e->seq : !u->all)
+			continue;
+		seen_add(s->seen, &ks, r);
+		if (u->filter && !floe_filter_match(u->filter, r)) {
+			u->filtered++;
+			continue;
+		}
+		s->sel[k2++] = *r;
+	}
+	if (k2) {
+		struct frame *g = frame_block(s, s->sel, k2);
+		if (!g) {
+			sub_cut(s, u, "out of memory");
+			return;
+		}
+		(void)sub_push(s, u, g);
+		frame_unref(g);
+	}
+	if (u->filter) {
+		struct frame *g = frame_seen_of(s->seen, ks);
+		if (g)
+			(void)sub_push(s, u, g);
+		frame_unref(g);
+	}
+}
+
+/* Whether u wants any record of spool entry e, by its seq ranges; *whole:
+ * every record of it. */
+static bool entry_wanted(const struct sub *u, const struct floe_spool_entry *e, bool *whole)
+{
+	if (e->nranges == 0) {
+		*whole = u->all && !u->rs;
+		return u->all;
+	}
+	bool any = false;
+	*whole = true;
+	for (size_t i = 0; i < e->nranges; i++) {
+		struct floe_stream_seen r = floe_stream_seen_entry(e->ranges, i);
+		const struct floe_stream_resume *p = sub_point(u, r.sensor);
+		if (p) {
+			any |= r.last > p->seq;
+			*whole &= r.first > p->seq;
+		} else {
+			any |= u->all;
+			*whole &= u->all;
+		}
+	}
+	return any;
+}
+
+/* END to u, which then closes; a subscriber that cannot take it is dropped. */
+static void sub_end(struct floe_stream_server *s, struct sub *u)
+{
+	struct frame *f = frame_new(0, FLOE_SF_END);
+	if (u->state == SUB_LIVE && f && sub_push(s, u, f)) {
+		u->state = SUB_CLOSING;
+		u->deadline = s->end_deadline;
+		sub_write(s, u);
+	} else if (u->state != SUB_CLOSING) {
+		u->state = SUB_DEAD;
+	}
+	frame_unref(f);
+}
+
+/* Queues the next spool entries for a catching-up subscriber, while it
+ * has few bytes unsent; when it has read every entry written so far it
+ * is live: the next block distributed goes to it.  Same thread as
+ * distribute(), so nothing is written to the spool in between. */
+static void sub_catchup(struct floe_stream_server *s, struct sub *u)
+{
+	size_t cap = s->o.sub_buffer / 2 < CATCHUP_MAX ? s->o.sub_buffer / 2 : CATCHUP_MAX;
+	while (u->rd && u->state == SUB_LIVE && u->out_bytes < cap) {
+		struct floe_spool_entry e;
+		struct floe_errbuf eb = {0};
+		enum floe_err r = floe_spool_reader_next(u->rd, &e, &eb);
+		if (r == FLOE_EOF) {
+			floe_spool_reader_destroy(u->rd);
+			u->rd = NULL;
+			floe_logf(s->o.log, FLOE_LOG_INFO,
+			          "stream: subscriber '%s' (%s) has read the spool: live", u->name,
+			          u->peer);
+			if (s->ending)
+				sub_end(s, u);
+			break;
+		}
+		if (r != FLOE_OK) {
+			char why[320];
+			snprintf(why, sizeof(why), "spool: %s", eb.msg);
+			sub_cut(s, u, why);
+			break;
+		}
+		bool whole;
+		if (!entry_wanted(u, &e, &whole))
+			continue;
+		if (whole && !u->filter) {
+			struct frame *f = frame_new(e.block_len, FLOE_SF_BLOCK);
+			if (!f) {
+				sub_cut(s, u, "out of memory");
+				break;
+			}
+			memcpy(f->data + FLOE_STREAM_FRAME_HDR, e.block, e.block_len);
+			f->nrec = e.nrec;
+			(void)sub_push(s, u, f);
+			frame_unref(f);
+		} else {
+			replay_block(s, u, e.block, e.block_len);
+		}
+	}
+}
+
+/* Sets up what u asked for: the records of the sensors in its resume
+ * list after their seq, and with FLOE_STREAM_F_BACKLOG those of the other
+ * sensors, through its filter: from the spool (a reader, read by
+ * sub_catchup) or from the backlog in memory (queued now). */
 static void sub_replay(struct floe_stream_server *s, struct sub *u,
                        const struct floe_stream_hello *h)
 {
@@ -344,60 +531,35 @@ static void sub_replay(struct floe_stream_server *s, struct sub *u,
 	}
 	if (!all && nres == 0)
 		return;
-	struct floe_stream_resume *rs = NULL;
 	if (nres) {
-		rs = malloc(nres * sizeof(*rs));
-		if (!rs) {
+		u->rs = malloc(nres * sizeof(*u->rs));
+		if (!u->rs) {
 			sub_cut(s, u, "out of memory");
 			return;
 		}
 		for (size_t i = 0; i < nres; i++)
-			rs[i] = floe_stream_hello_resume(h, i);
-		qsort(rs, nres, sizeof(*rs), cmp_resume);
+			u->rs[i] = floe_stream_hello_resume(h, i);
+		qsort(u->rs, nres, sizeof(*u->rs), cmp_resume);
+		u->nres = nres;
+	}
+	u->all = all;
+	if (s->spool) {
+		u->rd = floe_spool_reader_create(s->spool);
+		if (!u->rd)
+			sub_cut(s, u, "out of memory");
+		return;
 	}
 	for (size_t k = 0; k < s->bl_len && u->state != SUB_DEAD; k++) {
 		struct frame *f = s->bl[(s->bl_head + k) % s->bl_cap];
-		if (all && !rs && !u->filter) {
+		if (all && !u->rs && !u->filter)
 			(void)sub_push(s, u, f);
-			continue;
-		}
-		struct floe_errbuf eb = {0};
-		size_t n, used;
-		if (floe_block_decode_ex(&s->dec, f->data + FLOE_STREAM_FRAME_HDR,
-		                         f->len - FLOE_STREAM_FRAME_HDR, s->dscratch, &n, &used,
-		                         false, &eb) != FLOE_OK)
-			continue;   /* cannot happen: we encoded it */
-		size_t k2 = 0;
-		for (size_t i = 0; i < n; i++) {
-			const struct floe_flow *r = &s->dscratch[i];
-			struct floe_stream_resume key = {.sensor = r->sensor};
-			const struct floe_stream_resume *e =
-				rs ? bsearch(&key, rs, nres, sizeof(*rs), cmp_resume) : NULL;
-			if (e ? r->seq <= e->seq : !all)
-				continue;
-			if (u->filter && !floe_filter_match(u->filter, r)) {
-				u->filtered++;
-				continue;
-			}
-			s->sel[k2++] = *r;
-		}
-		if (k2) {
-			struct frame *g = frame_block(s, s->sel, k2);
-			if (!g) {
-				sub_cut(s, u, "out of memory");
-				break;
-			}
-			(void)sub_push(s, u, g);
-			frame_unref(g);
-		}
-		if (u->filter) {
-			struct frame *g = frame_seen(s, s->dscratch, n);
-			if (g)
-				(void)sub_push(s, u, g);
-			frame_unref(g);
-		}
+		else
+			replay_block(s, u, f->data + FLOE_STREAM_FRAME_HDR,
+			             f->len - FLOE_STREAM_FRAME_HDR);
 	}
-	free(rs);
+	free(u->rs);
+	u->rs = NULL;
+	u->nres = 0;
 }
 
 /* A complete hello is in u->in: accept or refuse it. */
@@ -410,6 +572,7 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 		return;
 	}
 	snprintf(u->name, sizeof(u->name), "%s", h.instance);
+	u->minor = h.minor;
 	if (h.role != FLOE_STREAM_SUBSCRIBER) {
 		sub_refuse(s, u, "hello: not a subscriber");
 		return;
@@ -467,6 +630,7 @@ static void sub_hello(struct floe_stream_server *s, struct sub *u, uint32_t plen
 	frame_unref(f);
 	STAT_ADD(s, accepted, 1);
 	sub_replay(s, u, &h);
+	sub_catchup(s, u);
 	/* h borrowed the hello's bytes until here */
 	free(u->in);
 	u->in = NULL;
@@ -676,6 +840,33 @@ static void accept_all(struct floe_stream_server *s)
 
 /* ---- the thread ---- */
 
+/* Writes a block to the spool before any subscriber gets it.  One the
+ * spool cannot take is still served live; a subscriber reading the spool
+ * then sees its seq gap. */
+static void spool_block(struct floe_stream_server *s, const struct frame *f,
+                        const struct floe_flow *recs, size_t n)
+{
+	struct floe_errbuf eb = {0};
+	size_t k = seen_ranges(s, recs, n);
+	if (floe_spool_append(s->spool, f->data + FLOE_STREAM_FRAME_HDR,
+	                      f->len - FLOE_STREAM_FRAME_HDR, (uint32_t)n, s->seen, k,
+	                      &eb) != FLOE_OK) {
+		/* a full disk fails every block: logged at the first and then
+		 * every 1000th */
+		if (s->spool_failed++ % 1000 == 0)
+			floe_logf(s->o.log, FLOE_LOG_ERR, "stream: %s (%" PRIu64 " blocks not "
+			          "spooled so far)", eb.msg, s->spool_failed);
+	}
+	struct floe_spool_stats ss;
+	floe_spool_stats(s->spool, &ss);
+	pthread_mutex_lock(&s->mu);
+	s->st.spool_records = ss.records;
+	s->st.spool_dropped = ss.dropped_records;
+	s->st.spool_errors = ss.errors;
+	s->st.spool_bytes = ss.bytes;
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* Hands a block to every live subscriber and keeps it in the backlog. */
 static void distribute(struct floe_stream_server *s, const struct floe_flow *recs, size_t n)
 {
@@ -687,11 +878,13 @@ static void distribute(struct floe_stream_server *s, const struct floe_flow *rec
 		return;
 	}
 	STAT_ADD(s, blocks, 1);
+	if (s->spool)
+		spool_block(s, f, recs, n);
 	struct frame *seen = NULL;
 	for (unsigned i = 0; i < s->nsubs; i++) {
 		struct sub *u = s->subs[i];
-		if (u->state != SUB_LIVE)
-			continue;
+		if (u->state != SUB_LIVE || u->rd)
+			continue;   /* one catching up reads this block from the spool */
 		if (!u->filter) {
 			(void)sub_push(s, u, f);
 		} else {
@@ -781,18 +974,24 @@ static void send_status(struct floe_stream_server *s)
 	pthread_mutex_lock(&s->mu);
 	uint64_t dropped = s->st.dropped;
 	uint32_t nlive = s->st.subscribers;
+	uint64_t kd = s->kernel_dropped, id = s->iface_dropped;
 	pthread_mutex_unlock(&s->mu);
 	for (unsigned i = 0; i < s->nsubs; i++) {
 		struct sub *u = s->subs[i];
 		if (u->state != SUB_LIVE)
 			continue;
-		struct frame *f = frame_new(FLOE_STREAM_STATUS_LEN, FLOE_SF_STATUS);
+		size_t len = u->minor >= 1 ? FLOE_STREAM_STATUS_LEN1 : FLOE_STREAM_STATUS_LEN;
+		struct frame *f = frame_new(len, FLOE_SF_STATUS);
 		if (!f)
 			return;
 		struct floe_stream_status st = {.time = floe_net_now(), .records = u->sent,
 		                                .filtered = u->filtered, .dropped = dropped,
-		                                .subscribers = nlive};
-		floe_stream_status_encode(&st, f->data + FLOE_STREAM_FRAME_HDR);
+		                                .subscribers = nlive, .kernel_dropped = kd,
+		                                .iface_dropped = id};
+		if (u->minor >= 1)
+			floe_stream_status_encode1(&st, f->data + FLOE_STREAM_FRAME_HDR);
+		else
+			floe_stream_status_encode(&st, f->data + FLOE_STREAM_FRAME_HDR);
 		(void)sub_push(s, u, f);
 		frame_unref(f);
 		sub_write(s, u);
@@ -839,8 +1038,6 @@ static void *server_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
 	struct pollfd *pf = NULL;
 	size_t pf_cap = 0;
-	bool ending = false;
-	int64_t end_deadline = 0;
 	s->last_status = floe_net_mono();
 	for (;;) {
 		if (!floe_grow(NULL, (void **)&pf, &pf_cap, s->nsubs + 2, sizeof(*pf), 16)) {
@@ -851,7 +1048,7 @@ static void *server_main(void *arg)
 			break;
 		}
 		pf[0] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-		pf[1] = (struct pollfd){.fd = ending ? -1 : s->lfd, .events = POLLIN};
+		pf[1] = (struct pollfd){.fd = s->ending ? -1 : s->lfd, .events = POLLIN};
 		bool pending = false;
 		for (unsigned i = 0; i < s->nsubs; i++) {
 			struct sub *u = s->subs[i];
@@ -862,6 +1059,8 @@ static void *server_main(void *arg)
 				ev = floe_conn_events(&u->conn, ev);
 			pf[i + 2] = (struct pollfd){.fd = u->conn.fd, .events = ev};
 			pending |= floe_conn_pending(&u->conn);
+			/* one catching up with room reads on from the spool now */
+			pending |= u->rd && u->state == SUB_LIVE && !u->head;
 		}
 		(void)poll(pf, s->nsubs + 2, pending ? 0 : POLL_MS);
 		if (pf[0].revents & POLLIN) {
@@ -878,39 +1077,38 @@ static void *server_main(void *arg)
 			struct sub *u = s->subs[i];
 			if (rev || floe_conn_pending(&u->conn) || u->state == SUB_TLS)
 				sub_service(s, u, rev);
+			if (u->rd) {
+				sub_catchup(s, u);
+				sub_write(s, u);
+			}
 		}
+		if (s->spool)
+			floe_spool_tick(s->spool);
 		int64_t now = floe_net_mono();
 		if (now - s->last_status >= STATUS_EVERY) {
 			send_status(s);
 			s->last_status = now;
 		}
-		if (done && !ending) {
-			/* the producer finished: END to everyone, then drain */
+		if (done && !s->ending) {
+			/* the producer finished: END to everyone (to one catching
+			 * up when it has read the spool), then drain */
 			send_status(s);
-			ending = true;
+			s->ending = true;
 			pthread_mutex_lock(&s->mu);
-			end_deadline = now + s->drain;
+			s->end_deadline = now + s->drain;
 			pthread_mutex_unlock(&s->mu);
-			struct frame *f = frame_new(0, FLOE_SF_END);
-			for (unsigned i = 0; i < s->nsubs; i++) {
-				struct sub *u = s->subs[i];
-				if (u->state == SUB_LIVE && f && sub_push(s, u, f)) {
-					u->state = SUB_CLOSING;
-					u->deadline = end_deadline;
-					sub_write(s, u);
-				} else if (u->state != SUB_CLOSING) {
-					u->state = SUB_DEAD;
-				}
-			}
-			frame_unref(f);
-		}
-		if (ending && now > end_deadline)
 			for (unsigned i = 0; i < s->nsubs; i++)
-				if (s->subs[i]->head && s->subs[i]->state != SUB_DEAD)
+				if (!(s->subs[i]->rd && s->subs[i]->state == SUB_LIVE))
+					sub_end(s, s->subs[i]);
+		}
+		if (s->ending && now > s->end_deadline)
+			for (unsigned i = 0; i < s->nsubs; i++)
+				if ((s->subs[i]->head || s->subs[i]->rd) &&
+				    s->subs[i]->state != SUB_DEAD)
 					sub_cut(s, s->subs[i],
 					        "still behind when the server stopped");
 		reap(s);
-		if (ending && s->nsubs == 0)
+		if (s->ending && s->nsubs == 0)
 			break;
 	}
 	free(pf);
@@ -964,6 +1162,8 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 		floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
 		goto fail;
 	}
+	if (s->o.spool_dir)
+		s->o.backlog = 0;   /* the spool is the backlog */
 	size_t bl_cap = s->o.backlog ? s->o.backlog / 64 + 1 : 0;  /* a frame is > 64 bytes */
 	s->pool_cap = s->o.queue_blocks + 2;
 	s->queue = calloc(s->o.queue_blocks, sizeof(*s->queue));
@@ -984,6 +1184,29 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
 	}
 	if (RAND_bytes((unsigned char *)&s->session, sizeof(s->session)) != 1)
 		s->session = (uint64_t)floe_net_now();
+	if (s->o.spool_dir) {
+		struct floe_spool_opts so = {.dir = s->o.spool_dir, .max_bytes = s->o.spool_max,
+		                             .run = s->session, .log = s->o.log};
+		s->spool = floe_spool_open(&so, eb);
+		s->spooled = calloc(FLOE_STREAM_RESUME_MAX, sizeof(*s->spooled));
+		if (!s->spool || !s->spooled) {
+			if (s->spool)
+				floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+			goto fail;
+		}
+		/* a restart on the spool is the same run: subscribers' resume
+		 * points stay good, and seq goes on after the spool's */
+		s->session = floe_spool_run(s->spool);
+		s->nspooled = floe_spool_last(s->spool, s->spooled, FLOE_STREAM_RESUME_MAX);
+		struct floe_spool_stats ss;
+		floe_spool_stats(s->spool, &ss);
+		s->st.spool_bytes = ss.bytes;
+		s->st.spool_dropped = ss.dropped_records;
+		if (ss.found_records)
+			floe_logf(s->o.log, FLOE_LOG_INFO,
+			          "stream: spool '%s': %" PRIu64 " records of this run kept, "
+			          "%" PRIu64 " bytes", s->o.spool_dir, ss.found_records, ss.bytes);
+	}
 	s->lfd = open_listener(s, eb);
 	if (s->lfd < 0)
 		goto fail;
@@ -1005,6 +1228,24 @@ fail:
 int floe_stream_server_port(const struct floe_stream_server *s)
 {
 	return s->port;
+}
+
+void floe_stream_server_sensor_drops(struct floe_stream_server *s, uint64_t kernel,
+                                     uint64_t iface)
+{
+	pthread_mutex_lock(&s->mu);
+	s->kernel_dropped = kernel;
+	s->iface_dropped = iface;
+	pthread_mutex_unlock(&s->mu);
+}
+
+size_t floe_stream_server_spooled(const struct floe_stream_server *s,
+                                  struct floe_stream_resume *out, size_t cap)
+{
+	size_t k = 0;
+	for (; k < s->nspooled && k < cap; k++)
+		out[k] = s->spooled[k];
+	return k;
 }
 
 static void wake(struct floe_stream_server *s)
@@ -1129,6 +1370,8 @@ void floe_stream_server_destroy(struct floe_stream_server *s, int64_t drain,
 	floe_free(NULL, s->dscratch, bsz);
 	floe_enc_release(&s->enc);
 	floe_dec_release(&s->dec);
+	floe_spool_close(s->spool);
+	free(s->spooled);
 	SSL_CTX_free(s->ctx);
 	if (s->lfd >= 0)
 		close(s->lfd);

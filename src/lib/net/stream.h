@@ -19,8 +19,9 @@
  * producer: records go into a bounded queue, and when the queue is full a
  * batch is dropped and counted.  Each subscriber has a bounded buffer; one
  * that falls behind past it is cut off with a logged reason.  A backlog
- * of recent blocks lets a subscriber that reconnects resume after the last
- * seq it has, when the server still holds those records.  Listening on an
+ * of recent blocks (in memory, or on disk with a spool: spool.h) lets a
+ * subscriber that reconnects resume after the last seq it has, when the
+ * server still holds those records.  Listening on an
  * address other than loopback needs TLS and a token.
  *
  * Threads: a server's functions may be called from the one producer
@@ -42,7 +43,9 @@
 /* ---- the wire protocol (docs/stream.md) ---- */
 
 #define FLOE_STREAM_MAJOR 1
-#define FLOE_STREAM_MINOR 0
+/* minor 1: STATUS carries the sensor's kernel drop counts (56 bytes) to
+ * subscribers that said minor 1 or later; minor 0 ones get 40 bytes */
+#define FLOE_STREAM_MINOR 1
 #define FLOE_STREAM_HELLO_MAGIC "FLSH"
 
 /* Frame header: u8 type, u8 flags (0), u16 reserved (0), u32 payload length. */
@@ -111,8 +114,13 @@ struct floe_stream_status {
 	uint64_t filtered;       /* not sent: its filter rejected them */
 	uint64_t dropped;        /* lost at the server: its queue was full */
 	uint32_t subscribers;
+	/* minor 1: the sensor's capture (floe capture -i): packets the kernel
+	 * ring dropped, and the interface dropped, since it started */
+	uint64_t kernel_dropped;
+	uint64_t iface_dropped;
 };
 #define FLOE_STREAM_STATUS_LEN 40u
+#define FLOE_STREAM_STATUS_LEN1 56u
 
 /* Writes a frame header for a payload of len bytes into out. */
 void floe_stream_frame_header(uint8_t out[FLOE_STREAM_FRAME_HDR], enum floe_stream_type type,
@@ -155,7 +163,12 @@ struct floe_stream_seen floe_stream_seen_entry(const uint8_t *p, size_t i);
 
 void floe_stream_status_encode(const struct floe_stream_status *st,
                                uint8_t out[FLOE_STREAM_STATUS_LEN]);
-/* MALFORMED unless len == FLOE_STREAM_STATUS_LEN. */
+/* The minor 1 STATUS: the 40 bytes, then u64 kernel_dropped, u64
+ * iface_dropped. */
+void floe_stream_status_encode1(const struct floe_stream_status *st,
+                                uint8_t out[FLOE_STREAM_STATUS_LEN1]);
+/* MALFORMED unless len is FLOE_STREAM_STATUS_LEN (the kernel counts are
+ * then 0) or FLOE_STREAM_STATUS_LEN1. */
 FLOE_WUR enum floe_err floe_stream_status_decode(const uint8_t *p, size_t len,
                                                  struct floe_stream_status *st,
                                                  struct floe_errbuf *eb);
@@ -188,6 +201,13 @@ struct floe_stream_server_opts {
 	bool pace;
 	const struct floe_netset *local;  /* for `local`/`remote` in subscribers' filters */
 	const struct floe_log *log;
+	/* The disk spool (spool.h, docs/stream.md "Spool"): every block served
+	 * is also written under spool_dir, at most spool_max bytes (0 = 1
+	 * GiB); a subscriber asking for a backlog or resuming gets it from
+	 * there instead of the memory backlog.  A server started on a spool
+	 * keeps the spool's run id (hello session). */
+	const char *spool_dir;
+	uint64_t spool_max;
 };
 
 struct floe_stream_server_stats {
@@ -200,6 +220,11 @@ struct floe_stream_server_stats {
 	uint64_t cut_off;           /* subscribers cut off: over their buffer bound */
 	uint64_t closed;            /* subscribers that went away */
 	uint32_t subscribers;       /* connected now */
+	/* the spool (opts.spool_dir) */
+	uint64_t spool_records;     /* written by this run */
+	uint64_t spool_dropped;     /* records removed with the oldest segments */
+	uint64_t spool_errors;      /* blocks the spool could not write (logged) */
+	uint64_t spool_bytes;       /* in the spool now */
 };
 
 /* Binds, listens and starts the server's thread.  NULL with eb set:
@@ -211,6 +236,16 @@ struct floe_stream_server *floe_stream_server_create(const struct floe_stream_se
                                                      struct floe_errbuf *eb);
 /* The port the server listens on. */
 int floe_stream_server_port(const struct floe_stream_server *s);
+/* The sensor's kernel drop counts so far (floe capture -i), sent in the
+ * STATUS frames to subscribers of minor 1 and later. */
+void floe_stream_server_sensor_drops(struct floe_stream_server *s, uint64_t kernel,
+                                     uint64_t iface);
+/* With a spool: the last seq of each sensor it held when the server
+ * started (at most cap), so that a restarted producer numbers on after
+ * them and a restarted relay resumes its sources after them.  Returns how
+ * many; 0 without a spool or with an empty one. */
+size_t floe_stream_server_spooled(const struct floe_stream_server *s,
+                                  struct floe_stream_resume *out, size_t cap);
 /* Queues one record (copied, seq as the caller set it).  Never blocks on
  * subscribers: when the server's queue is full the block is dropped and
  * counted (stats.dropped, STATUS frames; subscribers see the seq gap), or
@@ -270,6 +305,9 @@ struct floe_stream_client_stats {
 	uint64_t connects;           /* connections made (hello accepted) */
 	uint64_t reconnects;         /* of them after a source went away */
 	uint64_t server_dropped;     /* the servers' own drop counts (last STATUS) */
+	uint64_t kernel_dropped;     /* the sensors' captures: packets their kernel ring */
+	uint64_t iface_dropped;      /* and interface dropped (last STATUS of each source,
+	                                summed) */
 	uint32_t sources_live;       /* sources connected now */
 };
 

@@ -539,6 +539,21 @@ static void report_drops(struct floe_live *lv, struct floe_live_ifstats *last, b
 	}
 }
 
+/* Hands the drop counts so far to cfg.on_drops. */
+static void pass_drops(struct floe_live *lv)
+{
+	struct floe_live_ifstats now[FLOE_LIVE_MAX_IFACES];
+	pthread_mutex_lock(&lv->mu);
+	sum_ifstats(lv, now);
+	pthread_mutex_unlock(&lv->mu);
+	uint64_t kernel = 0, iface = 0;
+	for (unsigned k = 0; k < lv->cfg.nifaces; k++) {
+		kernel += now[k].drop;
+		iface += now[k].ifdrop;
+	}
+	lv->cfg.on_drops(lv->cfg.drops_ud, kernel, iface);
+}
+
 enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
                             struct floe_errbuf *eb)
 {
@@ -569,6 +584,7 @@ enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
 
 	int64_t start = clock_ns(CLOCK_MONOTONIC);
 	int64_t next_report = start + lv->cfg.stats_interval;
+	int64_t next_pass = start + SEC;
 	struct floe_live_ifstats last[FLOE_LIVE_MAX_IFACES] = {0};
 	struct floe_flow out[BATCH];
 	pthread_mutex_lock(&lv->mu);
@@ -603,6 +619,10 @@ enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
 			report_drops(lv, last, false);
 			next_report = mono + lv->cfg.stats_interval;
 		}
+		if (lv->cfg.on_drops && mono >= next_pass) {
+			pass_drops(lv);
+			next_pass = mono + SEC;
+		}
 		pthread_mutex_lock(&lv->mu);
 	}
 	pthread_mutex_unlock(&lv->mu);
@@ -618,6 +638,8 @@ enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
 	}
 	memset(last, 0, sizeof(last));
 	report_drops(lv, last, true);
+	if (lv->cfg.on_drops)
+		pass_drops(lv);
 	return err;
 }
 

@@ -83,6 +83,12 @@ struct floe_live_config {
 	struct floe_meter_config meter;  /* for every thread's meter; max_flows
 	                            * (or the default) is divided among threads */
 	const struct floe_log *log;  /* may be NULL */
+	/* Called about every second from the thread in floe_live_run (the
+	 * one that calls the sink) with the kernel's counts so far, summed
+	 * over the interfaces: to pass the drops on (a stream's STATUS).
+	 * NULL: not called. */
+	void (*on_drops)(void *ud, uint64_t kernel, uint64_t iface);
+	void *drops_ud;
 };
 
 /* Fills cfg with the defaults (no interface, one thread, meter defaults). */

@@ -72,6 +72,22 @@ static void test_golden(void)
 	TAP_CHECK(floe_stream_status_decode(sb, 40, &st2, &eb) == FLOE_OK && st2.records == 6 &&
 	          st2.dropped == 8 && st2.subscribers == 9, "status decodes");
 	TAP_CHECK(floe_stream_status_decode(sb, 39, &st2, &eb) == FLOE_MALFORMED, "short status");
+	/* minor 1: the sensor's kernel drops follow */
+	st.kernel_dropped = 10;
+	st.iface_dropped = 11;
+	uint8_t sb1[FLOE_STREAM_STATUS_LEN1];
+	floe_stream_status_encode1(&st, sb1);
+	static const uint8_t golden_tail[16] = {10, 0, 0, 0, 0, 0, 0, 0, 11, 0, 0, 0, 0, 0, 0, 0};
+	TAP_CHECK(memcmp(sb1, golden_st, 40) == 0 && memcmp(sb1 + 40, golden_tail, 16) == 0,
+	          "status of minor 1: golden bytes");
+	TAP_CHECK(floe_stream_status_decode(sb1, 56, &st2, &eb) == FLOE_OK &&
+	          st2.kernel_dropped == 10 && st2.iface_dropped == 11 && st2.dropped == 8,
+	          "status of minor 1 decodes");
+	TAP_CHECK(floe_stream_status_decode(sb, 40, &st2, &eb) == FLOE_OK &&
+	          st2.kernel_dropped == 0 && st2.iface_dropped == 0,
+	          "status of minor 0: no kernel drops");
+	TAP_CHECK(floe_stream_status_decode(sb1, 48, &st2, &eb) == FLOE_MALFORMED,
+	          "status of 48 bytes is malformed");
 }
 
 /* Malformed hellos and frame headers: {name, patch offset, byte, length, expected}. */
@@ -186,6 +202,7 @@ static void fill(struct floe_flow *f, uint64_t i)
 struct reader {
 	struct floe_stream_client *c;
 	uint64_t step;      /* seq step between records it gets */
+	uint64_t from;      /* the seq before the first it must get (0: seq 1 first) */
 	uint64_t got, bad;
 	enum floe_err end;
 };
@@ -194,7 +211,7 @@ struct reader {
 static void *reader_main(void *arg)
 {
 	struct reader *rd = arg;
-	uint64_t last = 0;
+	uint64_t last = rd->from;
 	int idle = 0;
 	for (;;) {
 		const struct floe_flow *r;
@@ -332,11 +349,126 @@ static void test_resume(void)
 	floe_stream_client_destroy(c);
 }
 
+/* A server with a spool: while the producer adds records without pause,
+ * subscribers with resume points read the spool and then go live; each
+ * gets every record after its point once, in order, across the change
+ * from the spool to the live blocks.  A server started again on the spool
+ * is the same run: same session, and it knows the last seq. */
+static void test_spool_handover(void)
+{
+	char dir[] = "/tmp/floe-stream-spool-XXXXXX";
+	if (!mkdtemp(dir)) {
+		TAP_CHECK(0, "mkdtemp");
+		return;
+	}
+	struct floe_errbuf eb = {0};
+	struct floe_stream_server_opts so = {.listen = "127.0.0.1:0", .block_records = 500,
+	                                     .queue_blocks = 64, .pace = true, .spool_dir = dir,
+	                                     .spool_max = 64u << 20};
+	struct floe_stream_server *s = floe_stream_server_create(&so, &eb);
+	TAP_CHECK(s != NULL, "server with a spool: %s", eb.msg);
+	if (!s)
+		return;
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", floe_stream_server_port(s));
+	const char *srcs[] = {addr};
+	const uint64_t N = 200000, FIRST = 40000;
+	for (uint64_t i = 0; i < FIRST; i++) {
+		struct floe_flow f;
+		fill(&f, i);
+		if (floe_stream_server_add(s, &f) != FLOE_OK)
+			break;
+	}
+	floe_stream_server_flush(s);
+	struct floe_stream_resume r1 = {3, 5000}, r2 = {3, FIRST - 1};
+	struct floe_stream_client_opts co = {.sources = srcs, .nsources = 1, .backlog = true,
+	                                     .resume = &r1, .nresume = 1, .instance = "r1"};
+	struct floe_stream_client_opts c2o = co;
+	c2o.resume = &r2;
+	c2o.instance = "r2";
+	struct floe_stream_client_opts c3o = co;
+	c3o.filter = "dst port 53";
+	c3o.instance = "r3";
+	struct floe_stream_client *c[3] = {floe_stream_client_create(&co, &eb),
+	                                   floe_stream_client_create(&c2o, &eb),
+	                                   floe_stream_client_create(&c3o, &eb)};
+	if (!c[0] || !c[1] || !c[2]) {
+		TAP_CHECK(0, "clients: %s", eb.msg);
+		floe_stream_server_destroy(s, 0, NULL);
+		return;
+	}
+	/* the filtered one gets seq 5001, 5005, ... (dst port 53: seq % 4 == 1) */
+	struct reader rd[3] = {{.c = c[0], .step = 1, .from = 5000},
+	                       {.c = c[1], .step = 1, .from = FIRST - 1},
+	                       {.c = c[2], .step = 4, .from = 4997}};
+	pthread_t th[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, reader_main, &rd[i]);
+	TAP_CHECK(floe_stream_server_wait(s, 3, 10000000000LL, NULL), "three subscribers");
+	for (uint64_t i = FIRST; i < N; i++) {
+		struct floe_flow f;
+		fill(&f, i);
+		if (floe_stream_server_add(s, &f) != FLOE_OK)
+			break;
+	}
+	uint64_t session = floe_stream_client_session(c[0], 0);
+	struct floe_stream_server_stats sst;
+	floe_stream_server_destroy(s, 20000000000LL, &sst);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	struct floe_stream_client_stats st[3];
+	for (int i = 0; i < 3; i++)
+		floe_stream_client_stats(c[i], &st[i]);
+	TAP_CHECK(sst.spool_records == N && sst.spool_errors == 0 && sst.spool_dropped == 0,
+	          "every block spooled (%llu)", (unsigned long long)sst.spool_records);
+	TAP_CHECK(rd[0].got == N - 5000 && rd[0].bad == 0 && st[0].lost == 0 &&
+	          rd[0].end == FLOE_EOF,
+	          "from the spool, then live: every record after seq 5000 once, in order "
+	          "(%llu, %llu out of order, %llu lost)", (unsigned long long)rd[0].got,
+	          (unsigned long long)rd[0].bad, (unsigned long long)st[0].lost);
+	TAP_CHECK(rd[1].got == N - FIRST + 1 && rd[1].bad == 0 && st[1].lost == 0,
+	          "resuming at the spool's end: every record after it once (%llu)",
+	          (unsigned long long)rd[1].got);
+	TAP_CHECK(rd[2].got == (N - 5000) / 4 && rd[2].bad == 0 && st[2].lost == 0,
+	          "with a filter: its records after seq 5000, SEEN proves the rest (%llu, %llu "
+	          "lost)", (unsigned long long)rd[2].got, (unsigned long long)st[2].lost);
+	for (int i = 0; i < 3; i++)
+		floe_stream_client_destroy(c[i]);
+
+	/* the same spool again: the same run, seq on after N */
+	s = floe_stream_server_create(&so, &eb);
+	struct floe_stream_resume last[2];
+	size_t nl = s ? floe_stream_server_spooled(s, last, 2) : 0;
+	TAP_CHECK(s && nl == 1 && last[0].sensor == 3 && last[0].seq == N,
+	          "restarted on the spool: sensor 3 at seq %llu",
+	          nl ? (unsigned long long)last[0].seq : 0);
+	if (s) {
+		snprintf(addr, sizeof(addr), "127.0.0.1:%d", floe_stream_server_port(s));
+		struct floe_stream_client_opts c4o = {.sources = srcs, .nsources = 1,
+		                                      .resume = &r2, .nresume = 1};
+		struct floe_stream_client *c4 = floe_stream_client_create(&c4o, &eb);
+		const struct floe_flow *r;
+		size_t n;
+		enum floe_err e = FLOE_AGAIN;
+		for (int k = 0; c4 && e == FLOE_AGAIN && k < 10; k++)
+			e = floe_stream_client_next(c4, &r, &n, 1000000000LL);
+		TAP_CHECK(e == FLOE_OK && floe_stream_client_session(c4, 0) == session &&
+		          r[0].seq == FIRST, "the restarted server keeps its run id and replays");
+		floe_stream_client_destroy(c4);
+		floe_stream_server_destroy(s, 0, NULL);
+	}
+	char cmd[64];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		TAP_DIAG("rm failed");
+}
+
 int main(void)
 {
 	test_golden();
 	test_bad();
 	test_loopback();
 	test_resume();
+	test_spool_handover();
 	return tap_done();
 }
