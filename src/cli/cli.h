@@ -171,6 +171,19 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 struct floe_filter;
 uint64_t cli_filter_columns(const struct floe_filter *f);
 
+/* The input of the reading commands (input.c).  cli_source_open opens
+ * o's -r files and -R directories, in that order, as one source read with
+ * *so (time range, required addresses, columns, threads: archive/source.h);
+ * NULL after printing why (a source that cannot be created, a file or
+ * directory that cannot be added).  The caller destroys the source. */
+struct floe_source;
+struct floe_source_opts;
+struct floe_source *cli_source_open(const struct cli_opts *o, const struct floe_source_opts *so);
+/* ORs into *m the columns (floe_columns_of) of the fields of a key list
+ * such as "saddr,dport/24" (NULL or "": none); false, *m partly updated,
+ * when a key is unknown, too long or derived: decode every column. */
+bool cli_keys_columns(const char *keys, uint64_t *m);
+
 /* Stream sources (-S, sink_stream.c): the records of stream servers,
  * block by block, until every server ends, a signal, --count or
  * --duration.  open prints why it fails; next returns OK, EOF, or an

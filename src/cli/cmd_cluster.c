@@ -543,23 +543,7 @@ static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned val
 				return 0;
 			m |= floe_columns_of(g->cols[i].arg->off, g->cols[i].arg->size);
 		}
-	for (const char *p = keys ? keys : ""; *p;) {
-		char w[64];
-		p += strspn(p, " ,");
-		size_t n = strcspn(p, " ,/");
-		if (n >= sizeof(w))
-			return 0;
-		memcpy(w, p, n);
-		w[n] = '\0';
-		const struct floe_field *fd = n ? floe_field_lookup(w) : NULL;
-		if (n && (!fd || !fd->size))
-			return 0;
-		if (fd)
-			m |= floe_columns_of(fd->off, fd->size);
-		p += n;
-		p += strcspn(p, " ,");
-	}
-	return m;
+	return cli_keys_columns(keys, &m) ? m : 0;
 }
 
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv)

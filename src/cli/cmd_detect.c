@@ -523,26 +523,10 @@ static struct floe_source *open_source(const struct cli_opts *o, struct floe_tim
                                        const uint8_t (*addrs)[16], size_t naddrs,
                                        uint64_t columns)
 {
-	struct floe_errbuf eb = {0};
 	struct floe_source_opts so = {.range = range, .addrs = addrs, .naddrs = naddrs,
 	                              .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads(), .columns = columns};
-	struct floe_source *src = floe_source_create(&so, &eb);
-	if (!src) {
-		cli_error(o, "%s", eb.msg);
-		return NULL;
-	}
-	for (size_t i = 0; i < o->nrfiles; i++)
-		if (floe_source_add_file(src, o->rfiles[i], &eb) != FLOE_OK)
-			goto fail;
-	for (size_t i = 0; i < o->nrdirs; i++)
-		if (floe_source_add_dir(src, o->rdirs[i], &eb) != FLOE_OK)
-			goto fail;
-	return src;
-fail:
-	cli_error(o, "%s", eb.msg);
-	floe_source_destroy(src);
-	return NULL;
+	return cli_source_open(o, &so);
 }
 
 /* Feeds every record in range that passes the filter to the detector:

@@ -230,7 +230,6 @@ static int read_pass(struct cli_opts *o, const struct floe_filter *filter, const
                      size_t naddrs, uint64_t columns, add_fn add, void *ud, const char *(*errmsg)(void *ud),
                      uint64_t *nrec)
 {
-	struct floe_errbuf eb = {0};
 	uint8_t faddrs[64][16];
 	size_t nf = 0;
 	if (!addrs && filter && floe_filter_required_addrs(filter, faddrs, 64, &nf) && nf) {
@@ -241,16 +240,10 @@ static int read_pass(struct cli_opts *o, const struct floe_filter *filter, const
 	                              .naddrs = naddrs <= 64 ? naddrs : 0, .no_index = o->no_index,
 	                              .columns = columns, .log = cli_log()};
 	struct feed fd = {.o = o, .filter = filter};
-	fd.src = floe_source_create(&so, &eb);
-	bool ok = fd.src != NULL;
-	for (size_t i = 0; ok && i < o->nrfiles; i++)
-		ok = floe_source_add_file(fd.src, o->rfiles[i], &eb) == FLOE_OK;
-	for (size_t i = 0; ok && i < o->nrdirs; i++)
-		ok = floe_source_add_dir(fd.src, o->rdirs[i], &eb) == FLOE_OK;
-	if (ok && !(fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow))))
-		floe_errbuf_set(&eb, FLOE_NOMEM, "out of memory");
-	if (!ok || !fd.slot[0]) {
-		cli_error(o, "%s", eb.msg);
+	if (!(fd.src = cli_source_open(o, &so)))
+		return EXIT_FAIL;
+	if (!(fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow)))) {
+		cli_error(o, "out of memory");
 		floe_source_destroy(fd.src);
 		return EXIT_FAIL;
 	}
