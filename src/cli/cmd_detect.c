@@ -207,22 +207,6 @@ static const char *side(const struct cli_opts *o, const struct floe_finding *x)
 	return h ? (p ? "internal" : "out") : (p ? "in" : "external");
 }
 
-/* Writes s as a JSON string. */
-static void json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
-	}
-	fputc('"', fp);
-}
-
 /* One finding's fields as (name, text, quoted) triples, the same for text
  * and JSON output. */
 struct kv {
@@ -454,10 +438,10 @@ static void print_json_kv(FILE *fp, const struct kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "%s", i ? "," : "");
-		json_str(fp, kv[i].k);
+		floe_output_json_string(fp, kv[i].k);
 		fputc(':', fp);
 		if (kv[i].str)
-			json_str(fp, kv[i].v);
+			floe_output_json_string(fp, kv[i].v);
 		else
 			fputs(kv[i].v, fp);
 	}

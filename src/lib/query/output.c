@@ -102,7 +102,7 @@ static void csv_cell(FILE *fp, const char *s)
 	putc('"', fp);
 }
 
-static void json_string(FILE *fp, const char *s)
+void floe_output_json_string(FILE *fp, const char *s)
 {
 	putc('"', fp);
 	for (; *s; s++) {
@@ -228,12 +228,12 @@ enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_f
 		case FLOE_OUT_JSON:
 			if (i)
 				putc(',', o->fp);
-			json_string(o->fp, fd->name);
+			floe_output_json_string(o->fp, fd->name);
 			putc(':', o->fp);
 			if (json_is_number(fd, f) && buf[0])
 				fputs(buf, o->fp);
 			else
-				json_string(o->fp, buf);
+				floe_output_json_string(o->fp, buf);
 			break;
 		}
 	}
