@@ -7,6 +7,7 @@
 #include "codec/codec.h"
 #include "codec/pipe.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -40,17 +41,6 @@ static bool same(const struct recs *a, const struct recs *b)
 		    a->v[i].seq != b->v[i].seq)
 			return false;
 	return true;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(64 << 20);
-	*len = fread(buf, 1, 64 << 20, f);
-	fclose(f);
-	return buf;
 }
 
 /* Feeds data in pieces of piece bytes. */
@@ -125,7 +115,7 @@ static void write_file(const char *path, size_t n, uint32_t per)
 static void whole_and_pieces(const char *path, const char *what)
 {
 	size_t len;
-	uint8_t *data = (uint8_t *)slurp(path, &len);
+	uint8_t *data = (uint8_t *)test_slurp(path, &len);
 	TAP_CHECK(data != NULL, "%s: read", what);
 	if (!data)
 		return;
@@ -172,7 +162,7 @@ int main(void)
 	whole_and_pieces(tmp, "5000 records in blocks of 300");
 
 	size_t len;
-	uint8_t *data = (uint8_t *)slurp(tmp, &len);
+	uint8_t *data = (uint8_t *)test_slurp(tmp, &len);
 	struct recs r;
 
 	/* after the footer: EOF, the rest dropped */
