@@ -87,7 +87,7 @@ static void text_cell(struct floe_output *o, size_t i, const char *s)
 	}
 }
 
-static void csv_cell(FILE *fp, const char *s)
+void floe_output_csv_cell(FILE *fp, const char *s)
 {
 	if (!strpbrk(s, ",\"\n\r")) {
 		fputs(s, fp);
@@ -223,7 +223,7 @@ enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_f
 		case FLOE_OUT_CSV:
 			if (i)
 				putc(',', o->fp);
-			csv_cell(o->fp, buf);
+			floe_output_csv_cell(o->fp, buf);
 			break;
 		case FLOE_OUT_JSON:
 			if (i)
