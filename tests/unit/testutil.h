@@ -1,6 +1,7 @@
 /*
- * testutil.h - file helpers the C unit tests share: read a whole file
- * (golden text, a written .floe file to damage) and write bytes to one.
+ * testutil.h - file helpers the C unit tests share: where the test data
+ * is, read a whole file (golden text, a written .floe file to damage) and
+ * write bytes to one.
  * For tests only: plain stdio and malloc, no budgets, no libfloe.
  */
 #ifndef FLOE_TEST_UTIL_H
@@ -8,6 +9,15 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+
+/* The folder of the unit tests' data files: $FLOE_TEST_DATA (set by
+ * meson to tests/data of the source tree), else tests/data of the working
+ * folder, for running a test program by hand from the source root. */
+static inline const char *test_data_dir(void)
+{
+	const char *d = getenv("FLOE_TEST_DATA");
+	return d ? d : "tests/data";
+}
 
 /* Reads the whole file at path into a malloc'd buffer with a NUL after
  * its last byte (so text can be used as a string); *len gets the number

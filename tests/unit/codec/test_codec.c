@@ -1211,9 +1211,8 @@ static void test_golden(void)
 	struct floe_flow g[8];
 	size_t n;
 	golden_flows(g, &n);
-	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", test_data_dir());
 	struct readres rr;
 	read_path(path, &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_OK && rr.end_err == FLOE_EOF && same_recs(&rr, g, n) &&
@@ -1237,7 +1236,7 @@ static void test_golden(void)
 
 	/* the same records with the file address filter (format.md "Address
 	 * filter"): pins its layout and hashing */
-	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", test_data_dir());
 	read_path(path, &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_OK && rr.end_err == FLOE_EOF && same_recs(&rr, g, n),
 	          "golden v1-sample-af.floe decodes to its %zu records (%s)", n, rr.msg);

@@ -90,9 +90,8 @@ static int by_name(const void *a, const void *b)
 
 int main(void)
 {
-	const char *data = getenv("FLOE_TEST_DATA");
 	char dir[1024];
-	snprintf(dir, sizeof(dir), "%s/conf", data ? data : "tests/data");
+	snprintf(dir, sizeof(dir), "%s/conf", test_data_dir());
 	DIR *d = opendir(dir);
 	TAP_CHECK(d != NULL, "open %s", dir);
 	if (!d)

@@ -148,11 +148,10 @@ static void whole_and_pieces(const char *path, const char *what)
 
 int main(void)
 {
-	const char *td = getenv("FLOE_TEST_DATA");
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", td ? td : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", test_data_dir());
 	whole_and_pieces(path, "v1-sample.floe (golden)");
-	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", td ? td : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", test_data_dir());
 	whole_and_pieces(path, "v1-sample-af.floe (golden)");
 
 	char tmp[] = "/tmp/floe-pipe-XXXXXX";

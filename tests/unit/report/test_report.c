@@ -23,17 +23,11 @@
 static int ignored_errors;
 #define IGN(x) do { if ((x) != FLOE_OK) ignored_errors++; } while (0)
 
-static const char *data_dir(void)
-{
-	const char *d = getenv("FLOE_TEST_DATA");
-	return d ? d : "tests/data";
-}
-
 /* Compares text with the golden file NAME (or writes it when asked). */
 static void golden(const char *name, const char *text, size_t len)
 {
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/report/%s", data_dir(), name);
+	snprintf(path, sizeof(path), "%s/report/%s", test_data_dir(), name);
 	if (getenv("FLOE_UPDATE_GOLDEN")) {
 		FILE *fp = fopen(path, "wb");
 		if (fp) {
@@ -92,7 +86,7 @@ static void test_notes(void)
 	/* the golden notes file and lookups in it */
 	char path[1024];
 	size_t len;
-	snprintf(path, sizeof(path), "%s/report/notes.txt", data_dir());
+	snprintf(path, sizeof(path), "%s/report/notes.txt", test_data_dir());
 	char *text = test_slurp(path, &len);
 	TAP_CHECK(text != NULL, "read %s", path);
 	floe_errbuf_clear(&eb);
@@ -154,7 +148,7 @@ static void test_customers(void)
 	}
 	char path[1024];
 	size_t len;
-	snprintf(path, sizeof(path), "%s/report/customers.txt", data_dir());
+	snprintf(path, sizeof(path), "%s/report/customers.txt", test_data_dir());
 	char *text = test_slurp(path, &len);
 	struct floe_prefixes *p = NULL;
 	struct floe_errbuf eb = {0};
