@@ -174,6 +174,35 @@ int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv
 struct floe_filter;
 uint64_t cli_filter_columns(const struct floe_filter *f);
 
+/* The input of the reading commands (input.c).  cli_source_open opens
+ * o's -r files and -R directories, in that order, as one source read with
+ * *so (time range, required addresses, columns, threads: archive/source.h);
+ * NULL after printing why (a source that cannot be created, a file or
+ * directory that cannot be added).  The caller destroys the source. */
+struct floe_source;
+struct floe_source_opts;
+struct floe_source *cli_source_open(const struct cli_opts *o, const struct floe_source_opts *so);
+/* ORs into *m the columns (floe_columns_of) of the fields of a key list
+ * such as "saddr,dport/24" (NULL or "": none); false, *m partly updated,
+ * when a key is unknown, too long or derived: decode every column. */
+bool cli_keys_columns(const char *keys, uint64_t *m);
+
+/* Reads every record of o's -r files and -R directories that overlaps -t
+ * and passes filter (may be NULL) with a thread of its own (cmd_cluster.c:
+ * the next block is decoded while add takes this one) and hands each to
+ * add(ud, const struct floe_flow *), in the calling thread.  addrs
+ * (borrowed, may be NULL; ignored when naddrs > 64): only records with one
+ * of them as saddr or daddr are wanted, so the source skips files and
+ * blocks without them; NULL: the filter's required addresses.  columns:
+ * those decoded (0: all).  errmsg(ud): the message when add fails.
+ * *nrec grows by the records handed over.  Returns EXIT_OK, EXIT_DAMAGED
+ * (damaged blocks or unreadable archive files) or EXIT_FAIL after a
+ * message.  No progress display. */
+typedef enum floe_err (*cli_add_fn)(void *ud, const void *elem);
+int cli_read_records(struct cli_opts *o, const struct floe_filter *filter,
+                     const uint8_t (*addrs)[16], size_t naddrs, uint64_t columns, cli_add_fn add,
+                     void *ud, const char *(*errmsg)(void *ud), uint64_t *nrec);
+
 /* Stream sources (-S, sink_stream.c): the records of stream servers,
  * block by block, until every server ends, a signal, --count or
  * --duration.  open prints why it fails; next returns OK, EOF, or an

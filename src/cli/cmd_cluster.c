@@ -69,7 +69,7 @@ int cmd_cluster(int argc, char **argv)
 
 /* Takes one element of a feed: a struct floe_flow, or with a prepare
  * function what it made of one. */
-typedef enum floe_err (*add_fn)(void *ud, const void *elem);
+typedef cli_add_fn add_fn;
 /* Turns a record into an element of esize bytes, in the reading thread. */
 typedef void (*prep_fn)(const void *pud, const struct floe_flow *f, void *elem);
 /* Takes n prepared elements at once. */
@@ -96,6 +96,9 @@ struct feed {
 	size_t first, count;
 	bool dirs;                     /* also read -R directories */
 	const struct floe_filter *filter;
+	const uint8_t (*want)[16];     /* the hosts wanted (borrowed), or NULL: the filter's */
+	size_t nwant;
+	bool quiet;                    /* no progress display */
 	const struct floe_netset *orient;
 	uint64_t columns;              /* to decode (floe_reader_set_columns); 0: all */
 	prep_fn prep;                  /* NULL: elements are records */
@@ -144,11 +147,15 @@ static struct floe_source *feed_source(struct feed *fd)
 	struct cli_opts *o = fd->o;
 	struct floe_errbuf eb = {0};
 	size_t naddrs = 0;
-	if (fd->filter && !floe_filter_required_addrs(fd->filter, fd->addrs, 64, &naddrs))
+	const uint8_t (*addrs)[16] = fd->want;
+	if (addrs)
+		naddrs = fd->nwant;
+	else if (fd->filter && floe_filter_required_addrs(fd->filter, fd->addrs, 64, &naddrs))
+		addrs = (const uint8_t (*)[16])fd->addrs;
+	else
 		naddrs = 0;
-	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])fd->addrs,
-	                              .naddrs = naddrs, .no_index = o->no_index, .columns = fd->columns,
-	                              .log = cli_log()};
+	struct floe_source_opts so = {.range = o->trange, .addrs = addrs, .naddrs = naddrs,
+	                              .no_index = o->no_index, .columns = fd->columns, .log = cli_log()};
 	struct floe_source *src = floe_source_create(&so, &eb);
 	bool ok = src != NULL;
 	for (size_t i = fd->first; ok && i < fd->first + fd->count; i++)
@@ -194,7 +201,7 @@ static void *feed_main(void *arg)
 		go = false;
 	}
 	struct cli_progress pg;
-	cli_progress_init(&pg, o->cmd, src, false);
+	cli_progress_init(&pg, o->cmd, fd->quiet ? NULL : src, false);
 	while (go) {
 		const struct floe_flow *recs;
 		size_t n;
@@ -269,17 +276,14 @@ static void *feed_main(void *arg)
 	return NULL;
 }
 
-/* Feeds every record of the inputs that passes filter to add; oriented to
- * the local networks first if orient is set; made into an element of
- * esize bytes by prep if that is set. */
-static int read_prepared(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
-                         const struct floe_netset *orient, uint64_t columns, prep_fn prep,
-                         const void *prep_ud, size_t esize, struct floe_cluster *shard, add_fn add,
-                         batch_fn batch, void *ud, const char *(*errmsg)(void *ud), uint64_t *nrec)
+/* Runs the feed set up in *fd0 (its o, inputs, filter, orient, columns,
+ * prep, esize, shard, want, quiet): its reading thread hands slots to add
+ * (or batch), in this thread.  rc as cli_read_records. */
+static int feed_read(struct feed *fd0, add_fn add, batch_fn batch, void *ud,
+                     const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
-	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
-	                  .filter = filter, .orient = orient, .columns = columns, .prep = prep, .prep_ud = prep_ud,
-	                  .esize = prep ? esize : sizeof(struct floe_flow), .shard = prep ? shard : NULL};
+	struct feed fd = *fd0;
+	struct cli_opts *o = fd.o;
 	fd.slot[0] = malloc((fd.shard ? 3 : 2) * FEED_RECS * fd.esize);
 	if (!fd.slot[0]) {
 		cli_error(o, "out of memory");
@@ -335,11 +339,35 @@ static int read_prepared(struct cli_opts *o, size_t first, size_t count, const s
 	return rc;
 }
 
+/* Feeds every record of the inputs that passes filter to add; oriented to
+ * the local networks first if orient is set; made into an element of
+ * esize bytes by prep if that is set. */
+static int read_prepared(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
+                         const struct floe_netset *orient, uint64_t columns, prep_fn prep,
+                         const void *prep_ud, size_t esize, struct floe_cluster *shard, add_fn add,
+                         batch_fn batch, void *ud, const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	struct feed fd = {.o = o, .first = first, .count = count, .dirs = first == 0 && count == o->nrfiles,
+	                  .filter = filter, .orient = orient, .columns = columns, .prep = prep, .prep_ud = prep_ud,
+	                  .esize = prep ? esize : sizeof(struct floe_flow), .shard = prep ? shard : NULL};
+	return feed_read(&fd, add, batch, ud, errmsg, nrec);
+}
+
 static int read_files(struct cli_opts *o, size_t first, size_t count, const struct floe_filter *filter,
                       const struct floe_netset *orient, add_fn add, void *ud,
                       const char *(*errmsg)(void *ud), uint64_t *nrec)
 {
 	return read_prepared(o, first, count, filter, orient, 0, NULL, NULL, 0, NULL, add, NULL, ud, errmsg, nrec);
+}
+
+int cli_read_records(struct cli_opts *o, const struct floe_filter *filter,
+                     const uint8_t (*addrs)[16], size_t naddrs, uint64_t columns, cli_add_fn add,
+                     void *ud, const char *(*errmsg)(void *ud), uint64_t *nrec)
+{
+	struct feed fd = {.o = o, .count = o->nrfiles, .dirs = true, .filter = filter,
+	                  .want = naddrs <= 64 ? addrs : NULL, .nwant = naddrs, .quiet = true,
+	                  .columns = columns, .esize = sizeof(struct floe_flow)};
+	return feed_read(&fd, add, NULL, ud, errmsg, nrec);
 }
 
 static int read_all(struct cli_opts *o, const struct floe_filter *filter,
@@ -543,23 +571,7 @@ static uint64_t lean_columns(const char *keys, const struct agg *g, unsigned val
 				return 0;
 			m |= floe_columns_of(g->cols[i].arg->off, g->cols[i].arg->size);
 		}
-	for (const char *p = keys ? keys : ""; *p;) {
-		char w[64];
-		p += strspn(p, " ,");
-		size_t n = strcspn(p, " ,/");
-		if (n >= sizeof(w))
-			return 0;
-		memcpy(w, p, n);
-		w[n] = '\0';
-		const struct floe_field *fd = n ? floe_field_lookup(w) : NULL;
-		if (n && (!fd || !fd->size))
-			return 0;
-		if (fd)
-			m |= floe_columns_of(fd->off, fd->size);
-		p += n;
-		p += strcspn(p, " ,");
-	}
-	return m;
+	return cli_keys_columns(keys, &m) ? m : 0;
 }
 
 int cli_agg_main(enum cli_agg_mode mode, const char *help, int argc, char **argv)

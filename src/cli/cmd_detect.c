@@ -207,22 +207,6 @@ static const char *side(const struct cli_opts *o, const struct floe_finding *x)
 	return h ? (p ? "internal" : "out") : (p ? "in" : "external");
 }
 
-/* Writes s as a JSON string. */
-static void json_str(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
-	}
-	fputc('"', fp);
-}
-
 /* One finding's fields as (name, text, quoted) triples, the same for text
  * and JSON output. */
 struct kv {
@@ -454,10 +438,10 @@ static void print_json_kv(FILE *fp, const struct kv *kv, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		fprintf(fp, "%s", i ? "," : "");
-		json_str(fp, kv[i].k);
+		floe_output_json_string(fp, kv[i].k);
 		fputc(':', fp);
 		if (kv[i].str)
-			json_str(fp, kv[i].v);
+			floe_output_json_string(fp, kv[i].v);
 		else
 			fputs(kv[i].v, fp);
 	}
@@ -523,26 +507,10 @@ static struct floe_source *open_source(const struct cli_opts *o, struct floe_tim
                                        const uint8_t (*addrs)[16], size_t naddrs,
                                        uint64_t columns)
 {
-	struct floe_errbuf eb = {0};
 	struct floe_source_opts so = {.range = range, .addrs = addrs, .naddrs = naddrs,
 	                              .no_index = o->no_index, .log = cli_log(),
 	                              .threads = cli_read_threads(), .columns = columns};
-	struct floe_source *src = floe_source_create(&so, &eb);
-	if (!src) {
-		cli_error(o, "%s", eb.msg);
-		return NULL;
-	}
-	for (size_t i = 0; i < o->nrfiles; i++)
-		if (floe_source_add_file(src, o->rfiles[i], &eb) != FLOE_OK)
-			goto fail;
-	for (size_t i = 0; i < o->nrdirs; i++)
-		if (floe_source_add_dir(src, o->rdirs[i], &eb) != FLOE_OK)
-			goto fail;
-	return src;
-fail:
-	cli_error(o, "%s", eb.msg);
-	floe_source_destroy(src);
-	return NULL;
+	return cli_source_open(o, &so);
 }
 
 /* Feeds every record in range that passes the filter to the detector:

@@ -140,47 +140,19 @@ static uint64_t chart_columns(const char *by, const struct floe_filter *f1,
 			return 0;
 		m |= fm;
 	}
-	for (const char *p = by ? by : ""; *p;) {
-		char w[64];
-		p += strspn(p, " ,");
-		size_t n = strcspn(p, " ,/");
-		if (n >= sizeof(w))
-			return 0;
-		memcpy(w, p, n);
-		w[n] = '\0';
-		const struct floe_field *fd = n ? floe_field_lookup(w) : NULL;
-		if (n && (!fd || !fd->size))
-			return 0;
-		if (fd)
-			m |= floe_columns_of(fd->off, fd->size);
-		p += n;
-		p += strcspn(p, " ,");
-	}
-	return m;
+	return cli_keys_columns(by, &m) ? m : 0;
 }
 
 static struct floe_source *open_source(struct cli_opts *o, const struct floe_filter *filter,
                                        uint64_t columns, uint8_t (*addrs)[16])
 {
-	struct floe_errbuf eb = {0};
 	size_t naddrs = 0;
 	if (filter && !floe_filter_required_addrs(filter, addrs, 64, &naddrs))
 		naddrs = 0;
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .columns = columns,
 	                              .log = cli_log(), .threads = cli_read_threads()};
-	struct floe_source *src = floe_source_create(&so, &eb);
-	bool ok = src != NULL;
-	for (size_t i = 0; ok && i < o->nrfiles; i++)
-		ok = floe_source_add_file(src, o->rfiles[i], &eb) == FLOE_OK;
-	for (size_t i = 0; ok && i < o->nrdirs; i++)
-		ok = floe_source_add_dir(src, o->rdirs[i], &eb) == FLOE_OK;
-	if (!ok) {
-		cli_error(o, "%s", eb.msg);
-		floe_source_destroy(src);
-		return NULL;
-	}
-	return src;
+	return cli_source_open(o, &so);
 }
 
 int cmd_graph(int argc, char **argv)

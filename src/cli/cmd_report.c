@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,155 +148,6 @@ static int take_opts(struct cli_opts *o, struct ropts *r, int *argc, char **argv
 
 #define COLS(m) floe_columns_of(offsetof(struct floe_flow, m), sizeof(((struct floe_flow *)0)->m))
 
-typedef enum floe_err (*add_fn)(void *ud, const struct floe_flow *f);
-
-/*
- * A reading thread decodes, checks -t and the filter, and copies the
- * records that pass into one of two slots of FEED_RECS while this thread
- * aggregates the other, so decompression and aggregation overlap (as in
- * cmd_cluster.c) for 2 x FEED_RECS records of memory.
- */
-#define FEED_RECS 4096
-
-struct feed {
-	struct cli_opts *o;
-	const struct floe_filter *filter;
-	struct floe_source *src;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct floe_flow *slot[2];
-	size_t len[2];
-	bool full[2];
-	bool done, stop;
-	int rc;             /* the reader's: EXIT_OK, EXIT_FAIL */
-	uint64_t nrec;
-};
-
-static void *feed_main(void *arg)
-{
-	struct feed *fd = arg;
-	bool timed = !floe_timerange_is_all(&fd->o->trange);
-	int w = 0;
-	size_t k = 0;
-	bool go = true;
-	while (go) {
-		const struct floe_flow *recs;
-		size_t n;
-		enum floe_err e = floe_source_next(fd->src, &recs, &n);
-		if (e == FLOE_EOF)
-			break;
-		if (e != FLOE_OK) {
-			cli_error(fd->o, "%s", floe_source_error(fd->src));
-			fd->rc = EXIT_FAIL;
-			break;
-		}
-		for (size_t i = 0; i < n && go; i++) {
-			if (timed && !floe_timerange_overlaps(&fd->o->trange, recs[i].stime, recs[i].ltime))
-				continue;
-			if (fd->filter && !floe_filter_match(fd->filter, &recs[i]))
-				continue;
-			fd->nrec++;
-			fd->slot[w][k++] = recs[i];
-			if (k < FEED_RECS)
-				continue;
-			pthread_mutex_lock(&fd->mu);
-			fd->len[w] = k;
-			fd->full[w] = true;
-			pthread_cond_broadcast(&fd->cv);
-			w ^= 1;
-			k = 0;
-			while (fd->full[w] && !fd->stop)
-				pthread_cond_wait(&fd->cv, &fd->mu);
-			go = !fd->stop;
-			pthread_mutex_unlock(&fd->mu);
-		}
-	}
-	pthread_mutex_lock(&fd->mu);
-	if (k && go) {
-		fd->len[w] = k;
-		fd->full[w] = true;
-	}
-	fd->done = true;
-	pthread_cond_broadcast(&fd->cv);
-	pthread_mutex_unlock(&fd->mu);
-	return NULL;
-}
-
-/* Reads every record of the inputs that overlaps -t and passes the
- * filter into add.  addrs (may be NULL): only records with one of them
- * are wanted (the source skips files and blocks by them). */
-static int read_pass(struct cli_opts *o, const struct floe_filter *filter, const uint8_t (*addrs)[16],
-                     size_t naddrs, uint64_t columns, add_fn add, void *ud, const char *(*errmsg)(void *ud),
-                     uint64_t *nrec)
-{
-	struct floe_errbuf eb = {0};
-	uint8_t faddrs[64][16];
-	size_t nf = 0;
-	if (!addrs && filter && floe_filter_required_addrs(filter, faddrs, 64, &nf) && nf) {
-		addrs = (const uint8_t (*)[16])faddrs;
-		naddrs = nf;
-	}
-	struct floe_source_opts so = {.range = o->trange, .addrs = naddrs <= 64 ? addrs : NULL,
-	                              .naddrs = naddrs <= 64 ? naddrs : 0, .no_index = o->no_index,
-	                              .columns = columns, .log = cli_log()};
-	struct feed fd = {.o = o, .filter = filter};
-	fd.src = floe_source_create(&so, &eb);
-	bool ok = fd.src != NULL;
-	for (size_t i = 0; ok && i < o->nrfiles; i++)
-		ok = floe_source_add_file(fd.src, o->rfiles[i], &eb) == FLOE_OK;
-	for (size_t i = 0; ok && i < o->nrdirs; i++)
-		ok = floe_source_add_dir(fd.src, o->rdirs[i], &eb) == FLOE_OK;
-	if (ok && !(fd.slot[0] = malloc(2 * FEED_RECS * sizeof(struct floe_flow))))
-		floe_errbuf_set(&eb, FLOE_NOMEM, "out of memory");
-	if (!ok || !fd.slot[0]) {
-		cli_error(o, "%s", eb.msg);
-		floe_source_destroy(fd.src);
-		return EXIT_FAIL;
-	}
-	fd.slot[1] = fd.slot[0] + FEED_RECS;
-	pthread_mutex_init(&fd.mu, NULL);
-	pthread_cond_init(&fd.cv, NULL);
-	pthread_t th;
-	int rc = EXIT_OK;
-	if (pthread_create(&th, NULL, feed_main, &fd) != 0) {
-		cli_error(o, "cannot start the reading thread");
-		rc = EXIT_FAIL;
-	}
-	for (int r = 0; rc == EXIT_OK; r ^= 1) {
-		pthread_mutex_lock(&fd.mu);
-		while (!fd.full[r] && !fd.done)
-			pthread_cond_wait(&fd.cv, &fd.mu);
-		bool have = fd.full[r];
-		pthread_mutex_unlock(&fd.mu);
-		if (!have)
-			break;
-		for (size_t i = 0; i < fd.len[r] && rc == EXIT_OK; i++)
-			if (add(ud, &fd.slot[r][i]) != FLOE_OK) {
-				cli_error(o, "%s", errmsg(ud));
-				rc = EXIT_FAIL;
-			}
-		pthread_mutex_lock(&fd.mu);
-		fd.full[r] = false;
-		fd.stop = rc != EXIT_OK;
-		pthread_cond_broadcast(&fd.cv);
-		pthread_mutex_unlock(&fd.mu);
-	}
-	if (rc == EXIT_OK || fd.stop)
-		pthread_join(th, NULL);
-	pthread_cond_destroy(&fd.cv);
-	pthread_mutex_destroy(&fd.mu);
-	free(fd.slot[0]);
-	*nrec += fd.nrec;
-	if (rc == EXIT_OK)
-		rc = fd.rc;
-	struct floe_source_stats ss;
-	floe_source_stats(fd.src, &ss);
-	if (rc == EXIT_OK && (ss.blocks_damaged || ss.files_failed))
-		rc = EXIT_DAMAGED;
-	floe_source_destroy(fd.src);
-	return rc;
-}
-
 /* The columns a report decodes: times, addresses, ports, protocol,
  * counters, flags (and MACs for broadcast), plus the filter's. */
 static uint64_t report_columns(enum kind k, const struct floe_filter *filter)
@@ -316,9 +166,9 @@ static uint64_t report_columns(enum kind k, const struct floe_filter *filter)
 	return m;
 }
 
-/* ---- the engines behind add_fn ---- */
+/* ---- the engines behind cli_add_fn ---- */
 
-static enum floe_err add_daily(void *ud, const struct floe_flow *f)
+static enum floe_err add_daily(void *ud, const void *f)
 {
 	return floe_daily_add(ud, f);
 }
@@ -328,7 +178,7 @@ static const char *daily_err(void *ud)
 	return floe_daily_error(ud);
 }
 
-static enum floe_err add_acct(void *ud, const struct floe_flow *f)
+static enum floe_err add_acct(void *ud, const void *f)
 {
 	return floe_acct_add(ud, f);
 }
@@ -339,7 +189,7 @@ static const char *acct_err(void *ud)
 	return "out of memory: customers x days do not fit in --memory";
 }
 
-static enum floe_err add_rtop(void *ud, const struct floe_flow *f)
+static enum floe_err add_rtop(void *ud, const void *f)
 {
 	return floe_rtop_add(ud, f);
 }
@@ -481,8 +331,8 @@ int cmd_report(int argc, char **argv)
 		for (int pass; (pass = floe_daily_pass(daily)) != 0;) {
 			size_t nh = 0;
 			const uint8_t (*hosts)[16] = pass == 2 ? floe_daily_hosts(daily, &nh) : NULL;
-			rrc = read_pass(&o, filter, pass == 2 && nh <= 64 ? hosts : NULL, nh, cols, add_daily, daily,
-			                daily_err, &nrec[pass - 1]);
+			rrc = cli_read_records(&o, filter, pass == 2 && nh <= 64 ? hosts : NULL, nh, cols,
+			                       add_daily, daily, daily_err, &nrec[pass - 1]);
 			if (rrc == EXIT_FAIL)
 				goto out;
 			if (floe_daily_end_pass(daily) != FLOE_OK) {
@@ -497,7 +347,8 @@ int cmd_report(int argc, char **argv)
 			cli_error(&o, "%s", eb.msg);
 			goto out;
 		}
-		if ((rrc = read_pass(&o, filter, NULL, 0, cols, add_acct, acct, acct_err, &nrec[0])) == EXIT_FAIL)
+		rrc = cli_read_records(&o, filter, NULL, 0, cols, add_acct, acct, acct_err, &nrec[0]);
+		if (rrc == EXIT_FAIL)
 			goto out;
 		size_t n;
 		const struct floe_acct_row *rows = floe_acct_rows(acct, &n);
@@ -516,7 +367,8 @@ int cmd_report(int argc, char **argv)
 			rc = eb.code == FLOE_LIMIT ? EXIT_USAGE : EXIT_FAIL;
 			goto out;
 		}
-		if ((rrc = read_pass(&o, filter, NULL, 0, cols, add_rtop, rtop, rtop_err, &nrec[0])) == EXIT_FAIL)
+		rrc = cli_read_records(&o, filter, NULL, 0, cols, add_rtop, rtop, rtop_err, &nrec[0]);
+		if (rrc == EXIT_FAIL)
 			goto out;
 		const struct floe_rtop_row *rows, *rows2;
 		size_t n, n2;

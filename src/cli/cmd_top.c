@@ -628,21 +628,14 @@ static int take_args(struct top_args *ta, int *argc, char **argv)
 static bool open_replay(struct cli_opts *o, struct replay *rp, const struct floe_filter *cfilter,
                         uint8_t (*addrs)[16])
 {
-	struct floe_errbuf eb = {0};
 	size_t naddrs = 0;
 	if (cfilter && !floe_filter_required_addrs(cfilter, addrs, 64, &naddrs))
 		naddrs = 0;
 	struct floe_source_opts so = {.range = o->trange, .addrs = (const uint8_t (*)[16])addrs,
 	                              .naddrs = naddrs, .no_index = o->no_index, .log = NULL};
-	bool ok = (rp->src = floe_source_create(&so, &eb)) != NULL;
-	for (size_t i = 0; ok && i < o->nrfiles; i++)
-		ok = floe_source_add_file(rp->src, o->rfiles[i], &eb) == FLOE_OK;
-	for (size_t i = 0; ok && i < o->nrdirs; i++)
-		ok = floe_source_add_dir(rp->src, o->rdirs[i], &eb) == FLOE_OK;
-	if (!ok)
-		cli_error(o, "%s", eb.msg);
+	rp->src = cli_source_open(o, &so);
 	rp->filter = cfilter;
-	return ok;
+	return rp->src != NULL;
 }
 
 /* Subscribes to the stream servers of o (-S); false after a message.

@@ -8,6 +8,7 @@ import csv
 import io
 import os
 import pathlib
+import socket
 import subprocess
 
 import pytest
@@ -36,6 +37,14 @@ def read_csv(path_or_bytes, fields, *extra):
     else:
         p = run("read", "-r", path_or_bytes, "-o", "csv", "-u", "-p", "6", "-s", ",".join(fields), *extra)
     return list(csv.DictReader(io.StringIO(p.stdout.decode())))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A loopback port that no socket of kind (TCP by default, SOCK_DGRAM
+    for UDP) holds now, for a server the test starts next."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def pcap_packet_count(path):

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import FLOE, SHARED, run
+from conftest import FLOE, SHARED, free_port, run
 
 TOOLS = all(shutil.which(t) for t in ("softflowd", "nfcapd", "nfdump", "nfreplay"))
 pytestmark = pytest.mark.skipif(not TOOLS, reason="softflowd and nfdump are not installed")
@@ -41,14 +41,6 @@ def softflowd(capture, port, version):
                            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
     assert p.returncode == 0, p.stderr
     return p
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_bound(port, timeout=5.0):
@@ -115,7 +107,7 @@ class Floe:
 @pytest.mark.parametrize("version", ["5", "9", "10"])
 @pytest.mark.parametrize("capture", CAPTURES)
 def test_softflowd_side_by_side_with_nfcapd(tmp_path, capture, version):
-    pfloe, pnf = free_port(), free_port()
+    pfloe, pnf = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
     fl = Floe(tmp_path, pfloe)
     nfdir = tmp_path / "nf"
     nfdir.mkdir()
@@ -146,7 +138,7 @@ def test_softflowd_side_by_side_with_nfcapd(tmp_path, capture, version):
 @pytest.mark.parametrize("version", ["5", "9"])
 def test_nfreplay(tmp_path, version):
     """nfreplay sends an nfcapd file; floe's totals equal nfdump's for it."""
-    pnf = free_port()
+    pnf = free_port(socket.SOCK_DGRAM)
     nfdir = tmp_path / "nf"
     nfdir.mkdir()
     nf = subprocess.Popen(["nfcapd", "-w", str(nfdir), "-p", str(pnf), "-b", "127.0.0.1", "-t", "3600"],
@@ -161,7 +153,7 @@ def test_nfreplay(tmp_path, version):
     files = sorted(f for f in nfdir.iterdir() if f.name.startswith("nfcapd.2"))
     assert files
     want = nfdump_totals(files[0])
-    pfloe = free_port()
+    pfloe = free_port(socket.SOCK_DGRAM)
     fl = Floe(tmp_path, pfloe)
     try:
         subprocess.run(["nfreplay", "-r", str(files[0]), "-H", "127.0.0.1", "-p", str(pfloe), "-v", version],
@@ -180,7 +172,7 @@ def test_listen_two_sockets_ipv4_and_ipv6(tmp_path):
     protocol on each: NetFlow v5 to one, IPFIX to the other, an sFlow
     datagram counted, garbage counted."""
     import struct
-    p4 = free_port()
+    p4 = free_port(socket.SOCK_DGRAM)
     s6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     try:
         s6.bind(("::1", 0))

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import FLOE, SHARED, run
+from conftest import FLOE, SHARED, free_port, run
 
 PCAP = SHARED / "pcaps" / "StopDDoS_packet-captures__pkt.TCP.synflood.spoofed.pcap"
 
@@ -492,13 +492,6 @@ def test_collect_as_a_service_survives_sighup(tmp_path):
 
 
 # ---- from stream servers (-S) ----
-
-def free_port():
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_stream_source_into_archive(flows, tmp_path):
     port = free_port()

@@ -26,7 +26,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import FLOE, SHARED, run
+from conftest import FLOE, SHARED, free_port, run
 
 CAPTURES = ["chrissanders_packets__http_espn.pcap", "chrissanders_packets__tcp_ports.pcap",
             "markofu_pcaps__PracticalPacketAnalysis_ppa-capture-files_dns.pcap",
@@ -574,14 +574,6 @@ def test_live_page_follows_archive(srv, archive, browser):
 
 
 # ---- the live page fed by a record stream (-S) ----
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 def listening(port):
     """True if a socket listens on port (from /proc: no connection made)."""

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import FLOE, SHARED, run
+from conftest import FLOE, SHARED, free_port, run
 
 P = SHARED / "pcaps"
 WECHAT = P / "ntop_nDPI__tests_cfgs_default_pcap_wechat.pcap"   # 157 records over 66 min
@@ -277,12 +277,6 @@ def test_idle_stretches_are_skipped(tmp_path, screen):
     t = totals(ls)
     assert (t["pkts"], t["bytes"], t["recs"]) == (int(whole["pkts"]), int(whole["bytes"]),
                                                   int(whole["trans"]))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_live_stream_source(flows, screen, tmp_path):

@@ -236,6 +236,20 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 /* The Bloom filter's address hash (format.md "Bloom filter"). */
 uint64_t floe_bloom_hash(const uint8_t addr[16]);
 
+/* The file header as both readers of files (file.c, pipe.c) check it.
+ * floe_fh_check: b holds at least the header's first 12 bytes (magic,
+ * version, length; the caller has checked the magic); *major, *minor and
+ * *hdr_len get them.  UNSUPPORTED for a newer major format, MALFORMED for
+ * major 0 or a length outside [FH_LEN, FLOE_FILE_HDR_MAX]; eb quotes name.
+ * floe_fh_decode: h holds the whole header of hdr_len bytes checked by
+ * floe_fh_check; fills info but for has_footer.  CHECKSUM (only when
+ * verify) if the header's CRC does not match; info is then untouched. */
+FLOE_WUR enum floe_err floe_fh_check(const uint8_t *b, const char *name, unsigned *major,
+                                     unsigned *minor, uint32_t *hdr_len, struct floe_errbuf *eb);
+FLOE_WUR enum floe_err floe_fh_decode(const uint8_t *h, uint32_t hdr_len, unsigned major,
+                                      unsigned minor, bool verify, const char *name,
+                                      struct floe_file_info *info, struct floe_errbuf *eb);
+
 /* Tests and fuzzing: make a reader skip CRC checks. */
 void floe_reader_set_verify(struct floe_reader *r, bool verify_crc);
 

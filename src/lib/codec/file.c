@@ -837,6 +837,46 @@ damaged:
 	return FLOE_OK;
 }
 
+enum floe_err floe_fh_check(const uint8_t *b, const char *name, unsigned *major, unsigned *minor,
+                            uint32_t *hdr_len, struct floe_errbuf *eb)
+{
+	struct floe_cursor c = floe_cursor_make(b, FH_FLAGS);
+	floe_cur_skip(&c, FH_MAJOR);
+	*major = floe_cur_le16(&c);
+	*minor = floe_cur_le16(&c);
+	*hdr_len = floe_cur_le32(&c);
+	if (*major > FLOE_FMT_MAJOR)
+		return floe_errbuf_set(eb, FLOE_UNSUPPORTED,
+		                       "cannot read '%s': written by a newer floe (format %u.%u)", name,
+		                       *major, *minor);
+	if (*major == 0 || *hdr_len < FH_LEN || *hdr_len > FLOE_FILE_HDR_MAX)
+		return floe_errbuf_set(eb, FLOE_MALFORMED,
+		                       "cannot read '%s': bad file header (format %u.%u, %u bytes)", name,
+		                       *major, *minor, *hdr_len);
+	return FLOE_OK;
+}
+
+enum floe_err floe_fh_decode(const uint8_t *h, uint32_t hdr_len, unsigned major, unsigned minor,
+                             bool verify, const char *name, struct floe_file_info *info,
+                             struct floe_errbuf *eb)
+{
+	struct floe_cursor hc = floe_cursor_make(h, hdr_len);
+	floe_cur_skip(&hc, hdr_len - 4);
+	uint32_t crc = floe_cur_le32(&hc);
+	if (verify && floe_crc32c(0, h, hdr_len - 4) != crc)
+		return floe_errbuf_set(eb, FLOE_CHECKSUM,
+		                       "cannot read '%s': file header fails its checksum", name);
+	info->major = (uint16_t)major;
+	info->minor = (uint16_t)minor;
+	hc = floe_cursor_make(h, hdr_len);
+	floe_cur_skip(&hc, FH_CREATED);
+	info->created = (int64_t)floe_cur_le64(&hc);
+	floe_cur_copy(&hc, info->creator, 64);
+	floe_cur_copy(&hc, info->instance, 64);
+	info->creator[63] = info->instance[63] = '\0';
+	return FLOE_OK;
+}
+
 static struct floe_reader *reader_fail(struct floe_reader *r, struct floe_errbuf *eb)
 {
 	floe_errbuf_set(eb, r->err.code, "%s", r->err.msg);
@@ -886,18 +926,8 @@ static struct floe_reader *reader_create(int fd, bool own, const char *name,
 		                r->name);
 		return reader_fail(r, eb);
 	}
-	if (major > FLOE_FMT_MAJOR) {
-		floe_errbuf_set(&r->err, FLOE_UNSUPPORTED,
-		                "cannot read '%s': written by a newer floe (format %u.%u)", r->name,
-		                major, minor);
+	if (floe_fh_check(p, r->name, &major, &minor, &hdr_len, &r->err) != FLOE_OK)
 		return reader_fail(r, eb);
-	}
-	if (major == 0 || hdr_len < FH_LEN || hdr_len > FLOE_FILE_HDR_MAX) {
-		floe_errbuf_set(&r->err, FLOE_MALFORMED,
-		                "cannot read '%s': bad file header (format %u.%u, %u bytes)", r->name,
-		                major, minor, hdr_len);
-		return reader_fail(r, eb);
-	}
 	if (fill(r, hdr_len) != FLOE_OK)
 		return reader_fail(r, eb);
 	c = floe_cursor_make(r->buf + r->start, avail(r));
@@ -907,22 +937,8 @@ static struct floe_reader *reader_create(int fd, bool own, const char *name,
 		                r->name);
 		return reader_fail(r, eb);
 	}
-	struct floe_cursor hc = floe_cursor_make(h, hdr_len);
-	floe_cur_skip(&hc, hdr_len - 4);
-	uint32_t crc = floe_cur_le32(&hc);
-	if (r->verify && floe_crc32c(0, h, hdr_len - 4) != crc) {
-		floe_errbuf_set(&r->err, FLOE_CHECKSUM, "cannot read '%s': file header fails its checksum",
-		                r->name);
+	if (floe_fh_decode(h, hdr_len, major, minor, r->verify, r->name, &r->info, &r->err) != FLOE_OK)
 		return reader_fail(r, eb);
-	}
-	r->info.major = (uint16_t)major;
-	r->info.minor = (uint16_t)minor;
-	hc = floe_cursor_make(h, hdr_len);
-	floe_cur_skip(&hc, FH_CREATED);
-	r->info.created = (int64_t)floe_cur_le64(&hc);
-	floe_cur_copy(&hc, r->info.creator, 64);
-	floe_cur_copy(&hc, r->info.instance, 64);
-	r->info.creator[63] = r->info.instance[63] = '\0';
 	consume(r, hdr_len);
 	if (r->seekable && load_footer(r, hdr_len) != FLOE_OK)
 		return reader_fail(r, eb);

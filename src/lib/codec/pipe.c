@@ -113,33 +113,16 @@ static enum floe_err read_header(struct floe_pipe_reader *p)
 		                       p->name);
 	if (n < FH_LEN)
 		return FLOE_AGAIN;
-	struct floe_cursor c = floe_cursor_make(b, n);
-	floe_cur_skip(&c, 4);
-	unsigned major = floe_cur_le16(&c), minor = floe_cur_le16(&c);
-	uint32_t hdr_len = floe_cur_le32(&c);
-	if (major > FLOE_FMT_MAJOR)
-		return floe_errbuf_set(&p->err, FLOE_UNSUPPORTED,
-		                       "cannot read '%s': written by a newer floe (format %u.%u)",
-		                       p->name, major, minor);
-	if (major == 0 || hdr_len < FH_LEN || hdr_len > FLOE_FILE_HDR_MAX)
-		return floe_errbuf_set(&p->err, FLOE_MALFORMED,
-		                       "cannot read '%s': bad file header (format %u.%u, %u bytes)",
-		                       p->name, major, minor, hdr_len);
+	unsigned major, minor;
+	uint32_t hdr_len;
+	enum floe_err e = floe_fh_check(b, p->name, &major, &minor, &hdr_len, &p->err);
+	if (e != FLOE_OK)
+		return e;
 	if (n < hdr_len)
 		return FLOE_AGAIN;
-	struct floe_cursor hc = floe_cursor_make(b, hdr_len);
-	floe_cur_skip(&hc, hdr_len - 4);
-	if (floe_crc32c(0, b, hdr_len - 4) != floe_cur_le32(&hc))
-		return floe_errbuf_set(&p->err, FLOE_CHECKSUM,
-		                       "cannot read '%s': file header fails its checksum", p->name);
-	p->info.major = (uint16_t)major;
-	p->info.minor = (uint16_t)minor;
-	hc = floe_cursor_make(b, hdr_len);
-	floe_cur_skip(&hc, FH_CREATED);
-	p->info.created = (int64_t)floe_cur_le64(&hc);
-	floe_cur_copy(&hc, p->info.creator, 64);
-	floe_cur_copy(&hc, p->info.instance, 64);
-	p->info.creator[63] = p->info.instance[63] = '\0';
+	e = floe_fh_decode(b, hdr_len, major, minor, true, p->name, &p->info, &p->err);
+	if (e != FLOE_OK)
+		return e;
 	consume(p, hdr_len);
 	p->state = P_BLOCKS;
 	return FLOE_OK;

@@ -87,7 +87,7 @@ static void text_cell(struct floe_output *o, size_t i, const char *s)
 	}
 }
 
-static void csv_cell(FILE *fp, const char *s)
+void floe_output_csv_cell(FILE *fp, const char *s)
 {
 	if (!strpbrk(s, ",\"\n\r")) {
 		fputs(s, fp);
@@ -102,7 +102,7 @@ static void csv_cell(FILE *fp, const char *s)
 	putc('"', fp);
 }
 
-static void json_string(FILE *fp, const char *s)
+void floe_output_json_string(FILE *fp, const char *s)
 {
 	putc('"', fp);
 	for (; *s; s++) {
@@ -223,17 +223,17 @@ enum floe_err floe_output_write_cells(struct floe_output *o, const struct floe_f
 		case FLOE_OUT_CSV:
 			if (i)
 				putc(',', o->fp);
-			csv_cell(o->fp, buf);
+			floe_output_csv_cell(o->fp, buf);
 			break;
 		case FLOE_OUT_JSON:
 			if (i)
 				putc(',', o->fp);
-			json_string(o->fp, fd->name);
+			floe_output_json_string(o->fp, fd->name);
 			putc(':', o->fp);
 			if (json_is_number(fd, f) && buf[0])
 				fputs(buf, o->fp);
 			else
-				json_string(o->fp, buf);
+				floe_output_json_string(o->fp, buf);
 			break;
 		}
 	}

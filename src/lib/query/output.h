@@ -38,6 +38,18 @@ FLOE_WUR enum floe_err floe_output_finish(struct floe_output *o);
 /* Frees without caring for errors (the caller is already failing). */
 void floe_output_discard(struct floe_output *o);
 
+/* Writes s (NUL-terminated) to fp as one CSV field (RFC 4180): as it is,
+ * or quoted with '"' doubled when it holds a comma, a quote, CR or LF.
+ * The CSV writer's cells and the CSV of reports use it; a write error
+ * shows in ferror(fp). */
+void floe_output_csv_cell(FILE *fp, const char *s);
+
+/* Writes s (NUL-terminated) to fp as a JSON string: quotes, '"' and '\\'
+ * escaped, control characters as \u00XX, every other byte unchanged (no
+ * UTF-8 check).  The JSON writer's strings and JSON the front end prints
+ * (floe detect) use it; a write error shows in ferror(fp). */
+void floe_output_json_string(FILE *fp, const char *s);
+
 /*
  * Parses a column selection the way ra's -s does: names or aliases,
  * separated by spaces or commas; "+name" adds to the current list (the

@@ -11,6 +11,7 @@
 #include "report/prefixes.h"
 #include "report/render_int.h"
 #include "report/report_int.h"
+#include "query/output.h"
 #include "util/mem.h"
 #include "util/timefmt.h"
 
@@ -167,22 +168,6 @@ const struct floe_acct_row *floe_acct_rows(struct floe_acct *a, size_t *n)
 
 /* ---- output ---- */
 
-/* A CSV field: quoted when it holds a comma or a quote (RFC 4180). */
-static void csv_field(FILE *fp, const char *s)
-{
-	if (!strpbrk(s, ",\"")) {
-		fputs(s, fp);
-		return;
-	}
-	fputc('"', fp);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', fp);
-		fputc(*s, fp);
-	}
-	fputc('"', fp);
-}
-
 static void day_text(int64_t day, char *buf, size_t len)
 {
 	char t[64];
@@ -199,7 +184,7 @@ enum floe_err floe_acct_write(FILE *fp, enum floe_report_fmt fmt, const struct f
 		for (size_t i = 0; i < n; i++) {
 			day_text(rows[i].day, d, sizeof(d));
 			fprintf(fp, "%s,", d);
-			csv_field(fp, floe_prefixes_label(customers, rows[i].customer));
+			floe_output_csv_cell(fp, floe_prefixes_label(customers, rows[i].customer));
 			fprintf(fp, ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n", rows[i].out, rows[i].in,
 			        rows[i].out + rows[i].in, rows[i].flows);
 		}

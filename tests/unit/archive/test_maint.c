@@ -11,6 +11,7 @@
 #include "archive/maint.h"
 #include "codec/codec.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util/addr.h"
 
 #include <fcntl.h>
@@ -99,29 +100,6 @@ static bool write_period(int64_t t, int n, uint32_t block_records, bool crash)
 	return floe_archive_close(a, &eb) == FLOE_OK && ok;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	fseek(fp, 0, SEEK_END);
-	long n = ftell(fp);
-	fseek(fp, 0, SEEK_SET);
-	uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-	*len = fread(p, 1, (size_t)n, fp);
-	fclose(fp);
-	return p;
-}
-
-static void spit(const char *path, const uint8_t *p, size_t len)
-{
-	FILE *fp = fopen(path, "wb");
-	if (fp) {
-		fwrite(p, 1, len, fp);
-		fclose(fp);
-	}
-}
-
 /* The records of a file, as a sum of sbytes and a count. */
 static long records_of(const char *path, uint64_t *sum)
 {
@@ -150,8 +128,8 @@ static void test_list(void)
 	write_period(T0 + 2 * H, 3, 0, false);
 	write_period(T0, 5, 2, false);
 	write_period(T0 + D + 5 * H, 4, 2, true);
-	spit(at("s1/notes.floe"), (const uint8_t *)"x", 1);
-	spit(at("s1/2025/06/13/.hidden.floe"), (const uint8_t *)"x", 1);
+	test_spit(at("s1/notes.floe"), (const uint8_t *)"x", 1);
+	test_spit(at("s1/2025/06/13/.hidden.floe"), (const uint8_t *)"x", 1);
 	struct floe_archive_list l = {0};
 	struct floe_errbuf eb = {0};
 	TAP_CHECK(floe_archive_list(&l, root, &eb) == FLOE_OK && l.n == 4,
@@ -215,7 +193,7 @@ static void test_verify(void)
 	new_root();
 	write_period(T0, 5, 2, false);   /* blocks of 2, 2, 1 */
 	size_t len = 0;
-	uint8_t *file = slurp(at(F0), &len);
+	uint8_t *file = test_slurp(at(F0), &len);
 	uint64_t foff = rd64(file + len - 24);
 	uint32_t nent = rd32(file + foff + 4);
 	uint64_t b[4];
@@ -267,12 +245,12 @@ static void test_verify(void)
 			c[off] ^= 0x5a;
 		else if (rows[i].op == V_CUT)
 			clen = (size_t)off;
-		spit(at(rows[i].as), c, clen);
+		test_spit(at(rows[i].as), c, clen);
 		struct floe_verify_result v;
 		struct floe_errbuf eb = {0};
 		enum floe_err e = floe_archive_verify_file(at(rows[i].as), NULL, &v, &eb);
 		size_t alen;
-		uint8_t *after = slurp(at(rows[i].as), &alen);
+		uint8_t *after = test_slurp(at(rows[i].as), &alen);
 		bool same = after && alen == clen && memcmp(after, c, clen) == 0;
 		free(after);
 		bool ok = e == FLOE_OK && v.open_err == FLOE_OK && v.clean == rows[i].clean &&
@@ -293,7 +271,7 @@ static void test_verify(void)
 		free(c);
 	}
 	/* not a floe file: a result, not an error */
-	spit(at("junk.floe"), (const uint8_t *)"hello world", 11);
+	test_spit(at("junk.floe"), (const uint8_t *)"hello world", 11);
 	struct floe_verify_result v;
 	struct floe_errbuf eb = {0};
 	TAP_CHECK(floe_archive_verify_file(at("junk.floe"), NULL, &v, &eb) == FLOE_OK &&
@@ -336,7 +314,7 @@ static void build_days(void)
 		day_bytes[d] = stat(at(rel), &st) == 0 ? (uint64_t)st.st_size : 0;
 	}
 	write_period(T0 + 5 * H, 6, 4, true);
-	spit(at("s1/notes.floe"), (const uint8_t *)"notes", 5);
+	test_spit(at("s1/notes.floe"), (const uint8_t *)"notes", 5);
 }
 
 static void test_expire(void)
@@ -454,19 +432,19 @@ static void test_recover(void)
 			rename(at("s1/2025/06/13/s1.20250613T050000Z-1.floe.part"), part);
 		}
 		size_t len = 0;
-		uint8_t *data = slurp(part, &len);
+		uint8_t *data = test_slurp(part, &len);
 		uint64_t sum_before = 0;
 		long before = -1;
 		if (rows[i].how == R_CUT) {
-			spit(part, data, len - 7);
+			test_spit(part, data, len - 7);
 		} else if (rows[i].how == R_EMPTY) {
-			spit(part, data, 0);
+			test_spit(part, data, 0);
 		} else if (rows[i].how == R_HEADER) {
-			spit(part, data, 160);
+			test_spit(part, data, 160);
 		} else if (rows[i].how == R_DAMAGED) {
 			/* flip a byte near the end of block 1 (blocks are ~equal) */
 			data[160 + (len - 160) * 2 / 3 - 4] ^= 0x5a;
-			spit(part, data, len);
+			test_spit(part, data, len);
 		}
 		free(data);
 		if (rows[i].how != R_EMPTY && rows[i].how != R_HEADER)

@@ -23,6 +23,7 @@
 #include "codec/codec.h"
 #include "codec/codec_int.h"
 #include "tap.h"
+#include "testutil.h"
 #include "util/crc32c.h"
 #include "util/cursor.h"
 #include "util/mem.h"
@@ -253,32 +254,6 @@ static bool same_recs(const struct readres *rr, const struct floe_flow *recs, si
 	return true;
 }
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	uint8_t *p = malloc(*len + 1);
-	if (fread(p, 1, *len, f) != *len) {
-		free(p);
-		p = NULL;
-	}
-	fclose(f);
-	return p;
-}
-
-static void spit(const char *path, const uint8_t *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	if (f) {
-		fwrite(p, 1, len, f);
-		fclose(f);
-	}
-}
-
 /* ---- tests ---- */
 
 static void test_crc(void)
@@ -497,7 +472,7 @@ static void test_threads(void)
 		TAP_CHECK(w && floe_writer_close(w, &eb) == FLOE_OK, "threads %u: close (%s)", t, eb.msg);
 	}
 	size_t la = 0, lb = 0;
-	uint8_t *a = slurp(p0, &la), *b = slurp(p3, &lb);
+	uint8_t *a = test_slurp(p0, &la), *b = test_slurp(p3, &lb);
 	TAP_CHECK(a && b && la == lb && la > FH_LEN && memcmp(a + FH_LEN, b + FH_LEN, la - FH_LEN) == 0,
 	          "threads: 3 encoder threads write the same blocks, footer and filter (%zu, %zu bytes)",
 	          la, lb);
@@ -548,7 +523,7 @@ static void test_empty_and_bad(void)
 	floe_reader_close(r);
 
 	size_t len;
-	uint8_t *good = slurp(p, &len);
+	uint8_t *good = test_slurp(p, &len);
 	static const struct {
 		const char *name;
 		size_t cut;          /* bytes of the good file kept; SIZE_MAX: replace */
@@ -566,9 +541,9 @@ static void test_empty_and_bad(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *q = tmp("bad.floe");
 		if (cases[i].cut == SIZE_MAX)
-			spit(q, (const uint8_t *)cases[i].bytes, strlen(cases[i].bytes));
+			test_spit(q, (const uint8_t *)cases[i].bytes, strlen(cases[i].bytes));
 		else
-			spit(q, good, cases[i].cut);
+			test_spit(q, good, cases[i].cut);
 		read_path(q, &rr, NULL, NULL);
 		TAP_CHECK(rr.open_err == cases[i].err && strstr(rr.msg, cases[i].msg) &&
 		              strstr(rr.msg, "bad.floe"),
@@ -582,7 +557,7 @@ static void test_empty_and_bad(void)
 	floe_put_le16(h + FH_MAJOR, 2);
 	floe_put_le16(h + FH_MINOR, 3);
 	floe_put_le32(h + FH_CRC, floe_crc32c(0, h, FH_CRC));
-	spit(tmp("new.floe"), h, FH_LEN);
+	test_spit(tmp("new.floe"), h, FH_LEN);
 	read_path(tmp("new.floe"), &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_UNSUPPORTED &&
 	              strstr(rr.msg, "written by a newer floe (format 2.3)"),
@@ -594,13 +569,13 @@ static void test_empty_and_bad(void)
 	floe_put_le16(h2 + FH_MINOR, 7);
 	floe_put_le32(h2 + FH_HDRLEN, sizeof(h2));
 	floe_put_le32(h2 + sizeof(h2) - 4, floe_crc32c(0, h2, sizeof(h2) - 4));
-	spit(tmp("minor.floe"), h2, sizeof(h2));
+	test_spit(tmp("minor.floe"), h2, sizeof(h2));
 	read_path(tmp("minor.floe"), &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_OK && rr.end_err == FLOE_EOF, "newer minor header reads (%s)",
 	          rr.msg);
 	memcpy(h, good, FH_LEN);
 	h[FH_CREATOR] ^= 1;
-	spit(tmp("crc.floe"), h, FH_LEN);
+	test_spit(tmp("crc.floe"), h, FH_LEN);
 	read_path(tmp("crc.floe"), &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_CHECKSUM, "header checksum mismatch -> CHECKSUM (%s)", rr.msg);
 	read_path(tmp("does-not-exist.floe"), &rr, NULL, NULL);
@@ -669,10 +644,10 @@ static void test_damage(void)
 
 	/* torn last block: cut at every offset inside it */
 	size_t len;
-	uint8_t *file = slurp(p, &len);
+	uint8_t *file = test_slurp(p, &len);
 	int bad = 0, nowarn = 0;
 	for (uint64_t cut = b[4] + 1; cut < b[5]; cut++) {
-		spit(tmp("torn.floe"), file, (size_t)cut);
+		test_spit(tmp("torn.floe"), file, (size_t)cut);
 		warns = 0;
 		read_path(tmp("torn.floe"), &rr, NULL, NULL);
 		bad += rr.end_err != FLOE_EOF || !same_recs(&rr, recs, 400) ||
@@ -694,7 +669,7 @@ static void test_damage(void)
 		if (closed)
 			write_blocks(q, recs, n, 100, true, b);
 		free(file);
-		file = slurp(q, &len);
+		file = test_slurp(q, &len);
 		struct {
 			const char *what;
 			uint64_t off;
@@ -710,7 +685,7 @@ static void test_damage(void)
 			uint8_t *c = malloc(len);
 			memcpy(c, file, len);
 			c[hits[k].off] ^= 0x5a;
-			spit(tmp("corrupt.floe"), c, len);
+			test_spit(tmp("corrupt.floe"), c, len);
 			free(c);
 			for (int via_pipe = 0; via_pipe < 2; via_pipe++) {
 				warns = 0;
@@ -946,7 +921,7 @@ static void test_address_filter(void)
 
 	/* damage one byte of every page: each probe then falls back to "may be" */
 	size_t len;
-	uint8_t *data = slurp(p, &len);
+	uint8_t *data = test_slurp(p, &len);
 	uint64_t foff = 0;
 	for (int i = 7; i >= 0; i--)
 		foff = foff << 8 | data[len - 24 + i];
@@ -958,7 +933,7 @@ static void test_address_filter(void)
 	          "address filter: %u pages of %u bytes after the footer entries", pages, pb);
 	for (uint32_t k = 0; k < pages; k++)
 		data[af + 32 + 4 * pages + (size_t)k * pb + 100] ^= 0x5a;
-	spit(p, data, len);
+	test_spit(p, data, len);
 	free(data);
 	warns = 0;
 	r = floe_reader_open(p, &test_log, &eb);
@@ -1023,7 +998,7 @@ static void test_damage_report(void)
 	const char *p = tmp("verify.floe");
 	write_blocks(p, recs, n, 100, true, b);
 	size_t len;
-	uint8_t *file = slurp(p, &len);
+	uint8_t *file = test_slurp(p, &len);
 	uint64_t foff = b[5], af = foff + FF_LEN + 5 * FE_LEN;
 	uint32_t pages = rd32(file + af + AF_PAGES), pb = rd32(file + af + AF_PAGE_BYTES);
 	static const int none = -1;
@@ -1063,7 +1038,7 @@ static void test_damage_report(void)
 			wr32(c + foff + FF_ENTCRC, floe_crc32c(0, c + foff + FF_LEN, 5 * FE_LEN));
 			wr32(c + foff + FF_CRC, floe_crc32c(0, c + foff, FF_CRC));
 		}
-		spit(tmp("verify-d.floe"), c, clen);
+		test_spit(tmp("verify-d.floe"), c, clen);
 		free(c);
 		struct floe_errbuf eb = {0};
 		struct floe_reader *r = floe_reader_open(tmp("verify-d.floe"), NULL, &eb);
@@ -1236,9 +1211,8 @@ static void test_golden(void)
 	struct floe_flow g[8];
 	size_t n;
 	golden_flows(g, &n);
-	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", test_data_dir());
 	struct readres rr;
 	read_path(path, &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_OK && rr.end_err == FLOE_EOF && same_recs(&rr, g, n) &&
@@ -1262,7 +1236,7 @@ static void test_golden(void)
 
 	/* the same records with the file address filter (format.md "Address
 	 * filter"): pins its layout and hashing */
-	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", test_data_dir());
 	read_path(path, &rr, NULL, NULL);
 	TAP_CHECK(rr.open_err == FLOE_OK && rr.end_err == FLOE_EOF && same_recs(&rr, g, n),
 	          "golden v1-sample-af.floe decodes to its %zu records (%s)", n, rr.msg);
@@ -1340,10 +1314,10 @@ static int write_corpus(const char *dir)
 		e.codec = codec ? FLOE_CODEC_ZSTD : FLOE_CODEC_NONE;
 		bad |= floe_block_encode(&e, recs, n, &len, &eb) != FLOE_OK;
 		snprintf(path, sizeof(path), "%s/edge-%s.block", dir, codec ? "zstd" : "raw");
-		spit(path, e.frame, len);
+		test_spit(path, e.frame, len);
 		bad |= floe_block_encode(&e, t, 60, &len, &eb) != FLOE_OK;
 		snprintf(path, sizeof(path), "%s/traffic-%s.block", dir, codec ? "zstd" : "raw");
-		spit(path, e.frame, len);
+		test_spit(path, e.frame, len);
 		floe_enc_release(&e);
 	}
 	free(t);

@@ -21,6 +21,7 @@
 #include "collect/sflow.h"
 #include "util/cursor.h"
 #include "tap.h"
+#include "testutil.h"
 
 struct out {
 	const char *file;
@@ -152,10 +153,9 @@ int main(int argc, char **argv)
 {
 	int print = argc > 1 && strcmp(argv[1], "--print") == 0;
 	const char *shared = getenv("FLOE_SHARED_DATA");
-	const char *tdata = getenv("FLOE_TEST_DATA");
 	char dir[4096], gpath[4096];
 	snprintf(dir, sizeof(dir), "%s/netflow", shared ? shared : "../shared/data");
-	snprintf(gpath, sizeof(gpath), "%s/sflow/golden.txt", tdata ? tdata : "tests/data");
+	snprintf(gpath, sizeof(gpath), "%s/sflow/golden.txt", test_data_dir());
 	DIR *d = opendir(dir);
 	if (!d) {
 		printf("1..0 # SKIP no %s\n", dir);

@@ -7,6 +7,7 @@
 #include "collect/collect.h"
 #include "collect/collect_int.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -248,9 +249,8 @@ int main(void)
 {
 	test_ie_table();
 	test_ipfix_file();
-	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/collect/cases.txt", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/collect/cases.txt", test_data_dir());
 	FILE *f = fopen(path, "r");
 	TAP_CHECK(f != NULL, "open %s", path);
 	if (!f)

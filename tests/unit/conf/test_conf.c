@@ -6,22 +6,12 @@
  */
 #include "conf.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 20);
-	*len = buf ? fread(buf, 1, 1 << 20, f) : 0;
-	fclose(f);
-	return buf;
-}
 
 struct out {
 	char *p;
@@ -55,7 +45,7 @@ static void golden(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(outpath, sizeof(outpath), "%.*s.out", (int)(strlen(path) - 5), path);
 	size_t len;
-	char *text = slurp(path, &len);
+	char *text = test_slurp(path, &len);
 	TAP_CHECK(text != NULL, "%s: read", name);
 	if (!text)
 		return;
@@ -83,7 +73,7 @@ static void golden(const char *dir, const char *name)
 		fclose(f);
 	}
 	size_t wlen;
-	char *want = slurp(outpath, &wlen);
+	char *want = test_slurp(outpath, &wlen);
 	bool same = want && wlen == o.n && memcmp(want, o.p, o.n) == 0;
 	TAP_CHECK(same, "%s matches %s", name, outpath);
 	if (!same)
@@ -100,9 +90,8 @@ static int by_name(const void *a, const void *b)
 
 int main(void)
 {
-	const char *data = getenv("FLOE_TEST_DATA");
 	char dir[1024];
-	snprintf(dir, sizeof(dir), "%s/conf", data ? data : "tests/data");
+	snprintf(dir, sizeof(dir), "%s/conf", test_data_dir());
 	DIR *d = opendir(dir);
 	TAP_CHECK(d != NULL, "open %s", dir);
 	if (!d)

@@ -19,6 +19,7 @@
 
 #include "decode/decode.h"
 #include "tap.h"
+#include "testutil.h"
 
 enum { C_PKTS, C_V4, C_V6, C_ARP, C_NOTIP, C_TCP, C_UDP, C_ICMP, C_ICMP6, C__N };
 static const char *const col_names[C__N] = {
@@ -115,10 +116,9 @@ static int print_all(const char *dir)
 int main(int argc, char **argv)
 {
 	const char *shared = getenv("FLOE_SHARED_DATA");
-	const char *tdata = getenv("FLOE_TEST_DATA");
 	char dir[4096], golden[4096];
 	snprintf(dir, sizeof(dir), "%s/pcaps", shared ? shared : "../shared/data");
-	snprintf(golden, sizeof(golden), "%s/decode/counts.txt", tdata ? tdata : "tests/data");
+	snprintf(golden, sizeof(golden), "%s/decode/counts.txt", test_data_dir());
 	if (argc > 1 && strcmp(argv[1], "--print") == 0)
 		return print_all(dir);
 

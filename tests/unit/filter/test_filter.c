@@ -24,6 +24,7 @@
 #include "util/mem.h"
 #include "util/netset.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -416,9 +417,8 @@ static void run_line(char *line, int lineno)
 
 static void run_cases(void)
 {
-	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/filter/cases.txt", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/filter/cases.txt", test_data_dir());
 	FILE *fp = fopen(path, "r");
 	TAP_CHECK(fp != NULL, "open %s", path);
 	if (!fp)

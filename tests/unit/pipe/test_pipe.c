@@ -7,6 +7,7 @@
 #include "codec/codec.h"
 #include "codec/pipe.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -40,17 +41,6 @@ static bool same(const struct recs *a, const struct recs *b)
 		    a->v[i].seq != b->v[i].seq)
 			return false;
 	return true;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(64 << 20);
-	*len = fread(buf, 1, 64 << 20, f);
-	fclose(f);
-	return buf;
 }
 
 /* Feeds data in pieces of piece bytes. */
@@ -125,7 +115,7 @@ static void write_file(const char *path, size_t n, uint32_t per)
 static void whole_and_pieces(const char *path, const char *what)
 {
 	size_t len;
-	uint8_t *data = (uint8_t *)slurp(path, &len);
+	uint8_t *data = (uint8_t *)test_slurp(path, &len);
 	TAP_CHECK(data != NULL, "%s: read", what);
 	if (!data)
 		return;
@@ -158,11 +148,10 @@ static void whole_and_pieces(const char *path, const char *what)
 
 int main(void)
 {
-	const char *td = getenv("FLOE_TEST_DATA");
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", td ? td : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample.floe", test_data_dir());
 	whole_and_pieces(path, "v1-sample.floe (golden)");
-	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", td ? td : "tests/data");
+	snprintf(path, sizeof(path), "%s/codec/v1-sample-af.floe", test_data_dir());
 	whole_and_pieces(path, "v1-sample-af.floe (golden)");
 
 	char tmp[] = "/tmp/floe-pipe-XXXXXX";
@@ -172,7 +161,7 @@ int main(void)
 	whole_and_pieces(tmp, "5000 records in blocks of 300");
 
 	size_t len;
-	uint8_t *data = (uint8_t *)slurp(tmp, &len);
+	uint8_t *data = (uint8_t *)test_slurp(tmp, &len);
 	struct recs r;
 
 	/* after the footer: EOF, the rest dropped */

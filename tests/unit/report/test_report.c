@@ -5,6 +5,7 @@
  * compared with golden files in tests/data/report/ (FLOE_UPDATE_GOLDEN=1
  * rewrites them), with a tiny budget giving the same report. */
 #include "tap.h"
+#include "testutil.h"
 #include "report/prefixes.h"
 #include "report/report.h"
 #include "report/report_int.h"
@@ -22,40 +23,11 @@
 static int ignored_errors;
 #define IGN(x) do { if ((x) != FLOE_OK) ignored_errors++; } while (0)
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return NULL;
-	char *buf = NULL;
-	size_t cap = 0;
-	*len = 0;
-	for (;;) {
-		if (*len + 4096 > cap) {
-			cap = cap ? cap * 2 : 8192;
-			buf = realloc(buf, cap + 1);
-		}
-		size_t n = fread(buf + *len, 1, cap - *len, fp);
-		*len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(fp);
-	buf[*len] = '\0';
-	return buf;
-}
-
-static const char *data_dir(void)
-{
-	const char *d = getenv("FLOE_TEST_DATA");
-	return d ? d : "tests/data";
-}
-
 /* Compares text with the golden file NAME (or writes it when asked). */
 static void golden(const char *name, const char *text, size_t len)
 {
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/report/%s", data_dir(), name);
+	snprintf(path, sizeof(path), "%s/report/%s", test_data_dir(), name);
 	if (getenv("FLOE_UPDATE_GOLDEN")) {
 		FILE *fp = fopen(path, "wb");
 		if (fp) {
@@ -64,7 +36,7 @@ static void golden(const char *name, const char *text, size_t len)
 		}
 	}
 	size_t glen;
-	char *g = slurp(path, &glen);
+	char *g = test_slurp(path, &glen);
 	bool same = g && glen == len && memcmp(g, text, len) == 0;
 	TAP_CHECK(same, "golden %s", name);
 	if (!same && g) {
@@ -114,8 +86,8 @@ static void test_notes(void)
 	/* the golden notes file and lookups in it */
 	char path[1024];
 	size_t len;
-	snprintf(path, sizeof(path), "%s/report/notes.txt", data_dir());
-	char *text = slurp(path, &len);
+	snprintf(path, sizeof(path), "%s/report/notes.txt", test_data_dir());
+	char *text = test_slurp(path, &len);
 	TAP_CHECK(text != NULL, "read %s", path);
 	floe_errbuf_clear(&eb);
 	struct floe_budget b;
@@ -176,8 +148,8 @@ static void test_customers(void)
 	}
 	char path[1024];
 	size_t len;
-	snprintf(path, sizeof(path), "%s/report/customers.txt", data_dir());
-	char *text = slurp(path, &len);
+	snprintf(path, sizeof(path), "%s/report/customers.txt", test_data_dir());
+	char *text = test_slurp(path, &len);
 	struct floe_prefixes *p = NULL;
 	struct floe_errbuf eb = {0};
 	TAP_CHECK(text && floe_customers_parse(text, len, NULL, &p, &eb) == FLOE_OK, "parse customers.txt: %s",

@@ -5,6 +5,7 @@
  * "OUT error <CODE>: <message>".  Times are UTC, "now" is fixed.
  */
 #include "tap.h"
+#include "testutil.h"
 #include "web/httpq.h"
 
 #include <stdlib.h>
@@ -63,9 +64,8 @@ int main(void)
 {
 	setenv("TZ", "UTC0", 1);
 	tzset();
-	const char *dir = getenv("FLOE_TEST_DATA");
 	char path[1024];
-	snprintf(path, sizeof(path), "%s/web/httpq.txt", dir ? dir : "tests/data");
+	snprintf(path, sizeof(path), "%s/web/httpq.txt", test_data_dir());
 	FILE *fp = fopen(path, "r");
 	TAP_CHECK(fp != NULL, "open %s", path);
 	if (!fp)
