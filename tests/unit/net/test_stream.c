@@ -411,11 +411,12 @@ static void test_spool_handover(void)
 		if (floe_stream_server_add(s, &f) != FLOE_OK)
 			break;
 	}
-	uint64_t session = floe_stream_client_session(c[0], 0);
 	struct floe_stream_server_stats sst;
 	floe_stream_server_destroy(s, 20000000000LL, &sst);
 	for (int i = 0; i < 3; i++)
 		pthread_join(th[i], NULL);
+	/* a client belongs to the thread reading it: asked once that is done */
+	uint64_t session = floe_stream_client_session(c[0], 0);
 	struct floe_stream_client_stats st[3];
 	for (int i = 0; i < 3; i++)
 		floe_stream_client_stats(c[i], &st[i]);
