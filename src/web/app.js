@@ -158,6 +158,7 @@ async function host() {
                               {key: "port", num: true}, {key: "start"}, {key: "end"},
                               {key: "flows", num: true}, {key: "targets", num: true}], fnd);
     $("no-findings").hidden = fnd.length > 0;
+    $("findings").hidden = fnd.length === 0;
     document.body.dataset.loaded = "1";
   } catch (e) {
     showError(e.message);
