@@ -862,6 +862,22 @@ static void arch_reload(struct arch *d)
 	arch_expire(d);
 }
 
+/* What the archiver does between reads, whatever its input: a reload on
+ * SIGHUP, expiry when due.  True when a stop signal came. */
+static bool arch_duties(struct arch *d)
+{
+	unsigned sig = cli_service_pending();
+	if (sig & CLI_SIG_STOP) {
+		floe_logf(cli_log(), FLOE_LOG_INFO, "stopping on a signal");
+		return true;
+	}
+	if (sig & CLI_SIG_RELOAD)
+		arch_reload(d);
+	if (mono_ns() >= d->next_expiry)
+		arch_expire(d);
+	return false;
+}
+
 /* Reads the input until its end or a stop signal.  Returns an exit code. */
 static int arch_loop(struct arch *d, int fd, struct floe_pipe_reader *pr)
 {
@@ -874,15 +890,8 @@ static int arch_loop(struct arch *d, int fd, struct floe_pipe_reader *pr)
 			cli_error(&d->a->c, "poll: %s", strerror(errno));
 			return EXIT_FAIL;
 		}
-		unsigned sig = cli_service_pending();
-		if (sig & CLI_SIG_STOP) {
-			floe_logf(cli_log(), FLOE_LOG_INFO, "stopping on a signal");
+		if (arch_duties(d))
 			return EXIT_OK;
-		}
-		if (sig & CLI_SIG_RELOAD)
-			arch_reload(d);
-		if (mono_ns() >= d->next_expiry)
-			arch_expire(d);
 		if (k <= 0 || !(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		size_t room;
@@ -990,15 +999,8 @@ static int arch_loop_stream(struct arch *d, struct floe_stream_client *c)
 {
 	cli_service_signals();
 	for (;;) {
-		unsigned sig = cli_service_pending();
-		if (sig & CLI_SIG_STOP) {
-			floe_logf(cli_log(), FLOE_LOG_INFO, "stopping on a signal");
+		if (arch_duties(d))
 			return EXIT_OK;
-		}
-		if (sig & CLI_SIG_RELOAD)
-			arch_reload(d);
-		if (mono_ns() >= d->next_expiry)
-			arch_expire(d);
 		const struct floe_flow *recs;
 		size_t n;
 		enum floe_err e = floe_stream_client_next(c, &recs, &n, NS / 5);
