@@ -438,20 +438,27 @@ static enum floe_err emit_sample(struct dg *d, const struct pktinfo *pi,
 	return d->emit_err;
 }
 
+/* A sample's source id: type and index in one word (8 and 24 bits), or
+ * in two words in the expanded forms (sFlow v5, section 5). */
+static void source_id(struct floe_cursor *c, bool expanded, uint32_t *type, uint32_t *index)
+{
+	if (expanded) {
+		*type = floe_cur_be32(c);
+		*index = floe_cur_be32(c);
+	} else {
+		uint32_t id = floe_cur_be32(c);
+		*type = id >> 24;
+		*index = id & 0xffffff;
+	}
+}
+
 /* flow_sample (1) and flow_sample_expanded (3), after data_format and
  * length: c spans exactly the sample. */
 static enum floe_err flow_sample(struct dg *d, struct floe_cursor *c, bool expanded)
 {
 	uint32_t seq = floe_cur_be32(c);
 	uint32_t id_type, id_index;
-	if (expanded) {
-		id_type = floe_cur_be32(c);
-		id_index = floe_cur_be32(c);
-	} else {
-		uint32_t id = floe_cur_be32(c);
-		id_type = id >> 24;
-		id_index = id & 0xffffff;
-	}
+	source_id(c, expanded, &id_type, &id_index);
 	uint32_t rate = floe_cur_be32(c);
 	uint32_t pool = floe_cur_be32(c);
 	uint32_t drops = floe_cur_be32(c);
@@ -569,14 +576,7 @@ static enum floe_err counters_sample(struct dg *d, struct floe_cursor *c, bool e
 {
 	uint32_t seq = floe_cur_be32(c);
 	uint32_t id_type, id_index;
-	if (expanded) {
-		id_type = floe_cur_be32(c);
-		id_index = floe_cur_be32(c);
-	} else {
-		uint32_t id = floe_cur_be32(c);
-		id_type = id >> 24;
-		id_index = id & 0xffffff;
-	}
+	source_id(c, expanded, &id_type, &id_index);
 	uint32_t nrec = floe_cur_be32(c);
 	if (c->bad)
 		return fail(d, FLOE_MALFORMED, "sample %u: counters sample header longer than the sample",
