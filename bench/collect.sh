@@ -12,7 +12,9 @@
 # stored are counted (floe --stats, nfdump -I) against the records sent.  A rate
 # holds when nothing is lost.  Both get the same socket buffer
 # (COLLECT_RCVBUF, default 4 MiB = this machine's net.core.rmem_max).
-# COLLECT_FLOE_ARGS adds options to floe collect (e.g. --encoders 2).
+# COLLECT_FLOE_ARGS adds options to floe collect (e.g. --encoders 2);
+# NFCAPD_ARGS to nfcapd (e.g. -y: LZ4-compressed files, as floe's are
+# compressed).
 # disk_MB is what the collector stored.  Results go to stdout and $COLLECT_OUT/collect.txt (default bench/out).
 # The machine is shared and noisy: read the ratios within one run.
 set -euo pipefail
@@ -29,6 +31,7 @@ rcvbuf=${COLLECT_RCVBUF:-4194304}
 port=${COLLECT_PORT:-39811}
 # extra options for floe collect, e.g. COLLECT_FLOE_ARGS="--encoders 2"
 extra=${COLLECT_FLOE_ARGS:-}
+nfextra=${NFCAPD_ARGS:-}
 mkdir -p "$out"
 [ -x "$floe" ] && [ -x "$nfsend" ] || { echo "build floe first: meson setup $build && ninja -C $build" >&2; exit 1; }
 for t in nfcapd nfdump; do
@@ -43,7 +46,7 @@ trap 'rm -rf "$tmp"' EXIT
 # CPU seconds (user + system) of a running process, from /proc.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-say "# collect.sh $(date -u +%FT%TZ) $(nproc) cores, NetFlow v$ver, $n records per run, rcvbuf $rcvbuf${extra:+, floe $extra}"
+say "# collect.sh $(date -u +%FT%TZ) $(nproc) cores, NetFlow v$ver, $n records per run, rcvbuf $rcvbuf${extra:+, floe $extra}${nfextra:+, nfcapd $nfextra}"
 say "# collector  rate_asked  rate_sent  received  lost  loss%  cpu_s  disk_MB"
 for rate in $rates; do
   for who in floe nfcapd; do
@@ -53,7 +56,8 @@ for rate in $rates; do
       "$floe" collect --listen "udp://127.0.0.1:$port" --archive "$tmp/d" --instance bench \
         --rcvbuf "$rcvbuf" --stats $extra 2> "$tmp/err" &
     else
-      nfcapd -w "$tmp/d" -p "$port" -b 127.0.0.1 -B "$rcvbuf" -t 3600 > "$tmp/err" 2>&1 &
+      # shellcheck disable=SC2086
+      nfcapd -w "$tmp/d" -p "$port" -b 127.0.0.1 -B "$rcvbuf" -t 3600 $nfextra > "$tmp/err" 2>&1 &
     fi
     pid=$!
     sleep 1

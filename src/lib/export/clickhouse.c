@@ -18,11 +18,11 @@
  * FLOE_BLOCK_ROWS rows. */
 #define INSERT_BUF (40u << 20)
 #define FLOE_BLOCK_ROWS 65536u
-/* The buffer holds a RowBinary INSERT or the Native blocks of
- * FLOE_CH_INSERT_ROWS rows, NATIVE_TILE rows each (their bound; some
- * 45 MiB are used). */
+/* The buffer holds a RowBinary INSERT or the Native block of
+ * FLOE_CH_INSERT_ROWS rows (its bound; some 45 MiB are used), which is
+ * filled NATIVE_TILE sorted rows at a time. */
 #define NATIVE_TILE 4096u
-#define NATIVE_BOUND (FLOE_CH_INSERT_ROWS / NATIVE_TILE * FLOE_CHNATIVE_MAX(NATIVE_TILE))
+#define NATIVE_BOUND FLOE_CHNATIVE_MAX(FLOE_CH_INSERT_ROWS)
 #define INSERT_BUF_SIZE (NATIVE_BOUND > INSERT_BUF ? NATIVE_BOUND : INSERT_BUF)
 /* Answers floe reads are a number or a list of days. */
 #define RESP_MAX (1u << 20)
@@ -43,6 +43,7 @@ struct floe_ch {
 	struct floe_flow *rows;
 	size_t nrows;
 	struct sortkey *keys;
+	struct floe_flow *tile;     /* NATIVE_TILE rows in key order */
 	char url[512];
 	char user[128], password[128];
 	bool auth;
@@ -160,8 +161,193 @@ size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe
 
 static const char *ch_type(const struct floe_dbcol *c);
 
-size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
-                     size_t n, uint64_t file_id, uint8_t *out)
+/* The member at byte offset off of record k, of 2, 4 or 8 bytes. */
+static inline uint64_t load16(const struct floe_flow *recs, size_t k, size_t off)
+{
+	uint16_t v;
+	memcpy(&v, (const uint8_t *)&recs[k] + off, 2);
+	return v;
+}
+
+static inline uint64_t load32(const struct floe_flow *recs, size_t k, size_t off)
+{
+	uint32_t v;
+	memcpy(&v, (const uint8_t *)&recs[k] + off, 4);
+	return v;
+}
+
+static inline uint64_t load64(const struct floe_flow *recs, size_t k, size_t off)
+{
+	uint64_t v;
+	memcpy(&v, (const uint8_t *)&recs[k] + off, 8);
+	return v;
+}
+
+/* The n values of column c, one after another (Native's layout).  The
+ * kind and type are looked at once per column, not once per value, and a
+ * text value is formatted again only when the member changes from the
+ * row before (flags and states repeat from row to row). */
+static uint8_t *put_column(const struct floe_dbcol *c, const struct floe_flow *recs, size_t n,
+                           uint8_t *p)
+{
+	static const struct floe_fmtopts fmt = {0};
+	const struct floe_field *fd = c->fd;
+	const size_t off = fd ? fd->off : 0;
+	switch (c->kind) {
+	case FLOE_DBCOL_SYNACK:
+		for (size_t k = 0; k < n; k++)
+			p = le(p, (uint64_t)recs[k].synack, 8);
+		return p;
+	case FLOE_DBCOL_ACKDAT:
+		for (size_t k = 0; k < n; k++)
+			p = le(p, (uint64_t)recs[k].ackdat, 8);
+		return p;
+	case FLOE_DBCOL_SUBNS:
+		for (size_t k = 0; k < n; k++) {
+			int64_t ns = (int64_t)load64(recs, k, off), r = ns % 1000000000;
+			p = le(p, (uint64_t)(r < 0 ? r + 1000000000 : r), 4);
+		}
+		return p;
+	case FLOE_DBCOL_V4:
+		for (size_t k = 0; k < n; k++) {
+			const uint8_t *a = (const uint8_t *)&recs[k] + off;
+			uint32_t v = floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
+			                                  (uint32_t)a[14] << 8 | a[15] : 0;
+			p = le(p, v, 4);
+		}
+		return p;
+	case FLOE_DBCOL_FIELD:
+		break;
+	}
+	switch (fd->type) {
+	case FLOE_FT_TIME:
+		for (size_t k = 0; k < n; k++) {
+			int64_t ns = (int64_t)load64(recs, k, off);
+			int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
+			p = le(p, sec < 0 ? 0 : sec > UINT32_MAX ? UINT32_MAX : (uint64_t)sec, 4);
+		}
+		return p;
+	case FLOE_FT_ADDR:
+		for (size_t k = 0; k < n; k++, p += 16)
+			memcpy(p, (const uint8_t *)&recs[k] + off, 16);
+		return p;
+	case FLOE_FT_MAC:
+		for (size_t k = 0; k < n; k++, p += 6)
+			memcpy(p, (const uint8_t *)&recs[k] + off, 6);
+		return p;
+	case FLOE_FT_STATE:
+	case FLOE_FT_FLAGS:
+	case FLOE_FT_TCPFLAGS:
+	case FLOE_FT_DIR: {
+		char t[64];
+		size_t tn = 0;
+		uint64_t last = 0;
+		for (size_t k = 0; k < n; k++) {
+			uint64_t v = load_u(fd, &recs[k]);
+			if (k == 0 || v != last) {
+				if (fd->type == FLOE_FT_STATE) {
+					const char *st = floe_state_name((unsigned)v);
+					tn = strlen(st);
+					memcpy(t, st, tn);
+				} else {
+					tn = floe_field_format(fd, &recs[k], &fmt, t, sizeof(t));
+					while (tn && t[tn - 1] == ' ')
+						tn--;
+				}
+				last = v;
+			}
+			p = str(p, t, tn);
+		}
+		return p;
+	}
+	default:  /* PORT, PROTO, UINT, HEX: UInt of the member's width */
+		switch (fd->size) {
+		case 1:
+			for (size_t k = 0; k < n; k++)
+				*p++ = ((const uint8_t *)&recs[k])[off];
+			return p;
+		case 2:
+			for (size_t k = 0; k < n; k++)
+				p = le(p, load16(recs, k, off), 2);
+			return p;
+		case 4:
+			for (size_t k = 0; k < n; k++)
+				p = le(p, load32(recs, k, off), 4);
+			return p;
+		default:
+			for (size_t k = 0; k < n; k++)
+				p = le(p, load64(recs, k, off), 8);
+			return p;
+		}
+	}
+}
+
+/* The most bytes one value of column c takes (a String: its length byte
+ * and at most 63 characters). */
+static size_t col_max(const struct floe_dbcol *c)
+{
+	switch (c->kind) {
+	case FLOE_DBCOL_SUBNS:
+	case FLOE_DBCOL_V4: return 4;
+	case FLOE_DBCOL_SYNACK:
+	case FLOE_DBCOL_ACKDAT: return 8;
+	case FLOE_DBCOL_FIELD: break;
+	}
+	switch (c->fd->type) {
+	case FLOE_FT_TIME: return 4;
+	case FLOE_FT_ADDR: return 16;
+	case FLOE_FT_MAC: return 6;
+	case FLOE_FT_STATE:
+	case FLOE_FT_FLAGS:
+	case FLOE_FT_TCPFLAGS:
+	case FLOE_FT_DIR: return 64;
+	default: return c->fd->size;
+	}
+}
+
+size_t floe_chnative_rowmax(const struct floe_dbcol *cols, size_t ncols)
+{
+	size_t m = 8;  /* file_id */
+	for (size_t i = 0; i < ncols; i++)
+		m += col_max(&cols[i]);
+	return m;
+}
+
+/* One Native block of n rows is built in out in three steps: each column
+ * gets a region of n times its widest value, after room for the names and
+ * types (NATIVE_NAMES); the rows are appended to the regions a batch at a
+ * time; then the names, types and values are moved down into one block.
+ * Only the String columns leave slack, so the move is short. */
+#define NATIVE_NAMES ((size_t)FLOE_DBCOL_MAX * 64 + 16)
+
+struct native {
+	uint8_t *start[FLOE_DBCOL_MAX + 1];  /* each column's region; [ncols] is file_id */
+	uint8_t *end[FLOE_DBCOL_MAX + 1];
+};
+
+static void native_begin(struct native *nb, const struct floe_dbcol *cols, size_t ncols,
+                         size_t n, uint8_t *out)
+{
+	uint8_t *p = out + NATIVE_NAMES;
+	for (size_t i = 0; i <= ncols; i++) {
+		nb->start[i] = nb->end[i] = p;
+		p += n * (i < ncols ? col_max(&cols[i]) : 8);
+	}
+}
+
+static void native_rows(struct native *nb, const struct floe_dbcol *cols, size_t ncols,
+                        const struct floe_flow *recs, size_t k, uint64_t file_id)
+{
+	for (size_t i = 0; i < ncols; i++)
+		nb->end[i] = put_column(&cols[i], recs, k, nb->end[i]);
+	uint8_t *p = nb->end[ncols];
+	for (size_t j = 0; j < k; j++)
+		p = le(p, file_id, 8);
+	nb->end[ncols] = p;
+}
+
+static size_t native_end(struct native *nb, const struct floe_dbcol *cols, size_t ncols,
+                         size_t n, uint8_t *out)
 {
 	uint8_t *p = out;
 	*p++ = (uint8_t)(ncols + 1);  /* LEB128, under 128 */
@@ -170,18 +356,27 @@ size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct f
 		if (!(v >> 7))
 			break;
 	}
-	for (size_t i = 0; i < ncols; i++) {
-		const char *type = ch_type(&cols[i]);
-		p = str(p, cols[i].name, strlen(cols[i].name));
+	for (size_t i = 0; i <= ncols; i++) {
+		const char *name = i < ncols ? cols[i].name : "file_id";
+		const char *type = i < ncols ? ch_type(&cols[i]) : "UInt64";
+		/* p stays below start[i]: the names take less than
+		 * NATIVE_NAMES and no column more than its region */
+		p = str(p, name, strlen(name));
 		p = str(p, type, strlen(type));
-		for (size_t k = 0; k < n; k++)
-			p = put_value(&cols[i], &recs[k], p);
+		size_t len = (size_t)(nb->end[i] - nb->start[i]);
+		memmove(p, nb->start[i], len);
+		p += len;
 	}
-	p = str(p, "file_id", 7);
-	p = str(p, "UInt64", 6);
-	for (size_t k = 0; k < n; k++)
-		p = le(p, file_id, 8);
 	return (size_t)(p - out);
+}
+
+size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
+                     size_t n, uint64_t file_id, uint8_t *out)
+{
+	struct native nb;
+	native_begin(&nb, cols, ncols, n, out);
+	native_rows(&nb, cols, ncols, recs, n, file_id);
+	return native_end(&nb, cols, ncols, n, out);
 }
 
 static const char *ch_type(const struct floe_dbcol *c)
@@ -518,6 +713,12 @@ struct floe_ch *floe_ch_create(const struct floe_ch_opts *o, struct floe_errbuf 
 	c->timeout = o->timeout > 0 ? o->timeout : 600;
 	c->rowbinary = o->rowbinary;
 	c->ncols = floe_dbcols(c->cols, true);
+	if (floe_chnative_rowmax(c->cols, c->ncols) > FLOE_CHROW_VALUES_MAX) {
+		floe_errbuf_set(eb, FLOE_INVALID, "a row of %zu columns exceeds %d bytes", c->ncols,
+		                FLOE_CHROW_VALUES_MAX);
+		free(c);
+		return NULL;
+	}
 	c->opts = *o;
 	c->jobs[0] = c;
 	c->njobs = 1;
@@ -527,8 +728,9 @@ struct floe_ch *floe_ch_create(const struct floe_ch_opts *o, struct floe_errbuf 
 		/* untouched until rows come */
 		c->rows = malloc(FLOE_CH_INSERT_ROWS * sizeof(*c->rows));
 		c->keys = malloc(FLOE_CH_INSERT_ROWS * sizeof(*c->keys));
+		c->tile = malloc(NATIVE_TILE * sizeof(*c->tile));
 	}
-	if (!c->curl || !c->buf || (!c->rowbinary && (!c->rows || !c->keys))) {
+	if (!c->curl || !c->buf || (!c->rowbinary && (!c->rows || !c->keys || !c->tile))) {
 		floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
 		floe_ch_destroy(c);
 		return NULL;
@@ -553,6 +755,7 @@ void floe_ch_destroy(struct floe_ch *c)
 	free(c->buf);
 	free(c->rows);
 	free(c->keys);
+	free(c->tile);
 	free(c);
 }
 
@@ -662,13 +865,86 @@ static enum floe_err insert_buf(struct floe_ch *c, struct floe_errbuf *eb)
 	return e;
 }
 
-static int cmp_key(const void *a, const void *b)
+static inline bool key_lt(const struct sortkey *x, const struct sortkey *y)
 {
-	const struct sortkey *x = a, *y = b;
 	for (int i = 0; i < 5; i++)
 		if (x->w[i] != y->w[i])
-			return x->w[i] < y->w[i] ? -1 : 1;
-	return 0;
+			return x->w[i] < y->w[i];
+	return false;
+}
+
+static inline void key_swap(struct sortkey *x, struct sortkey *y)
+{
+	struct sortkey t = *x;
+	*x = *y;
+	*y = t;
+}
+
+static void key_sift(struct sortkey *a, size_t n, size_t i)
+{
+	for (;;) {
+		size_t m = i, l = 2 * i + 1, r = l + 1;
+		if (l < n && key_lt(&a[m], &a[l]))
+			m = l;
+		if (r < n && key_lt(&a[m], &a[r]))
+			m = r;
+		if (m == i)
+			return;
+		key_swap(&a[i], &a[m]);
+		i = m;
+	}
+}
+
+/* Introsort of distinct keys (each ends with its row's place): quicksort
+ * on a median of three, heapsort past 2 log n levels, insertion sort of
+ * short runs.  The comparisons are inline; qsort's callback was a fifth
+ * of the loader's CPU. */
+static void key_sort(struct sortkey *a, size_t n, unsigned depth)
+{
+	while (n > 16) {
+		if (depth-- == 0) {
+			for (size_t i = n / 2; i-- > 0;)
+				key_sift(a, n, i);
+			for (size_t e = n - 1; e > 0; e--) {
+				key_swap(&a[0], &a[e]);
+				key_sift(a, e, 0);
+			}
+			return;
+		}
+		struct sortkey *x = &a[0], *y = &a[n / 2], *z = &a[n - 1];
+		struct sortkey piv = key_lt(x, y) ? (key_lt(y, z) ? *y : key_lt(x, z) ? *z : *x)
+		                                  : (key_lt(x, z) ? *x : key_lt(y, z) ? *z : *y);
+		/* Hoare's partition: the median of three is neither the least
+		 * nor the greatest key, so both parts are non-empty. */
+		size_t i = 0, j = n - 1;
+		for (;;) {
+			while (key_lt(&a[i], &piv))
+				i++;
+			while (key_lt(&piv, &a[j]))
+				j--;
+			if (i >= j)
+				break;
+			key_swap(&a[i], &a[j]);
+			i++;
+			j--;
+		}
+		size_t left = j + 1;
+		if (left < n - left) {
+			key_sort(a, left, depth);
+			a += left;
+			n -= left;
+		} else {
+			key_sort(a + left, n - left, depth);
+			n = left;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		struct sortkey t = a[i];
+		size_t j = i;
+		for (; j > 0 && key_lt(&t, &a[j - 1]); j--)
+			a[j] = a[j - 1];
+		a[j] = t;
+	}
 }
 
 static uint64_t be64(const uint8_t *p)
@@ -706,37 +982,30 @@ static enum floe_err insert_rows(struct floe_ch *c, struct floe_errbuf *eb)
 		k->w[3] = be64(f->daddr + 4);
 		k->w[4] = (uint64_t)be32(f->daddr + 12) << 32 | (uint32_t)i;
 	}
-	qsort(c->keys, c->nrows, sizeof(*c->keys), cmp_key);
-	/* The records into their sorted places, each moved once (following
-	 * the permutation's cycles): the encoder then reads them in order.
-	 * Encoding column by column through the permutation instead missed
-	 * the cache once per value (2.5 s of floe's CPU per million rows). */
-	for (size_t k = 0; k < c->nrows; k++) {
-		if (key_idx(&c->keys[k]) == k)
-			continue;
-		struct floe_flow tmp = c->rows[k];
-		size_t j = k;
-		for (;;) {
-			size_t from = key_idx(&c->keys[j]);
-			c->keys[j].w[4] = (c->keys[j].w[4] & ~(uint64_t)UINT32_MAX) | (uint32_t)j;
-			if (from == k) {
-				c->rows[j] = tmp;
-				break;
-			}
-			c->rows[j] = c->rows[from];
-			j = from;
-		}
-	}
-	/* Encoded column by column a tile at a time: one column's values of
-	 * all the rows would stride through 115 MiB of records once per
-	 * column.  The server joins the blocks of one INSERT into one
-	 * (min_insert_block_size_rows), still sorted. */
-	c->used = 0;
+	unsigned depth = 0;
+	for (size_t m = c->nrows; m > 1; m >>= 1)
+		depth += 2;
+	key_sort(c->keys, c->nrows, depth);
+	/* One Native block of all the rows, filled a tile of sorted rows at
+	 * a time: the tile's records are first copied into their order
+	 * (each read once, from wherever it is), and the tile's columns then
+	 * read from the cache.  Encoding column by column through the
+	 * permutation missed the cache once per value (2.5 s of floe's CPU
+	 * per million rows), and one column of all the rows would stride
+	 * through 115 MiB of records once per column.  One block rather than
+	 * one per tile: the server would copy the tiles' blocks into one. */
+	struct native nb;
+	native_begin(&nb, c->cols, c->ncols, c->nrows, c->buf);
 	for (size_t off = 0; off < c->nrows; off += NATIVE_TILE) {
 		size_t k = c->nrows - off < NATIVE_TILE ? c->nrows - off : NATIVE_TILE;
-		c->used += floe_chnative(c->cols, c->ncols, c->rows + off, k, c->file_id,
-		                         c->buf + c->used);
+		for (size_t i = 0; i < k; i++) {
+			if (i + 8 < k)
+				__builtin_prefetch(&c->rows[key_idx(&c->keys[off + i + 8])]);
+			c->tile[i] = c->rows[key_idx(&c->keys[off + i])];
+		}
+		native_rows(&nb, c->cols, c->ncols, c->tile, k, c->file_id);
 	}
+	c->used = native_end(&nb, c->cols, c->ncols, c->nrows, c->buf);
 	c->nrows = 0;
 	return insert_buf(c, eb);
 }

@@ -103,6 +103,9 @@ size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe
 #define FLOE_CHNATIVE_MAX(n) ((size_t)(n) * FLOE_CHROW_VALUES_MAX + FLOE_DBCOL_MAX * 64 + 16)
 size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct floe_flow *recs,
                      size_t n, uint64_t file_id, uint8_t *out);
+/* The most bytes one row of cols (and file_id) takes in a Native block;
+ * FLOE_CHNATIVE_MAX holds only while it is at most FLOE_CHROW_VALUES_MAX. */
+size_t floe_chnative_rowmax(const struct floe_dbcol *cols, size_t ncols);
 
 /* ---- the server's answers ---- */
 

@@ -320,6 +320,78 @@ static void test_native(void)
 	          FLOE_CHROW_VALUES_MAX);
 }
 
+/* Bytes one value of a ClickHouse type takes at p. */
+static size_t ch_value_len(const char *type, const uint8_t *p)
+{
+	if (strcmp(type, "String") == 0)
+		return 1 + (size_t)p[0];
+	if (strcmp(type, "FixedString(16)") == 0)
+		return 16;
+	if (strcmp(type, "FixedString(6)") == 0)
+		return 6;
+	if (strcmp(type, "UInt8") == 0)
+		return 1;
+	if (strcmp(type, "UInt16") == 0)
+		return 2;
+	if (strcmp(type, "UInt32") == 0 || strcmp(type, "DateTime") == 0)
+		return 4;
+	return 8;
+}
+
+/* A Native block of many varied rows holds, column by column, exactly
+ * the values RowBinary encodes for each row (the column encoder keeps a
+ * text value from row to row while its member does not change). */
+static void test_native_rows(void)
+{
+	struct floe_dbcol cols[FLOE_DBCOL_MAX];
+	size_t n = floe_dbcols(cols, true);
+	size_t nt = sizeof(ch_types) / sizeof(ch_types[0]);
+	TAP_CHECK(n + 1 == nt, "%zu columns and file_id, %zu types", n, nt);
+	TAP_CHECK(floe_chnative_rowmax(cols, n) <= FLOE_CHROW_VALUES_MAX,
+	          "widest Native row %zu bytes <= %d", floe_chnative_rowmax(cols, n),
+	          FLOE_CHROW_VALUES_MAX);
+	enum { R = 300 };
+	static struct floe_flow recs[R];
+	uint64_t x = 88172645463325252ull;
+	for (size_t k = 0; k < R; k++) {
+		recs[k] = sample();
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		/* runs of equal values, then changes */
+		recs[k].flags = (uint16_t)(k / 7 % 3 ? x & 0x1fff : 0);
+		recs[k].stcpflags = (uint8_t)(k / 5 % 2 ? x >> 16 : 0x12);
+		recs[k].dtcpflags = (uint8_t)(x >> 24);
+		recs[k].state = (uint8_t)(k / 11 % FLOE_ST__COUNT);
+		recs[k].sport = (uint16_t)(x >> 32);
+		recs[k].stime += (int64_t)(x % 7000000000ull);
+		recs[k].saddr[15] = (uint8_t)(x >> 40);
+		recs[k].synack = (int64_t)(x >> 44) - 500000;
+	}
+	static uint8_t got[FLOE_CHNATIVE_MAX(R)], want[FLOE_CHNATIVE_MAX(R)];
+	static uint8_t rows[R][FLOE_CHROW_MAX];
+	size_t at[R] = {0};
+	size_t len = floe_chnative(cols, n, recs, R, 42, got);
+	for (size_t k = 0; k < R; k++)
+		floe_chrow(cols, n, &recs[k], 42, rows[k]);
+	size_t w = 0;
+	want[w++] = (uint8_t)nt;
+	want[w++] = (uint8_t)(R & 0x7f) | 0x80;
+	want[w++] = (uint8_t)(R >> 7);
+	for (size_t i = 0; i < nt; i++) {
+		w += put_str(want + w, i < n ? cols[i].name : "file_id");
+		w += put_str(want + w, ch_types[i]);
+		for (size_t k = 0; k < R; k++) {
+			size_t vl = ch_value_len(ch_types[i], rows[k] + at[k]);
+			memcpy(want + w, rows[k] + at[k], vl);
+			w += vl;
+			at[k] += vl;
+		}
+	}
+	TAP_CHECK(len == w && memcmp(got, want, w) == 0,
+	          "native block of %d varied rows: %zu bytes, rowbinary's values %zu", R, len, w);
+}
+
 static void test_days(void)
 {
 	static const struct { int64_t day; const char *s; } cases[] = {
@@ -405,6 +477,7 @@ int main(void)
 	test_pgcopy();
 	test_rowbinary();
 	test_native();
+	test_native_rows();
 	test_days();
 	test_answers();
 	test_schema();
