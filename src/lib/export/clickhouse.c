@@ -24,6 +24,8 @@
 #define NATIVE_TILE 4096u
 #define NATIVE_BOUND FLOE_CHNATIVE_MAX(FLOE_CH_INSERT_ROWS)
 #define INSERT_BUF_SIZE (NATIVE_BOUND > INSERT_BUF ? NATIVE_BOUND : INSERT_BUF)
+/* The column names of an INSERT, comma-separated (names under 32 bytes). */
+#define FLOE_CH_NAMES_MAX ((FLOE_DBCOL_MAX + 1) * 33)
 /* Answers floe reads are a number or a list of days. */
 #define RESP_MAX (1u << 20)
 
@@ -44,6 +46,7 @@ struct floe_ch {
 	size_t nrows;
 	struct sortkey *keys;
 	struct floe_flow *tile;     /* NATIVE_TILE rows in key order */
+	char names[FLOE_CH_NAMES_MAX];  /* the columns of the Native INSERT ("" for all) */
 	char url[512];
 	char user[128], password[128];
 	bool auth;
@@ -346,19 +349,45 @@ static void native_rows(struct native *nb, const struct floe_dbcol *cols, size_t
 	nb->end[ncols] = p;
 }
 
-static size_t native_end(struct native *nb, const struct floe_dbcol *cols, size_t ncols,
-                         size_t n, uint8_t *out)
+static bool all_zero(const uint8_t *p, size_t len)
 {
+	return len == 0 || (p[0] == 0 && memcmp(p, p + 1, len - 1) == 0);
+}
+
+/* With names (a buffer of FLOE_CH_NAMES_MAX bytes), the columns whose
+ * values are all zero bytes, which is the type's default (0, '', 16 zero
+ * bytes), are left out of the block and the names of those kept are
+ * listed there, comma-separated, for the INSERT: the server fills the
+ * others with their defaults, and nothing is sent or parsed for them. */
+static size_t native_end(struct native *nb, const struct floe_dbcol *cols, size_t ncols,
+                         size_t n, uint8_t *out, char *names)
+{
+	bool keep[FLOE_DBCOL_MAX + 1];
+	size_t nkeep = 0, nl = 0;
+	for (size_t i = 0; i <= ncols; i++) {
+		keep[i] = !names || i == ncols ||
+		          !all_zero(nb->start[i], (size_t)(nb->end[i] - nb->start[i]));
+		nkeep += keep[i];
+	}
 	uint8_t *p = out;
-	*p++ = (uint8_t)(ncols + 1);  /* LEB128, under 128 */
+	*p++ = (uint8_t)nkeep;  /* LEB128, under 128 */
 	for (size_t v = n; ; v >>= 7) {
 		*p++ = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
 		if (!(v >> 7))
 			break;
 	}
 	for (size_t i = 0; i <= ncols; i++) {
+		if (!keep[i])
+			continue;
 		const char *name = i < ncols ? cols[i].name : "file_id";
 		const char *type = i < ncols ? ch_type(&cols[i]) : "UInt64";
+		if (names) {
+			size_t k = strlen(name);
+			if (nl)
+				names[nl++] = ',';
+			memcpy(names + nl, name, k);
+			nl += k;
+		}
 		/* p stays below start[i]: the names take less than
 		 * NATIVE_NAMES and no column more than its region */
 		p = str(p, name, strlen(name));
@@ -367,6 +396,8 @@ static size_t native_end(struct native *nb, const struct floe_dbcol *cols, size_
 		memmove(p, nb->start[i], len);
 		p += len;
 	}
+	if (names)
+		names[nl] = '\0';
 	return (size_t)(p - out);
 }
 
@@ -376,7 +407,7 @@ size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct f
 	struct native nb;
 	native_begin(&nb, cols, ncols, n, out);
 	native_rows(&nb, cols, ncols, recs, n, file_id);
-	return native_end(&nb, cols, ncols, n, out);
+	return native_end(&nb, cols, ncols, n, out, NULL);
 }
 
 static const char *ch_type(const struct floe_dbcol *c)
@@ -560,9 +591,15 @@ static enum floe_err ch_post(struct floe_ch *c, const char *base, const char *qu
                              const char *params, const void *body, size_t len,
                              struct floe_errbuf *eb)
 {
-	char url[2048];
 	char *q = query ? curl_easy_escape(c->curl, query, 0) : NULL;
-	snprintf(url, sizeof(url), "%s%s%s%s%s%s", base, strchr(base, '?') ? "&" : "?",
+	size_t ulen = strlen(base) + (q ? strlen(q) : 0) + (params ? strlen(params) : 0) + 16;
+	char *url = malloc(ulen);
+	if (!url || (query && !q)) {
+		free(url);
+		curl_free(q);
+		return floe_errbuf_set(eb, FLOE_NOMEM, "out of memory");
+	}
+	snprintf(url, ulen, "%s%s%s%s%s%s", base, strchr(base, '?') ? "&" : "?",
 	         q ? "query=" : "", q ? q : "", q && params ? "&" : "", params ? params : "");
 	curl_free(q);
 	c->resp.len = 0;
@@ -582,6 +619,7 @@ static enum floe_err ch_post(struct floe_ch *c, const char *base, const char *qu
 		curl_easy_setopt(c->curl, CURLOPT_PASSWORD, c->password);
 	}
 	CURLcode cc = curl_easy_perform(c->curl);
+	free(url);
 	/* The URL may hold a password: messages name host and port only. */
 	char *host = NULL;
 	long port = 0;
@@ -856,12 +894,13 @@ static enum floe_err insert_buf(struct floe_ch *c, struct floe_errbuf *eb)
 {
 	if (c->used == 0)
 		return FLOE_OK;
-	char q[128];
-	snprintf(q, sizeof(q), "INSERT INTO %s FORMAT %s", c->table,
-	         c->rowbinary ? "RowBinary" : "Native");
+	char q[FLOE_CH_NAMES_MAX + 128];
+	snprintf(q, sizeof(q), "INSERT INTO %s%s%s%s FORMAT %s", c->table, c->names[0] ? " (" : "",
+	         c->names, c->names[0] ? ")" : "", c->rowbinary ? "RowBinary" : "Native");
 	enum floe_err e = ch_post(c, c->url, q, c->cluster[0] ? "insert_distributed_sync=1" : NULL,
 	                          c->buf, c->used, eb);
 	c->used = 0;
+	c->names[0] = '\0';
 	return e;
 }
 
@@ -999,13 +1038,13 @@ static enum floe_err insert_rows(struct floe_ch *c, struct floe_errbuf *eb)
 	for (size_t off = 0; off < c->nrows; off += NATIVE_TILE) {
 		size_t k = c->nrows - off < NATIVE_TILE ? c->nrows - off : NATIVE_TILE;
 		for (size_t i = 0; i < k; i++) {
-			if (i + 8 < k)
-				__builtin_prefetch(&c->rows[key_idx(&c->keys[off + i + 8])]);
-			c->tile[i] = c->rows[key_idx(&c->keys[off + i])];
+			size_t at = off + i, ahead = at + 8 < c->nrows ? at + 8 : at;
+			__builtin_prefetch(&c->rows[key_idx(&c->keys[ahead])]);
+			c->tile[i] = c->rows[key_idx(&c->keys[at])];
 		}
 		native_rows(&nb, c->cols, c->ncols, c->tile, k, c->file_id);
 	}
-	c->used = native_end(&nb, c->cols, c->ncols, c->nrows, c->buf);
+	c->used = native_end(&nb, c->cols, c->ncols, c->nrows, c->buf, c->names);
 	c->nrows = 0;
 	return insert_buf(c, eb);
 }
@@ -1050,6 +1089,7 @@ static void op_abort(void *t)
 {
 	struct floe_ch *c = t;
 	c->used = 0;  /* rows already in are removed when the file is loaded again */
+	c->names[0] = '\0';
 	c->nrows = 0;
 }
 
