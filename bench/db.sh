@@ -10,6 +10,8 @@
 #   PG_WAL=minimal run PostgreSQL with wal_level=minimal (default replica)
 #   BASE_FLOE=PATH another floe binary (e.g. an older build) to compare
 #                  with on ClickHouse
+#   SERVER_ALONE=1 also load the rows with no client work (the servers' own
+#                  ceiling on this machine: COPY FROM a file, a prepared body)
 #
 # With JOBS it also loads one file into a fresh table (its day partition
 # made in the load's own transaction: with wal_level=minimal the server
@@ -42,6 +44,7 @@ jobs=${JOBS:-}
 docsv=${CSV:-1}
 pgwal=${PG_WAL:-replica}
 basefloe=${BASE_FLOE:-}
+alone=${SERVER_ALONE:-0}
 pgbin=/usr/lib/postgresql/15/bin
 [ -x "$floe" ] || { echo "build first: ninja -C $build" >&2; exit 1; }
 [ -d "$out/archive" ] || { echo "missing $out/archive: run bench/archive.sh first" >&2; exit 1; }
@@ -64,7 +67,7 @@ pgport=$(port); chhttp=$(port); chtcp=$(port)
 
 # The files: the first FILES hours of the archive, copied into one directory.
 mkdir "$tmp/in"
-find "$out/archive" -name '*.floe' | sort | head -n "$nfiles" | while read -r f; do
+find "$out/archive" -name '*.floe' | sort | awk -v n="$nfiles" 'NR <= n' | while read -r f; do
   cp "$f" "$tmp/in/"
 done
 rows=$("$floe" cluster -R "$tmp/in" -m proto -s trans -o csv | awk -F, 'NR > 1 { n += $1 } END { print n }')
@@ -144,9 +147,20 @@ tcli() {
 # PostgreSQL backends), from /proc: the machine is shared, so wall-clock
 # rates vary with the load and the CPU cost per row says more.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / hz }' "/proc/$1/stat"; }
+# Each load starts on idle servers: no merge of an earlier load's parts
+# running in ClickHouse, no checkpoint due in PostgreSQL.
+quiet() {
+  psqlc -c CHECKPOINT > /dev/null
+  for _ in $(seq 240); do
+    [ "$(chq 'SELECT count() FROM system.merges')" = 0 ] && break
+    sleep 0.5
+  done
+  sleep 1
+}
 # Runs a load; prints "wall-seconds server-cpu-seconds".
 tc() {
   local pid=$1 c0 c1 w; shift
+  quiet
   c0=$(cpu "$pid"); w=$(t "$@"); sleep 1; c1=$(cpu "$pid")
   echo "$w $(echo "$c1 - $c0" | bc)"
 }
@@ -245,5 +259,35 @@ if [ -n "$jobs" ]; then
   say "$(printf 'pg, wal_level=%s, new partition (same tx):      %8d rows %6.2f cpu-s %8.2f cpu-s/Mrow' "$pgwal" "$r1" "$c" "$(echo "scale=4; $c * 1000000 / $r1" | bc)")"
   read -r s c < <(tc "$pgpid" "$floe" export pg --dsn "$dsn" --table wal -r "$tmp/in/$f2")
   say "$(printf 'pg, wal_level=%s, existing partition:           %8d rows %6.2f cpu-s %8.2f cpu-s/Mrow' "$pgwal" "$r2" "$c" "$(echo "scale=4; $c * 1000000 / $r2" | bc)")"
+fi
+# The servers alone: the same rows loaded with no client work at all,
+# from a file the server reads itself (PostgreSQL's COPY FROM a file,
+# binary) or from a body prepared beforehand that curl only sends
+# (ClickHouse Native, 262,144-row blocks) -- one load, then two at once.
+# What a loader can reach on this machine is below these.
+if [ "$alone" = 1 ]; then
+  psqlc -c "COPY (SELECT * FROM flows) TO '$tmp/pg/rows.bin' (FORMAT binary)" > /dev/null
+  for i in 1 2 3; do psqlc -c "CREATE TABLE alone$i (LIKE flows)"; done
+  pgcopy() { psqlc -c "COPY alone$1 FROM '$tmp/pg/rows.bin' (FORMAT binary)" > /dev/null; }
+  pgtwo() { pgcopy 2 & pgcopy 3; wait; }
+  read -r s c < <(tc "$pgpid" pgcopy 1)
+  mrow "pg alone: COPY FROM file (binary)" "$s" "$c"
+  read -r s c < <(tc "$pgpid" pgtwo)
+  rows1=$rows; rows=$((2 * rows))
+  mrow "pg alone: two COPY FROM file at once" "$s" "$c"
+  rows=$rows1
+  curl -sfS "${churl}?max_block_size=262144" --data-binary \
+    "SELECT * FROM flows ORDER BY toStartOfHour(stime), saddr, daddr FORMAT Native" > "$tmp/rows.native"
+  for i in 1 2 3; do chq "CREATE TABLE alone$i AS flows"; done
+  chins() { curl -sfS "${churl}?min_insert_block_size_rows=262144&query=INSERT%20INTO%20alone$1%20FORMAT%20Native" \
+    --data-binary @"$tmp/rows.native"; }
+  chtwo() { chins 2 & chins 3; wait; }
+  read -r s c < <(tc "$chpid" chins 1)
+  mrow "clickhouse alone: curl of a Native body" "$s" "$c"
+  read -r s c < <(tc "$chpid" chtwo)
+  rows=$((2 * rows))
+  mrow "clickhouse alone: two at once" "$s" "$c"
+  rows=$rows1
+  rm -f "$tmp/pg/rows.bin" "$tmp/rows.native"
 fi
 say "(srv-cpu: CPU seconds of the server processes during the load; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
