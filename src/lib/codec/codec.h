@@ -67,6 +67,9 @@ struct floe_writer_opts {
 	 * sizeof(struct floe_flow), 29 MB at the default) and its own
 	 * compressor; blocks still reach the file in order. */
 	unsigned threads;
+	/* 0 = FLOE_AF_MAX_ADDRS (4M): past this many distinct addresses the
+	 * file gets no file-level address filter (its blocks keep theirs) */
+	uint32_t af_max_addrs;
 };
 
 /* Creates path (truncating) or, for "-", writes to stdout.  Returns NULL

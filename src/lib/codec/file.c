@@ -67,6 +67,7 @@ struct floe_writer {
 	size_t nblocks, index_cap;
 	uint32_t *akeys;      /* address filter keys of the file so far */
 	size_t nakeys, akeys_cap;
+	size_t af_max;        /* at most this many keys, or no file filter */
 	bool akeys_off;       /* too many distinct addresses: no filter */
 	/* encoder threads (none: the caller encodes) */
 	struct enc_worker *workers;
@@ -137,6 +138,9 @@ static struct floe_writer *writer_create(int fd, bool own, const char *name,
 	struct stat st;
 	w->regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	w->cap = opts && opts->block_records ? opts->block_records : FLOE_BLOCK_MAX_RECORDS;
+	w->af_max = opts && opts->af_max_addrs && opts->af_max_addrs < FLOE_AF_MAX_ADDRS
+	                ? opts->af_max_addrs
+	                : FLOE_AF_MAX_ADDRS;
 	if (w->cap > FLOE_BLOCK_MAX_RECORDS) {
 		floe_errbuf_set(eb, FLOE_INVALID, "cannot write '%s': block_records %zu exceeds %u",
 		                name, w->cap, FLOE_BLOCK_MAX_RECORDS);
@@ -254,8 +258,9 @@ static void akeys_drop(struct floe_writer *w)
 }
 
 /* Adds the distinct addresses of the block just encoded to the file's
- * address filter keys.  Memory stays under FLOE_AF_MAX_ADDRS keys: past
- * that the file gets no address filter (its blocks keep theirs). */
+ * address filter keys.  Memory stays under af_max keys (FLOE_AF_MAX_ADDRS
+ * unless the writer's options say fewer): past that the file gets no
+ * address filter (its blocks keep theirs). */
 static void akeys_add(struct floe_writer *w, const struct floe_enc *e)
 {
 	for (size_t d = 0; d < e->nhlist && !w->akeys_off; d++) {
@@ -264,7 +269,7 @@ static void akeys_add(struct floe_writer *w, const struct floe_enc *e)
 			akeys_unique(w);
 			if (w->nakeys > w->akeys_cap / 2 || w->akeys_cap == 0) {
 				size_t ncap = w->akeys_cap ? 2 * w->akeys_cap : 4096;
-				uint32_t *nk = ncap <= FLOE_AF_MAX_ADDRS
+				uint32_t *nk = ncap <= w->af_max
 				                   ? floe_realloc(NULL, w->akeys, w->akeys_cap * sizeof(*nk),
 				                                  ncap * sizeof(*nk))
 				                   : NULL;

@@ -882,6 +882,98 @@ static void test_probe_selects(void)
 	free(recs);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* The file-level address filter over many keys, with addresses repeated
+ * across blocks and across the key array's sorts as it fills: its key
+ * count is the number of distinct keys, and no address written is
+ * missing. */
+static void test_address_filter_many(void)
+{
+	size_t n = 400000, hosts = 300000;
+	struct floe_flow *recs = calloc(n, sizeof(*recs));
+	uint32_t *keys = malloc(2 * n * sizeof(*keys));
+	for (size_t i = 0; i < n; i++) {
+		recs[i].stime = recs[i].ltime = (int64_t)i * 1000;
+		size_t h = (i * 7919) % hosts;
+		uint8_t v4[4] = {10, (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h};
+		floe_addr_from_v4(recs[i].saddr, v4);
+		for (int j = 0; j < 16; j++)
+			recs[i].daddr[j] = (uint8_t)rnd();
+		keys[2 * i] = floe_af_key(recs[i].saddr);
+		keys[2 * i + 1] = floe_af_key(recs[i].daddr);
+	}
+	qsort(keys, 2 * n, sizeof(*keys), cmp_u32);
+	size_t distinct = 0;
+	for (size_t i = 0; i < 2 * n; i++)
+		distinct += i == 0 || keys[i] != keys[i - 1];
+	const char *p = tmp("af-many.floe");
+	TAP_CHECK(write_file(p, recs, n, 4096, true) == FLOE_OK, "address filter, many keys: written");
+	size_t len;
+	uint8_t *data = test_slurp(p, &len);
+	uint64_t foff = 0;
+	for (int i = 7; i >= 0; i--)
+		foff = foff << 8 | data[len - 24 + i];
+	uint32_t count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
+	size_t af = (size_t)foff + 24 + (size_t)count * 48;
+	uint64_t addrs = 0;
+	for (int i = 7; i >= 0; i--)
+		addrs = addrs << 8 | data[af + AF_ADDRS + i];
+	TAP_CHECK(memcmp(data + af, "FLAF", 4) == 0 && addrs == distinct,
+	          "address filter, many keys: %llu keys, %zu distinct", (unsigned long long)addrs,
+	          distinct);
+	free(data);
+	struct floe_errbuf eb = {0};
+	struct floe_reader *r = floe_reader_open(p, &test_log, &eb);
+	size_t fn = 0;
+	for (size_t i = 0; r && i < n; i++) {
+		fn += !floe_reader_may_contain(r, &recs[i].saddr, 1);
+		fn += !floe_reader_may_contain(r, &recs[i].daddr, 1);
+	}
+	TAP_CHECK(r && fn == 0, "address filter, many keys: no false negatives over %zu addresses",
+	          2 * n);
+	floe_reader_close(r);
+
+	/* More distinct keys than the writer may keep: no file filter, every
+	 * probe answers "may be", the records all there; with encoder threads
+	 * too. */
+	for (unsigned threads = 0; threads <= 2; threads += 2) {
+		struct floe_writer_opts o = {.instance = "test", .block_records = 4096,
+		                             .threads = threads, .af_max_addrs = 300000};
+		struct floe_writer *w = floe_writer_open(p, &o, &eb);
+		for (size_t i = 0; w && i < n; i++)
+			if (floe_writer_add(w, &recs[i]) != FLOE_OK)
+				break;
+		TAP_CHECK(w && floe_writer_close(w, &eb) == FLOE_OK,
+		          "address filter past its limit (%u threads): written", threads);
+		data = test_slurp(p, &len);
+		foff = 0;
+		for (int i = 7; i >= 0; i--)
+			foff = foff << 8 | data[len - 24 + i];
+		count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
+		af = (size_t)foff + 24 + (size_t)count * 48;
+		TAP_CHECK(af + 24 == len, "address filter past its limit: the file has none");
+		free(data);
+		r = floe_reader_open(p, &test_log, &eb);
+		uint8_t absent[16] = {0x20, 1, 0xd, 0xb8};
+		TAP_CHECK(r && floe_reader_may_contain(r, &absent, 1),
+		          "address filter past its limit: a probe may match");
+		struct readres rr = {0};
+		if (r)
+			read_all(r, &rr);
+		TAP_CHECK(rr.end_err == FLOE_EOF && rr.n == n, "address filter past its limit: %zu records",
+		          rr.n);
+		free(rr.recs);
+		floe_reader_close(r);
+	}
+	free(keys);
+	free(recs);
+}
+
 /* The file-level address filter: no false negatives, few false positives,
  * a damaged page makes the reader fall back (answer "may contain"). */
 static void test_address_filter(void)
@@ -1343,6 +1435,7 @@ int main(int argc, char **argv)
 	test_filter();
 	test_bloom();
 	test_address_filter();
+	test_address_filter_many();
 	test_damage_report();
 	test_probe_selects();
 	test_unknown_columns();
