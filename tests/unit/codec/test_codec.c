@@ -882,6 +882,17 @@ static void test_probe_selects(void)
 	free(recs);
 }
 
+/* Where a file's address filter section starts (or the file's last 24
+ * bytes, the trailer, when it has none): after the footer's entries. */
+static size_t af_offset(const uint8_t *data, size_t len)
+{
+	uint64_t foff = 0;
+	for (int i = 7; i >= 0; i--)
+		foff = foff << 8 | data[len - 24 + i];
+	uint32_t count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
+	return (size_t)foff + 24 + (size_t)count * 48;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -915,11 +926,7 @@ static void test_address_filter_many(void)
 	TAP_CHECK(write_file(p, recs, n, 4096, true) == FLOE_OK, "address filter, many keys: written");
 	size_t len;
 	uint8_t *data = test_slurp(p, &len);
-	uint64_t foff = 0;
-	for (int i = 7; i >= 0; i--)
-		foff = foff << 8 | data[len - 24 + i];
-	uint32_t count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
-	size_t af = (size_t)foff + 24 + (size_t)count * 48;
+	size_t af = af_offset(data, len);
 	uint64_t addrs = 0;
 	for (int i = 7; i >= 0; i--)
 		addrs = addrs << 8 | data[af + AF_ADDRS + i];
@@ -951,11 +958,7 @@ static void test_address_filter_many(void)
 		TAP_CHECK(w && floe_writer_close(w, &eb) == FLOE_OK,
 		          "address filter past its limit (%u threads): written", threads);
 		data = test_slurp(p, &len);
-		foff = 0;
-		for (int i = 7; i >= 0; i--)
-			foff = foff << 8 | data[len - 24 + i];
-		count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
-		af = (size_t)foff + 24 + (size_t)count * 48;
+		af = af_offset(data, len);
 		TAP_CHECK(af + 24 == len, "address filter past its limit: the file has none");
 		free(data);
 		r = floe_reader_open(p, &test_log, &eb);
@@ -1014,11 +1017,7 @@ static void test_address_filter(void)
 	/* damage one byte of every page: each probe then falls back to "may be" */
 	size_t len;
 	uint8_t *data = test_slurp(p, &len);
-	uint64_t foff = 0;
-	for (int i = 7; i >= 0; i--)
-		foff = foff << 8 | data[len - 24 + i];
-	uint32_t count = data[foff + 4] | data[foff + 5] << 8 | (uint32_t)data[foff + 6] << 16;
-	size_t af = (size_t)foff + 24 + (size_t)count * 48;
+	size_t af = af_offset(data, len);
 	uint32_t pages = data[af + 4] | data[af + 5] << 8 | (uint32_t)data[af + 6] << 16;
 	uint32_t pb = data[af + 8] | data[af + 9] << 8;
 	TAP_CHECK(memcmp(data + af, "FLAF", 4) == 0 && pages > 1 && pb == 4096,
