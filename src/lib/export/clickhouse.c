@@ -101,52 +101,65 @@ static uint64_t load_u(const struct floe_field *fd, const struct floe_flow *f)
 	}
 }
 
+/* Nanoseconds within the second of a time in ns (UInt32 *_ns columns). */
+static inline uint32_t ch_subns(int64_t ns)
+{
+	int64_t r = ns % 1000000000;
+	return (uint32_t)(r < 0 ? r + 1000000000 : r);
+}
+
+/* DateTime: seconds in a UInt32, so 1970 to 2106. */
+static inline uint32_t ch_datetime(int64_t ns)
+{
+	int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
+	return sec < 0 ? 0 : sec > UINT32_MAX ? UINT32_MAX : (uint32_t)sec;
+}
+
+/* The *_v4 column: an IPv4 address as a number, 0 for IPv6. */
+static inline uint32_t ch_v4(const uint8_t *a)
+{
+	return floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
+	                            (uint32_t)a[14] << 8 | a[15] : 0;
+}
+
+/* A String column's text (state, flags, TCP flags) into t[64], without
+ * the padding of floe's columns; returns its length. */
+static size_t ch_text(const struct floe_field *fd, const struct floe_flow *f, char *t)
+{
+	static const struct floe_fmtopts fmt = {0};
+	size_t n = floe_field_format(fd, f, &fmt, t, 64);
+	while (n && t[n - 1] == ' ')
+		n--;
+	return n;
+}
+
 /* One value of column c of f, as RowBinary and Native both encode it. */
 static uint8_t *put_value(const struct floe_dbcol *c, const struct floe_flow *f, uint8_t *p)
 {
-	static const struct floe_fmtopts fmt = {0};
 	const struct floe_field *fd = c->fd;
 	switch (c->kind) {
 	case FLOE_DBCOL_SYNACK: return le(p, (uint64_t)f->synack, 8);
 	case FLOE_DBCOL_ACKDAT: return le(p, (uint64_t)f->ackdat, 8);
-	case FLOE_DBCOL_SUBNS: {
-		int64_t ns = (int64_t)load_u(fd, f), r = ns % 1000000000;
-		return le(p, (uint64_t)(r < 0 ? r + 1000000000 : r), 4);
-	}
-	case FLOE_DBCOL_V4: {
-		const uint8_t *a = (const uint8_t *)f + fd->off;
-		uint32_t v = floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
-		                                  (uint32_t)a[14] << 8 | a[15] : 0;
-		return le(p, v, 4);
-	}
+	case FLOE_DBCOL_SUBNS: return le(p, ch_subns((int64_t)load_u(fd, f)), 4);
+	case FLOE_DBCOL_V4: return le(p, ch_v4((const uint8_t *)f + fd->off), 4);
 	case FLOE_DBCOL_FIELD: break;
 	}
 	const uint8_t *raw = (const uint8_t *)f + fd->off;
 	switch (fd->type) {
-	case FLOE_FT_TIME: {
-		/* DateTime: seconds in a UInt32, so 1970 to 2106. */
-		int64_t ns = (int64_t)load_u(fd, f);
-		int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
-		return le(p, sec < 0 ? 0 : sec > UINT32_MAX ? UINT32_MAX : (uint64_t)sec, 4);
-	}
+	case FLOE_FT_TIME:
+		return le(p, ch_datetime((int64_t)load_u(fd, f)), 4);
 	case FLOE_FT_ADDR:
 		memcpy(p, raw, 16);
 		return p + 16;
 	case FLOE_FT_MAC:
 		memcpy(p, raw, 6);
 		return p + 6;
-	case FLOE_FT_STATE: {
-		const char *st = floe_state_name((unsigned)load_u(fd, f));
-		return str(p, st, strlen(st));
-	}
+	case FLOE_FT_STATE:
 	case FLOE_FT_FLAGS:
 	case FLOE_FT_TCPFLAGS:
 	case FLOE_FT_DIR: {
 		char t[64];
-		size_t n = floe_field_format(fd, f, &fmt, t, sizeof(t));
-		while (n && t[n - 1] == ' ')
-			n--;
-		return str(p, t, n);
+		return str(p, t, ch_text(fd, f, t));
 	}
 	default:  /* PORT, PROTO, UINT, HEX: UInt of the member's width */
 		return le(p, load_u(fd, f), fd->size);
@@ -162,7 +175,9 @@ size_t floe_chrow(const struct floe_dbcol *cols, size_t ncols, const struct floe
 	return (size_t)(le(p, file_id, 8) - out);
 }
 
-static const char *ch_type(const struct floe_dbcol *c);
+/* The ClickHouse type of column c, and in *max (unless NULL) the most
+ * bytes one of its values takes in RowBinary and Native. */
+static const char *ch_type(const struct floe_dbcol *c, size_t *max);
 
 /* The member at byte offset off of record k, of 2, 4 or 8 bytes. */
 static inline uint64_t load16(const struct floe_flow *recs, size_t k, size_t off)
@@ -193,7 +208,6 @@ static inline uint64_t load64(const struct floe_flow *recs, size_t k, size_t off
 static uint8_t *put_column(const struct floe_dbcol *c, const struct floe_flow *recs, size_t n,
                            uint8_t *p)
 {
-	static const struct floe_fmtopts fmt = {0};
 	const struct floe_field *fd = c->fd;
 	const size_t off = fd ? fd->off : 0;
 	switch (c->kind) {
@@ -206,29 +220,20 @@ static uint8_t *put_column(const struct floe_dbcol *c, const struct floe_flow *r
 			p = le(p, (uint64_t)recs[k].ackdat, 8);
 		return p;
 	case FLOE_DBCOL_SUBNS:
-		for (size_t k = 0; k < n; k++) {
-			int64_t ns = (int64_t)load64(recs, k, off), r = ns % 1000000000;
-			p = le(p, (uint64_t)(r < 0 ? r + 1000000000 : r), 4);
-		}
+		for (size_t k = 0; k < n; k++)
+			p = le(p, ch_subns((int64_t)load64(recs, k, off)), 4);
 		return p;
 	case FLOE_DBCOL_V4:
-		for (size_t k = 0; k < n; k++) {
-			const uint8_t *a = (const uint8_t *)&recs[k] + off;
-			uint32_t v = floe_addr_is_v4(a) ? (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 |
-			                                  (uint32_t)a[14] << 8 | a[15] : 0;
-			p = le(p, v, 4);
-		}
+		for (size_t k = 0; k < n; k++)
+			p = le(p, ch_v4((const uint8_t *)&recs[k] + off), 4);
 		return p;
 	case FLOE_DBCOL_FIELD:
 		break;
 	}
 	switch (fd->type) {
 	case FLOE_FT_TIME:
-		for (size_t k = 0; k < n; k++) {
-			int64_t ns = (int64_t)load64(recs, k, off);
-			int64_t sec = ns / 1000000000 - (ns % 1000000000 < 0);
-			p = le(p, sec < 0 ? 0 : sec > UINT32_MAX ? UINT32_MAX : (uint64_t)sec, 4);
-		}
+		for (size_t k = 0; k < n; k++)
+			p = le(p, ch_datetime((int64_t)load64(recs, k, off)), 4);
 		return p;
 	case FLOE_FT_ADDR:
 		for (size_t k = 0; k < n; k++, p += 16)
@@ -248,15 +253,7 @@ static uint8_t *put_column(const struct floe_dbcol *c, const struct floe_flow *r
 		for (size_t k = 0; k < n; k++) {
 			uint64_t v = load_u(fd, &recs[k]);
 			if (k == 0 || v != last) {
-				if (fd->type == FLOE_FT_STATE) {
-					const char *st = floe_state_name((unsigned)v);
-					tn = strlen(st);
-					memcpy(t, st, tn);
-				} else {
-					tn = floe_field_format(fd, &recs[k], &fmt, t, sizeof(t));
-					while (tn && t[tn - 1] == ' ')
-						tn--;
-				}
+				tn = ch_text(fd, &recs[k], t);
 				last = v;
 			}
 			p = str(p, t, tn);
@@ -285,27 +282,11 @@ static uint8_t *put_column(const struct floe_dbcol *c, const struct floe_flow *r
 	}
 }
 
-/* The most bytes one value of column c takes (a String: its length byte
- * and at most 63 characters). */
 static size_t col_max(const struct floe_dbcol *c)
 {
-	switch (c->kind) {
-	case FLOE_DBCOL_SUBNS:
-	case FLOE_DBCOL_V4: return 4;
-	case FLOE_DBCOL_SYNACK:
-	case FLOE_DBCOL_ACKDAT: return 8;
-	case FLOE_DBCOL_FIELD: break;
-	}
-	switch (c->fd->type) {
-	case FLOE_FT_TIME: return 4;
-	case FLOE_FT_ADDR: return 16;
-	case FLOE_FT_MAC: return 6;
-	case FLOE_FT_STATE:
-	case FLOE_FT_FLAGS:
-	case FLOE_FT_TCPFLAGS:
-	case FLOE_FT_DIR: return 64;
-	default: return c->fd->size;
-	}
+	size_t m;
+	ch_type(c, &m);
+	return m;
 }
 
 size_t floe_chnative_rowmax(const struct floe_dbcol *cols, size_t ncols)
@@ -321,7 +302,7 @@ size_t floe_chnative_rowmax(const struct floe_dbcol *cols, size_t ncols)
  * types (NATIVE_NAMES); the rows are appended to the regions a batch at a
  * time; then the names, types and values are moved down into one block.
  * Only the String columns leave slack, so the move is short. */
-#define NATIVE_NAMES ((size_t)FLOE_DBCOL_MAX * 64 + 16)
+#define NATIVE_NAMES FLOE_CHNATIVE_MAX(0)
 
 struct native {
 	uint8_t *start[FLOE_DBCOL_MAX + 1];  /* each column's region; [ncols] is file_id */
@@ -380,7 +361,7 @@ static size_t native_end(struct native *nb, const struct floe_dbcol *cols, size_
 		if (!keep[i])
 			continue;
 		const char *name = i < ncols ? cols[i].name : "file_id";
-		const char *type = i < ncols ? ch_type(&cols[i]) : "UInt64";
+		const char *type = i < ncols ? ch_type(&cols[i], NULL) : "UInt64";
 		if (names) {
 			size_t k = strlen(name);
 			if (nl)
@@ -410,24 +391,27 @@ size_t floe_chnative(const struct floe_dbcol *cols, size_t ncols, const struct f
 	return native_end(&nb, cols, ncols, n, out, NULL);
 }
 
-static const char *ch_type(const struct floe_dbcol *c)
+static const char *ch_type(const struct floe_dbcol *c, size_t *max)
 {
+	size_t unused;
+	size_t *m = max ? max : &unused;
 	switch (c->kind) {
-	case FLOE_DBCOL_SUBNS: return "UInt32";
-	case FLOE_DBCOL_V4: return "UInt32";
+	case FLOE_DBCOL_SUBNS:
+	case FLOE_DBCOL_V4: *m = 4; return "UInt32";
 	case FLOE_DBCOL_SYNACK:
-	case FLOE_DBCOL_ACKDAT: return "Int64";
+	case FLOE_DBCOL_ACKDAT: *m = 8; return "Int64";
 	case FLOE_DBCOL_FIELD: break;
 	}
 	switch (c->fd->type) {
-	case FLOE_FT_TIME: return "DateTime";
-	case FLOE_FT_ADDR: return "FixedString(16)";
-	case FLOE_FT_MAC: return "FixedString(6)";
+	case FLOE_FT_TIME: *m = 4; return "DateTime";
+	case FLOE_FT_ADDR: *m = 16; return "FixedString(16)";
+	case FLOE_FT_MAC: *m = 6; return "FixedString(6)";
 	case FLOE_FT_STATE:
 	case FLOE_FT_FLAGS:
 	case FLOE_FT_TCPFLAGS:
-	case FLOE_FT_DIR: return "String";
+	case FLOE_FT_DIR: *m = 64; return "String";  /* length byte, at most 63 characters */
 	default:
+		*m = c->fd->size;
 		return c->fd->size == 1 ? "UInt8" : c->fd->size == 2 ? "UInt16"
 		     : c->fd->size == 4 ? "UInt32" : "UInt64";
 	}
@@ -508,7 +492,7 @@ static void ddl_rows(struct sbuf *b, const char *name)
 	size_t n = floe_dbcols(cols, true);
 	sb_printf(b, "CREATE TABLE IF NOT EXISTS %s (\n", name);
 	for (size_t i = 0; i < n; i++)
-		sb_printf(b, "\t%s %s,\n", cols[i].name, ch_type(&cols[i]));
+		sb_printf(b, "\t%s %s,\n", cols[i].name, ch_type(&cols[i], NULL));
 	sb_printf(b, "\tfile_id UInt64\n) ENGINE = MergeTree PARTITION BY toDate(stime)\n"
 	             "ORDER BY (toStartOfHour(stime), saddr, daddr)");
 }
