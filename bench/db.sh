@@ -164,7 +164,8 @@ tc() {
   c0=$(cpu "$pid"); w=$(t "$@"); sleep 1; c1=$(cpu "$pid")
   echo "$w $(echo "$c1 - $c0" | bc)"
 }
-rate() { echo "scale=0; $rows / $1" | bc; }
+# rows/s of a load of ${2:-$rows} rows that took $1 seconds
+rate() { echo "scale=0; ${2:-$rows} / $1" | bc; }
 
 res=${FLOE_BENCH_RES:-$out/db-results.txt}
 : > "$res"
@@ -215,8 +216,9 @@ fi
 
 # Parallel loads: N connections, N files at once; server CPU per million
 # rows alongside (the figure that does not depend on what else runs).
-mrow() { say "$(printf '%-44s %8.2f %10s %8.2f %12s %10.2f' "$1" "$2" "$(rate "$2")" "$3" \
-  "$(rate "$3")" "$(echo "scale=4; $3 * 1000000 / $rows" | bc)")"; }
+# label, seconds, server CPU seconds[, rows loaded: default $rows]
+mrow() { local r=${4:-$rows}; say "$(printf '%-44s %8.2f %10s %8.2f %12s %10.2f' "$1" "$2" \
+  "$(rate "$2" "$r")" "$3" "$(rate "$3" "$r")" "$(echo "scale=4; $3 * 1000000 / $r" | bc)")"; }
 if [ -n "$jobs" ] || [ -n "$basefloe" ]; then
   say "$(printf '%-44s %8s %10s %8s %12s %10s' 'load (wal_level='"$pgwal"')' 'seconds' 'rows/s' 'srv-cpu' 'rows/cpu-s' 'cpu-s/Mrow')"
 fi
@@ -273,9 +275,7 @@ if [ "$alone" = 1 ]; then
   read -r s c < <(tc "$pgpid" pgcopy 1)
   mrow "pg alone: COPY FROM file (binary)" "$s" "$c"
   read -r s c < <(tc "$pgpid" pgtwo)
-  rows1=$rows; rows=$((2 * rows))
-  mrow "pg alone: two COPY FROM file at once" "$s" "$c"
-  rows=$rows1
+  mrow "pg alone: two COPY FROM file at once" "$s" "$c" $((2 * rows))
   curl -sfS "${churl}?max_block_size=262144" --data-binary \
     "SELECT * FROM flows ORDER BY toStartOfHour(stime), saddr, daddr FORMAT Native" > "$tmp/rows.native"
   for i in 1 2 3; do chq "CREATE TABLE alone$i AS flows"; done
@@ -285,9 +285,7 @@ if [ "$alone" = 1 ]; then
   read -r s c < <(tc "$chpid" chins 1)
   mrow "clickhouse alone: curl of a Native body" "$s" "$c"
   read -r s c < <(tc "$chpid" chtwo)
-  rows=$((2 * rows))
-  mrow "clickhouse alone: two at once" "$s" "$c"
-  rows=$rows1
+  mrow "clickhouse alone: two at once" "$s" "$c" $((2 * rows))
   rm -f "$tmp/pg/rows.bin" "$tmp/rows.native"
 fi
 say "(srv-cpu: CPU seconds of the server processes during the load; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
