@@ -125,7 +125,10 @@ class Link:
         return r.returncode
 
     def iperf(self):
-        r = sh("ip", "netns", "exec", self.cns, "iperf3", "-c", SERVER, "-n", "1M", check=False)
+        # 4 MiB so that the link carries well over 1 MB even when a slow
+        # server ends the test with a reset while the client's last writes
+        # are still in its socket buffer (they then never reach the wire)
+        r = sh("ip", "netns", "exec", self.cns, "iperf3", "-c", SERVER, "-n", "4M", check=False)
         assert r.returncode == 0, r.stdout + r.stderr
 
     def traffic(self, fetches=20):
