@@ -382,6 +382,14 @@ static uint8_t *enc_bytes(uint8_t *o, const uint8_t *col, size_t n, const struct
 	return p6 + 16 * n6;
 }
 
+/* x mod m for x < 2^32 without a division, inv = 2^64 / m: the quotient
+ * estimate below is exact or one less. */
+static inline uint64_t mod_small(uint64_t x, uint64_t m, uint64_t inv)
+{
+	uint64_t r = x - (uint64_t)(((unsigned __int128)x * inv) >> 64) * m;
+	return r >= m ? r - m : r;
+}
+
 /* Builds the summary into o (room for BS_LEN + bloom); returns its length. */
 static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col, size_t n,
                                    uint8_t **out, size_t *len)
@@ -455,19 +463,18 @@ static enum floe_err build_summary(struct floe_enc *e, const uint8_t *const *col
 	floe_put_le32(o + BS_BLOOM_BITS, (uint32_t)m);
 	o[BS_BLOOM_K] = FLOE_BLOOM_K;
 	uint8_t *bloom = o + BS_BLOOM;
-	/* bloom_pos without a division: x < 2^37, so q below is the quotient
-	 * or one less */
+	/* bloom_pos(h, k, m) = (h1 + k h2) mod m, walked as b += h2 mod m
+	 * from h1 mod m */
 	const unsigned __int128 one = 1;
 	const uint64_t inv = (uint64_t)((one << 64) / m);
 	for (size_t d = 0; d < distinct; d++) {
-		uint64_t h = e->hlist[d], h1 = (uint32_t)h, h2 = (h >> 32) | 1;
+		uint64_t h = e->hlist[d];
+		uint64_t b = mod_small(h & 0xffffffffu, m, inv), step = mod_small((h >> 32) | 1, m, inv);
 		for (unsigned k = 0; k < FLOE_BLOOM_K; k++) {
-			uint64_t x = h1 + k * h2;
-			uint64_t q = (uint64_t)(((unsigned __int128)x * inv) >> 64);
-			uint64_t b = x - q * m;
+			bloom[b >> 3] |= (uint8_t)(1u << (b & 7));
+			b += step;
 			if (b >= m)
 				b -= m;
-			bloom[b >> 3] |= (uint8_t)(1u << (b & 7));
 		}
 	}
 	*len = slen;
@@ -534,14 +541,21 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		acc += col_table[ci].width;
 	}
 	/* Columns whose bytes are zero in every record are left out without
-	 * being gathered: one pass ORs the records together (most columns of
-	 * exported flows are always zero).  The columns the summary reads
-	 * are gathered whatever they hold. */
+	 * being gathered (most columns of exported flows are always zero):
+	 * each tile's records are ORed together first, while the tile is
+	 * being read into the cache anyway, and a column is gathered from the
+	 * first tile where it is not zero on, its earlier tiles' part zeroed.
+	 * The columns the summary reads are gathered whatever they hold. */
 	bool zero[NCOLS];
-	{
+	for (size_t ci = 0; ci < NCOLS; ci++) {
+		const struct col_desc *c = &col_table[ci];
+		zero[ci] = ci > 3 && c->id != 24 && c->id != 25 && c->id != 29;
+	}
+	for (size_t i0 = 0; i0 < n; i0 += 256) {
+		size_t k = n - i0 < 256 ? n - i0 : 256;
 		enum { W = sizeof(struct floe_flow) / 8 };
 		uint64_t acc_or[W] = {0};
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = i0; i < i0 + k; i++) {
 			uint64_t r[W];
 			memcpy(r, &recs[i], sizeof(r));
 			for (size_t j = 0; j < W; j++)
@@ -550,18 +564,17 @@ enum floe_err floe_block_encode(struct floe_enc *e, const struct floe_flow *recs
 		const uint8_t *ob = (const uint8_t *)acc_or;
 		for (size_t ci = 0; ci < NCOLS; ci++) {
 			const struct col_desc *c = &col_table[ci];
-			bool z = c->off + c->width <= sizeof(acc_or);
-			for (size_t b = 0; z && b < c->width; b++)
-				z = ob[c->off + b] == 0;
-			zero[ci] = z && ci > 3 && c->id != 24 && c->id != 25 && c->id != 29;
+			if (zero[ci]) {
+				bool z = c->off + c->width <= sizeof(acc_or);
+				for (size_t b = 0; z && b < c->width; b++)
+					z = ob[c->off + b] == 0;
+				if (z)
+					continue;
+				memset((uint8_t *)col[ci], 0, i0 * c->width);
+				zero[ci] = false;
+			}
+			gather((uint8_t *)col[ci] + i0 * c->width, recs + i0, k, c);
 		}
-	}
-	for (size_t i0 = 0; i0 < n; i0 += 256) {
-		size_t k = n - i0 < 256 ? n - i0 : 256;
-		for (size_t ci = 0; ci < NCOLS; ci++)
-			if (!zero[ci])
-				gather((uint8_t *)col[ci] + i0 * col_table[ci].width, recs + i0, k,
-				       &col_table[ci]);
 	}
 	uint64_t *v = e->tmp, *stime = e->tmp + n;
 
