@@ -12,6 +12,7 @@
 # stored are counted (floe --stats, nfdump -I) against the records sent.  A rate
 # holds when nothing is lost.  Both get the same socket buffer
 # (COLLECT_RCVBUF, default 4 MiB = this machine's net.core.rmem_max).
+# A larger buffer needs net.core.rmem_max raised first: it caps nfcapd's -B.
 # COLLECT_FLOE_ARGS adds options to floe collect (e.g. --encoders 2);
 # NFCAPD_ARGS to nfcapd (e.g. -y: LZ4-compressed files, as floe's are
 # compressed).
@@ -46,6 +47,15 @@ trap 'rm -rf "$tmp"' EXIT
 # CPU seconds (user + system) of a running process, from /proc.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
+# nfcapd sets its buffer with SO_RCVBUF, which the kernel caps at
+# net.core.rmem_max; floe, as root, uses SO_RCVBUFFORCE.  Past the cap the
+# two would not get the same buffer: raise the cap for the run instead.
+rmem_max=$(cat /proc/sys/net/core/rmem_max)
+if [ "$rcvbuf" -gt "$rmem_max" ]; then
+  echo "COLLECT_RCVBUF $rcvbuf is above net.core.rmem_max $rmem_max, which caps nfcapd's -B:" \
+    "sysctl -w net.core.rmem_max=$rcvbuf first" >&2
+  exit 1
+fi
 say "# collect.sh $(date -u +%FT%TZ) $(nproc) cores, NetFlow v$ver, $n records per run, rcvbuf $rcvbuf${extra:+, floe $extra}${nfextra:+, nfcapd $nfextra}"
 say "# collector  rate_asked  rate_sent  received  lost  loss%  cpu_s  disk_MB"
 for rate in $rates; do
