@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@ static const char collect_help[] =
 	"  --idle DUR       with --listen: stop after no datagram for this long\n"
 	"  --rcvbuf BYTES   socket receive buffer (default 32M; past net.core.rmem_max\n"
 	"                   only as root)\n"
+	"  --ring BYTES     memory between the sockets and the decoder for bursts\n"
+	"                   (default 64M; docs/collect.md \"Bursts\")\n"
 	"  --stats          print per-exporter counters to stderr at the end\n"
 	"  --listen [ADDR:]PORT  serve the records to stream subscribers (docs/stream.md)\n"
 	"  --spool DIR --spool-max SIZE  with it: keep the blocks served in DIR (at most\n"
@@ -192,12 +195,14 @@ static enum floe_err emit(void *ctx, const struct floe_flow *f)
 	return FLOE_OK;
 }
 
-static volatile sig_atomic_t stop_requested;
+/* set by the handler in whichever thread takes the signal, read by the
+ * receiving thread (a lock-free atomic: safe in a handler) */
+static atomic_int stop_requested;
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
 }
 
 static int64_t now_ns(clockid_t clk)
@@ -461,19 +466,141 @@ static int open_listener(const struct cli_opts *o, const char *url, int rcvbuf)
 #define BATCH 64
 #define DGRAM_MAX 65536
 
+/*
+ * Datagrams pass from the sockets to the decoder through a ring in memory
+ * (--ring bytes): a thread of their own empties the sockets into it, so a
+ * burst that the decoder and the encoders cannot keep up with waits in the
+ * ring rather than overflowing a socket buffer that net.core.rmem_max caps
+ * (docs/collect.md "Bursts").  Each entry is a struct ring_hdr and the
+ * datagram, padded to 8 bytes; an entry never wraps: the bytes left at the
+ * end are skipped (a header with len RING_SKIP marks them when it fits).
+ * One thread puts, one takes; head, tail and used change under mu.
+ */
+struct ring_hdr {
+	uint32_t len;
+	uint32_t pad;
+	int64_t rx_ns;
+	uint8_t exporter[16];
+};
+#define RING_SKIP UINT32_MAX
+
+struct ring {
+	uint8_t *buf;
+	size_t cap, head, tail, used;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;          /* no more entries will come */
+	bool failed;        /* the taker stopped (the sink failed) */
+	size_t peak;        /* the most bytes ever in it */
+	uint64_t full_waits;
+};
+
+static size_t ring_entry(size_t len)
+{
+	return sizeof(struct ring_hdr) + ((len + 7) & ~(size_t)7);
+}
+
+/* Publishes what was put since the last call (put bytes at *head). */
+static void ring_publish(struct ring *r, size_t head, size_t put)
+{
+	pthread_mutex_lock(&r->mu);
+	r->head = head;
+	r->used += put;
+	if (r->used > r->peak)
+		r->peak = r->used;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Puts one datagram; waits while the ring is full.  *head and *put carry
+ * the putter's position and its unpublished bytes; *room is the free space
+ * it last saw.  False when the taker has stopped. */
+static bool ring_put(struct ring *r, size_t *head, size_t *put, size_t *room,
+                     const uint8_t *d, uint32_t len, int64_t rx, const uint8_t ex[16])
+{
+	size_t need = ring_entry(len);
+	size_t skip = r->cap - *head < need ? r->cap - *head : 0;
+	while (*room < skip + need) {
+		ring_publish(r, *head, *put);
+		*put = 0;
+		pthread_mutex_lock(&r->mu);
+		if (r->cap - r->used < skip + need && !r->failed)
+			r->full_waits++;
+		while (r->cap - r->used < skip + need && !r->failed)
+			pthread_cond_wait(&r->cv, &r->mu);
+		*room = r->cap - r->used;
+		bool failed = r->failed;
+		pthread_mutex_unlock(&r->mu);
+		if (failed)
+			return false;
+	}
+	if (skip) {
+		if (skip >= sizeof(struct ring_hdr))
+			((struct ring_hdr *)(r->buf + *head))->len = RING_SKIP;
+		*head = 0;
+	}
+	struct ring_hdr *h = (struct ring_hdr *)(r->buf + *head);
+	h->len = len;
+	h->rx_ns = rx;
+	memcpy(h->exporter, ex, 16);
+	memcpy(h + 1, d, len);
+	*head = (*head + need) % r->cap;
+	*put += skip + need;
+	*room -= skip + need;
+	return true;
+}
+
+/* Decodes what is in the ring until the putter is done and the ring is
+ * empty.  Returns EXIT_OK, or EXIT_FAIL if the sink failed. */
+static int ring_take(struct ring *r, struct floe_collector *c)
+{
+	for (;;) {
+		pthread_mutex_lock(&r->mu);
+		while (r->used == 0 && !r->done)
+			pthread_cond_wait(&r->cv, &r->mu);
+		size_t avail = r->used, pos = r->tail;
+		pthread_mutex_unlock(&r->mu);
+		if (avail == 0)
+			return EXIT_OK;
+		size_t took = 0;
+		enum floe_err e = FLOE_OK;
+		while (took < avail && e != FLOE_IO) {
+			const struct ring_hdr *h = (const struct ring_hdr *)(r->buf + pos);
+			if (r->cap - pos < sizeof(*h) || h->len == RING_SKIP) {
+				took += r->cap - pos;
+				pos = 0;
+				continue;
+			}
+			e = floe_collect_input(c, (const uint8_t *)(h + 1), h->len, h->exporter, h->rx_ns);
+			took += ring_entry(h->len);
+			pos = (pos + ring_entry(h->len)) % r->cap;
+		}
+		pthread_mutex_lock(&r->mu);
+		r->tail = pos;
+		r->used -= took;
+		if (e == FLOE_IO)
+			r->failed = true;   /* the sink failed (emit): reported when it closes */
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (e == FLOE_IO)
+			return EXIT_FAIL;
+	}
+}
+
 struct rx {
+	struct ring *ring;
+	size_t head, put, room;
 	uint8_t *bufs;
 	struct mmsghdr msgs[BATCH];
 	struct iovec iov[BATCH];
 	struct sockaddr_storage from[BATCH];
 };
 
-/* Receives and decodes what is queued on fd, in batches, until it is empty
- * or, with until > 0, that monotonic time passes; with until == 0, at most
- * 256 batches, so a steady stream still lets the caller see signals.
- * Returns the number of datagrams, or -1 if the sink failed. */
-static long drain(struct floe_collector *c, int fd, struct rx *r,
-                  int64_t until)
+/* Receives what is queued on fd into the ring, in batches, until it is
+ * empty or, with until > 0, that monotonic time passes; with until == 0,
+ * at most 256 batches, so a steady stream still lets the caller see
+ * signals.  Returns the number of datagrams, or -1 if the taker stopped. */
+static long drain(int fd, struct rx *r, int64_t until)
 {
 	long total = 0;
 	for (int batches = 1;; batches++) {
@@ -493,10 +620,12 @@ static long drain(struct floe_collector *c, int fd, struct rx *r,
 				floe_addr_from_v4(ex, (const uint8_t *)&((struct sockaddr_in *)&r->from[k])->sin_addr);
 			else if (r->from[k].ss_family == AF_INET6)
 				memcpy(ex, &((struct sockaddr_in6 *)&r->from[k])->sin6_addr, 16);
-			enum floe_err e = floe_collect_input(c, r->iov[k].iov_base, r->msgs[k].msg_len, ex, rx);
-			if (e == FLOE_IO)
-				return -1;   /* the sink failed (emit) */
+			if (!ring_put(r->ring, &r->head, &r->put, &r->room, r->iov[k].iov_base,
+			              r->msgs[k].msg_len, rx, ex))
+				return -1;
 		}
+		ring_publish(r->ring, r->head, r->put);
+		r->put = 0;
 		total += got;
 		if (got < BATCH || (until > 0 && now_ns(CLOCK_MONOTONIC) > until) ||
 		    (until == 0 && batches >= 256))
@@ -504,50 +633,105 @@ static long drain(struct floe_collector *c, int fd, struct rx *r,
 	}
 }
 
-/* Receives until a signal or --idle; returns EXIT_OK or EXIT_FAIL. */
-static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const int *fds,
-                       size_t nfds, int64_t idle)
+struct listen_args {
+	const struct cli_opts *o;
+	const int *fds;
+	size_t nfds;
+	int64_t idle;
+	struct ring *ring;
+	int rc;
+};
+
+/* The receiving thread: sockets into the ring until a signal or --idle
+ * (la->rc: EXIT_OK or EXIT_FAIL); then the ring is done. */
+static void *listen_main(void *arg)
 {
+	struct listen_args *la = arg;
 	struct pollfd pfd[MAX_LISTEN];
-	for (size_t i = 0; i < nfds; i++)
-		pfd[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
-	struct rx r;
+	for (size_t i = 0; i < la->nfds; i++)
+		pfd[i] = (struct pollfd){.fd = la->fds[i], .events = POLLIN};
+	struct rx r = {.ring = la->ring, .room = la->ring->cap};
 	r.bufs = malloc((size_t)BATCH * DGRAM_MAX);
 	if (!r.bufs) {
-		cli_error(o, "out of memory");
-		return EXIT_FAIL;
+		cli_error(la->o, "out of memory");
+		la->rc = EXIT_FAIL;
 	}
 	int64_t last_rx = now_ns(CLOCK_MONOTONIC);
-	int rc = EXIT_OK;
-	while (!stop_requested && rc == EXIT_OK) {
-		int n = poll(pfd, (nfds_t)nfds, 200);
+	while (r.bufs && !atomic_load_explicit(&stop_requested, memory_order_relaxed) &&
+	       la->rc == EXIT_OK) {
+		int n = poll(pfd, (nfds_t)la->nfds, 200);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			cli_error(o, "poll: %s", strerror(errno));
-			rc = EXIT_FAIL;
+			cli_error(la->o, "poll: %s", strerror(errno));
+			la->rc = EXIT_FAIL;
+			break;
+		}
+		pthread_mutex_lock(&la->ring->mu);
+		bool failed = la->ring->failed;   /* the decoder stopped: the sink failed */
+		pthread_mutex_unlock(&la->ring->mu);
+		if (failed) {
+			la->rc = EXIT_FAIL;
 			break;
 		}
 		if (n == 0) {
-			if (idle > 0 && now_ns(CLOCK_MONOTONIC) - last_rx >= idle)
+			if (la->idle > 0 && now_ns(CLOCK_MONOTONIC) - last_rx >= la->idle)
 				break;
 			continue;
 		}
-		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++) {
+		for (size_t i = 0; i < la->nfds && la->rc == EXIT_OK; i++) {
 			if (!(pfd[i].revents & POLLIN))
 				continue;
-			if (drain(c, pfd[i].fd, &r, 0) < 0)
-				rc = EXIT_FAIL;   /* the sink failed; reported when it closes */
+			if (drain(pfd[i].fd, &r, 0) < 0)
+				la->rc = EXIT_FAIL;   /* the sink failed; reported when it closes */
 			last_rx = now_ns(CLOCK_MONOTONIC);
 		}
 	}
 	/* Datagrams already queued when the signal came are collected too,
 	 * for at most a second: a restart loses only what was never sent. */
-	if (stop_requested && rc == EXIT_OK)
-		for (size_t i = 0; i < nfds && rc == EXIT_OK; i++)
-			if (drain(c, fds[i], &r, now_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
-				rc = EXIT_FAIL;
+	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && la->rc == EXIT_OK)
+		for (size_t i = 0; i < la->nfds && la->rc == EXIT_OK; i++)
+			if (drain(la->fds[i], &r, now_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
+				la->rc = EXIT_FAIL;
 	free(r.bufs);
+	pthread_mutex_lock(&la->ring->mu);
+	la->ring->done = true;
+	pthread_cond_broadcast(&la->ring->cv);
+	pthread_mutex_unlock(&la->ring->mu);
+	return NULL;
+}
+
+/* Receives until a signal or --idle, through a ring of ring_bytes;
+ * returns EXIT_OK or EXIT_FAIL. */
+static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const int *fds,
+                       size_t nfds, int64_t idle, size_t ring_bytes, bool stats)
+{
+	struct ring ring = {.cap = ring_bytes};
+	ring.buf = malloc(ring_bytes);
+	if (!ring.buf) {
+		cli_error(o, "out of memory for a %zu-byte ring", ring_bytes);
+		return EXIT_FAIL;
+	}
+	pthread_mutex_init(&ring.mu, NULL);
+	pthread_cond_init(&ring.cv, NULL);
+	struct listen_args la = {.o = o, .fds = fds, .nfds = nfds, .idle = idle, .ring = &ring};
+	pthread_t th;
+	int rc;
+	if (pthread_create(&th, NULL, listen_main, &la) != 0) {
+		cli_error(o, "cannot start the receiving thread");
+		rc = EXIT_FAIL;
+	} else {
+		rc = ring_take(&ring, c);
+		pthread_join(th, NULL);
+		if (la.rc != EXIT_OK)
+			rc = la.rc;
+	}
+	if (stats)
+		fprintf(stderr, "ring %zu bytes: peak %zu, full %" PRIu64 " times\n", ring.cap, ring.peak,
+		        ring.full_waits);
+	pthread_cond_destroy(&ring.cv);
+	pthread_mutex_destroy(&ring.mu);
+	free(ring.buf);
 	return rc;
 }
 
@@ -558,6 +742,7 @@ struct col_opts {
 	struct floe_collect_config cfg;
 	int64_t idle;
 	int rcvbuf;
+	size_t ring;
 };
 
 static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **argv)
@@ -571,7 +756,8 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 		bool ours = (strcmp(a, "--listen") == 0 && next && strncmp(next, "udp://", 6) == 0) ||
 		            strcmp(a, "--sampling") == 0 ||
 		            strcmp(a, "--template-timeout") == 0 || strcmp(a, "--max-templates") == 0 ||
-		            strcmp(a, "--idle") == 0 || strcmp(a, "--rcvbuf") == 0;
+		            strcmp(a, "--idle") == 0 || strcmp(a, "--rcvbuf") == 0 ||
+		            strcmp(a, "--ring") == 0;
 		if (!ours) {
 			argv[out++] = argv[i];
 			continue;
@@ -600,6 +786,12 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 				return EXIT_USAGE;
 			}
 			co->rcvbuf = (int)v;
+		} else if (strcmp(a, "--ring") == 0) {
+			if (!cli_parse_size(next, &v) || v < 2 * (DGRAM_MAX + 64) || v > (1ull << 34)) {
+				cli_error(o, "bad --ring '%s': 132K to 16G bytes", next);
+				return EXIT_USAGE;
+			}
+			co->ring = (size_t)v;
 		} else if (strcmp(a, "--max-templates") == 0) {
 			if (!cli_parse_count(next, &v) || v == 0 || v > 65536) {
 				cli_error(o, "bad --max-templates '%s'", next);
@@ -625,7 +817,7 @@ static int take_opts(struct cli_opts *o, struct col_opts *co, int *argc, char **
 int cmd_collect(int argc, char **argv)
 {
 	struct cli_opts o = {.cmd = "collect"};
-	struct col_opts co = {.rcvbuf = 32 << 20};
+	struct col_opts co = {.rcvbuf = 32 << 20, .ring = 64 << 20};
 	floe_collect_config_default(&co.cfg);
 	co.cfg.log = cli_log();
 	int rc = take_opts(&o, &co, &argc, argv);
@@ -676,7 +868,7 @@ int cmd_collect(int argc, char **argv)
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
-		rc = listen_loop(&o, c, fds, nfds, co.idle);
+		rc = listen_loop(&o, c, fds, nfds, co.idle, co.ring, o.stats);
 		for (size_t k = 0; k < nfds; k++)
 			close(fds[k]);
 	} else {

@@ -11,6 +11,7 @@ file.  Traffic goes to 127.0.0.1 only.
 import csv
 import io
 import os
+import pathlib
 import re
 import shutil
 import signal
@@ -212,3 +213,62 @@ def test_listen_two_sockets_ipv4_and_ipv6(tmp_path):
     p = run("read", "-r", out, "-o", "csv", "-n", "-s", "saddr,daddr,exporter,sid,spkts")
     rows = sorted(p.stdout.decode().split()[1:])
     assert rows == ["1.1.1.1,2.2.2.2,::1,7,0", "10.0.0.1,10.0.0.2,127.0.0.1,0,5"]
+
+
+NFSEND = os.environ.get("FLOE_NFSEND", str(pathlib.Path(FLOE).parents[2] / "bench/nfsend"))
+
+
+@pytest.mark.parametrize("version", ["9", "10"])
+def test_ring_smaller_than_the_burst(tmp_path, version):
+    """bench/nfsend sends 300,000 records (6,250 datagrams of 1.4 KB) as fast
+    as it can to a collector whose ring between the socket and the decoder
+    holds about 90 of them: the ring wraps and fills many times over, the
+    socket buffer (32 MiB) takes what waits, and every record arrives, in
+    order, with no sequence loss."""
+    port = free_port(socket.SOCK_DGRAM)
+    out = tmp_path / "ring.floe"
+    proc = subprocess.Popen([FLOE, "collect", "--listen", f"udp://127.0.0.1:{port}",
+                             "--ring", "132K", "-w", str(out), "--stats"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_bound(port)
+    sent = subprocess.run([NFSEND, "-p", str(port), "-v", version, "-n", "300000"],
+                          capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0, sent.stderr
+    time.sleep(1)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, err
+    assert re.search(r"^records 300000,", err, re.M), err
+    assert re.search(r"sequence lost 0,", err), err
+    m = re.search(r"^ring (\d+) bytes: peak (\d+), full (\d+) times", err, re.M)
+    assert m and int(m.group(1)) == 132 * 1024 and int(m.group(2)) <= int(m.group(1)), err
+    assert floe_totals(out)["flows"] == 300000
+
+
+def test_ring_option_checked():
+    for bad in ("64K", "0", "x", "32G"):
+        p = run("collect", "--listen", "udp://127.0.0.1:9", "--ring", bad, "-w", "/dev/null",
+                check=False)
+        assert p.returncode == 2 and "bad --ring" in p.stderr, (bad, p.stderr)
+
+
+def test_listen_sink_failure_ends_the_collector(tmp_path):
+    """Records to a sink that fails part way (a file size limit of 1 MB):
+    the collector stops with the sink's error and exit 1 instead of
+    receiving on."""
+    import resource
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # write() fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    port = free_port(socket.SOCK_DGRAM)
+    proc = subprocess.Popen([FLOE, "collect", "--listen", f"udp://127.0.0.1:{port}",
+                             "-w", str(tmp_path / "big.floe")], preexec_fn=limit,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_bound(port)
+    sent = subprocess.run([NFSEND, "-p", str(port), "-v", "9", "-n", "300000"],
+                          capture_output=True, text=True, timeout=120)
+    assert sent.returncode == 0, sent.stderr
+    err = proc.communicate(timeout=10)[1]
+    assert proc.returncode == 1 and "File too large" in err, err
