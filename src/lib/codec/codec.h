@@ -67,8 +67,10 @@ struct floe_writer_opts {
 	 * sizeof(struct floe_flow), 29 MB at the default) and its own
 	 * compressor; blocks still reach the file in order. */
 	unsigned threads;
-	/* 0 = FLOE_AF_MAX_ADDRS (4M): past this many distinct addresses the
-	 * file gets no file-level address filter (its blocks keep theirs) */
+	/* 0 = FLOE_AF_MAX_ADDRS (4M): the file's address filter keys held at
+	 * most; when they fill up with more than half of them distinct, the
+	 * file gets no file-level address filter (its blocks keep theirs):
+	 * always kept up to half this many distinct addresses, never past it */
 	uint32_t af_max_addrs;
 };
 

@@ -119,7 +119,7 @@ enum {
 #define FLOE_AF_K 6u
 #define FLOE_AF_PAGE_MAX 4096u          /* bytes */
 #define FLOE_AF_PAGE_MIN 64u
-#define FLOE_AF_MAX_ADDRS (4u << 20)    /* more distinct addresses: no filter */
+#define FLOE_AF_MAX_ADDRS (4u << 20)    /* keys held (codec.h af_max_addrs) */
 #define FLOE_AF_MAX_PAGES (FLOE_AF_MAX_ADDRS * FLOE_AF_BITS_PER_ADDR / (8u * FLOE_AF_PAGE_MAX) + 1u)
 
 /* The filter's 32-bit key of an address: (uint32)h ^ (uint32)(h >> 32)
