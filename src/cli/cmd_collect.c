@@ -483,6 +483,11 @@ struct ring_hdr {
 	uint8_t exporter[16];
 };
 #define RING_SKIP UINT32_MAX
+/* The taker, woken by a first entry, waits up to RING_LINGER for
+ * RING_WAKE bytes before it decodes: a thread woken for every batch of a
+ * few datagrams costs more than decoding them. */
+#define RING_WAKE (32u << 10)
+#define RING_LINGER_NS 5000000
 
 struct ring {
 	uint8_t *buf;
@@ -491,6 +496,7 @@ struct ring {
 	pthread_cond_t cv;
 	bool done;          /* no more entries will come */
 	bool failed;        /* the taker stopped (the sink failed) */
+	int taker_waits;    /* 1: for any entry, 2: for RING_WAKE bytes */
 	size_t peak;        /* the most bytes ever in it */
 	uint64_t full_waits;
 };
@@ -500,15 +506,17 @@ static size_t ring_entry(size_t len)
 	return sizeof(struct ring_hdr) + ((len + 7) & ~(size_t)7);
 }
 
-/* Publishes what was put since the last call (put bytes at *head). */
-static void ring_publish(struct ring *r, size_t head, size_t put)
+/* Publishes what was put since the last call (put bytes at *head); wakes
+ * the taker when it waits for that much, or always with force. */
+static void ring_publish(struct ring *r, size_t head, size_t put, bool force)
 {
 	pthread_mutex_lock(&r->mu);
 	r->head = head;
 	r->used += put;
 	if (r->used > r->peak)
 		r->peak = r->used;
-	pthread_cond_broadcast(&r->cv);
+	if (force || (r->taker_waits == 1 && r->used) || (r->taker_waits == 2 && r->used >= RING_WAKE))
+		pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }
 
@@ -521,7 +529,7 @@ static bool ring_put(struct ring *r, size_t *head, size_t *put, size_t *room,
 	size_t need = ring_entry(len);
 	size_t skip = r->cap - *head < need ? r->cap - *head : 0;
 	while (*room < skip + need) {
-		ring_publish(r, *head, *put);
+		ring_publish(r, *head, *put, true);
 		*put = 0;
 		pthread_mutex_lock(&r->mu);
 		if (r->cap - r->used < skip + need && !r->failed)
@@ -556,8 +564,23 @@ static int ring_take(struct ring *r, struct floe_collector *c)
 {
 	for (;;) {
 		pthread_mutex_lock(&r->mu);
+		r->taker_waits = 1;
 		while (r->used == 0 && !r->done)
 			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->used < RING_WAKE && !r->done) {
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += RING_LINGER_NS;
+			if (until.tv_nsec >= 1000000000) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000;
+			}
+			r->taker_waits = 2;
+			while (r->used < RING_WAKE && !r->done)
+				if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT)
+					break;
+		}
+		r->taker_waits = 0;
 		size_t avail = r->used, pos = r->tail;
 		pthread_mutex_unlock(&r->mu);
 		if (avail == 0)
@@ -624,7 +647,7 @@ static long drain(int fd, struct rx *r, int64_t until)
 			              r->msgs[k].msg_len, rx, ex))
 				return -1;
 		}
-		ring_publish(r->ring, r->head, r->put);
+		ring_publish(r->ring, r->head, r->put, false);
 		r->put = 0;
 		total += got;
 		if (got < BATCH || (until > 0 && now_ns(CLOCK_MONOTONIC) > until) ||
@@ -713,7 +736,11 @@ static int listen_loop(const struct cli_opts *o, struct floe_collector *c, const
 		return EXIT_FAIL;
 	}
 	pthread_mutex_init(&ring.mu, NULL);
-	pthread_cond_init(&ring.cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ring.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	struct listen_args la = {.o = o, .fds = fds, .nfds = nfds, .idle = idle, .ring = &ring};
 	pthread_t th;
 	int rc;
