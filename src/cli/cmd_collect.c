@@ -71,17 +71,20 @@ static const char collect_help[] =
 	"templates and the counters.\n";
 
 /*
- * Records go to the sink in a thread of their own: encoding and compressing
- * blocks costs more than receiving and decoding, and on a machine with two
- * cores the two halves then run side by side.  The receiving thread fills
- * slots of WQ_RECS records; the writer empties them in order; when every
- * slot is full the receiver waits (and the socket buffer takes the burst).
+ * Records go to the sink in a thread of their own when the sink does its
+ * work in the caller (printing, IPFIX, serving, a writer without encoder
+ * threads): that work then runs beside decoding.  The decoding thread
+ * fills slots of WQ_RECS records; the writer empties them in order; when
+ * every slot is full the decoder waits (and the ring takes the burst).  A
+ * file or archive with encoder threads only copies each record into the
+ * block being filled: the decoder does that itself (direct), the record
+ * still in its cache, rather than copy it once more into a slot.
  */
 #define WQ_SLOTS 8
 #define WQ_RECS 8192
 
 struct col_state {
-	struct cli_sink sink;            /* used by the writer thread only */
+	struct cli_sink sink;            /* the writer thread's, or emit's when direct */
 	struct floe_filter *filter;
 	uint64_t records;
 	pthread_mutex_t mu;
@@ -93,6 +96,7 @@ struct col_state {
 	bool done, failed;               /* under mu */
 	pthread_t th;
 	bool running;
+	bool direct;                     /* no writer thread: emit adds to the sink */
 };
 
 static void *writer_main(void *arg)
@@ -124,6 +128,11 @@ static int writer_start(struct col_state *st, const struct cli_opts *o)
 {
 	if (cli_sink_open(&st->sink, o) != EXIT_OK)
 		return EXIT_FAIL;
+	st->direct = (st->sink.ar || st->sink.w) && !st->sink.stream && cli_write_threads(o) > 0;
+	if (st->direct) {
+		st->running = true;
+		return EXIT_OK;
+	}
 	st->slot[0] = malloc((size_t)WQ_SLOTS * WQ_RECS * sizeof(struct floe_flow));
 	if (!st->slot[0]) {
 		cli_error(o, "out of memory");
@@ -169,6 +178,9 @@ static int writer_finish(struct col_state *st, const struct cli_opts *o, bool di
 {
 	if (!st->running)
 		return EXIT_FAIL;
+	st->running = false;
+	if (st->direct)
+		return cli_sink_close(&st->sink, o, discard);
 	if (st->fill)
 		(void)writer_publish(st);
 	pthread_mutex_lock(&st->mu);
@@ -179,7 +191,6 @@ static int writer_finish(struct col_state *st, const struct cli_opts *o, bool di
 	pthread_cond_destroy(&st->cv);
 	pthread_mutex_destroy(&st->mu);
 	free(st->slot[0]);
-	st->running = false;
 	return cli_sink_close(&st->sink, o, discard);
 }
 
@@ -189,6 +200,8 @@ static enum floe_err emit(void *ctx, const struct floe_flow *f)
 	if (st->filter && !floe_filter_match(st->filter, f))
 		return FLOE_OK;
 	st->records++;
+	if (st->direct)   /* a failure is reported when the sink closes */
+		return cli_sink_add(&st->sink, f) == FLOE_OK ? FLOE_OK : FLOE_IO;
 	st->slot[st->head][st->fill++] = *f;
 	if (st->fill == WQ_RECS && !writer_publish(st))
 		return FLOE_IO;   /* the writer reports the sink's error when it closes */
