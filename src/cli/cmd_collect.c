@@ -53,7 +53,7 @@ static const char collect_help[] =
 	"  --instance NAME  its instance name (default floe) and\n"
 	"  --rotate DUR     file period (default 1h)\n"
 	"  --encoders N     threads compressing blocks for -w and --archive (default\n"
-	"                   1 on two or more processors; each holds a block, 29 MB)\n"
+	"                   2 on two or more processors; each holds a block, 29 MB)\n"
 	"  --sampling N     1-in-N sampling of exporters that do not say (default: none)\n"
 	"  --template-timeout DUR  templates not refreshed this long expire (default 30m)\n"
 	"  --max-templates N       templates per exporter source (default 1024)\n"
@@ -866,6 +866,12 @@ int cmd_collect(int argc, char **argv)
 	if (!cli_begin(&o, OPT_READ | OPT_WRITE | OPT_PRINT | OPT_ARCHIVE | OPT_LISTEN, argc, argv,
 	               collect_help, &rc))
 		return rc;
+	/* two encoders: a block is compressed while the one before still is,
+	 * so a burst does not wait on one slow block (docs/collect.md) */
+	if (!o.encoders_given && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		o.encoders = 2;
+		o.encoders_given = true;
+	}
 	if ((o.nrfiles == 0) == (co.nlisten == 0)) {
 		cli_error(&o, o.nrfiles ? "give -r FILE or --listen, not both" :
 		          "no input: give --listen udp://HOST:PORT or -r FILE (try 'floe collect --help')");
