@@ -487,7 +487,7 @@ static int open_listener(const struct cli_opts *o, const char *url, int rcvbuf)
  * (docs/collect.md "Bursts").  Each entry is a struct ring_hdr and the
  * datagram, padded to 8 bytes; an entry never wraps: the bytes left at the
  * end are skipped (a header with len RING_SKIP marks them when it fits).
- * One thread puts, one takes; head, tail and used change under mu.
+ * One thread puts, one takes; tail and used change under mu.
  */
 struct ring_hdr {
 	uint32_t len;
@@ -496,7 +496,7 @@ struct ring_hdr {
 	uint8_t exporter[16];
 };
 #define RING_SKIP UINT32_MAX
-/* The taker, woken by a first entry, waits up to RING_LINGER for
+/* The taker, woken by a first entry, waits up to RING_LINGER_NS for
  * RING_WAKE bytes before it decodes: a thread woken for every batch of a
  * few datagrams costs more than decoding them. */
 #define RING_WAKE (32u << 10)
@@ -504,7 +504,7 @@ struct ring_hdr {
 
 struct ring {
 	uint8_t *buf;
-	size_t cap, head, tail, used;
+	size_t cap, tail, used;   /* the putter keeps its own head */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool done;          /* no more entries will come */
@@ -519,12 +519,11 @@ static size_t ring_entry(size_t len)
 	return sizeof(struct ring_hdr) + ((len + 7) & ~(size_t)7);
 }
 
-/* Publishes what was put since the last call (put bytes at *head); wakes
- * the taker when it waits for that much, or always with force. */
-static void ring_publish(struct ring *r, size_t head, size_t put, bool force)
+/* Publishes the put bytes written since the last call; wakes the taker when
+ * it waits for that much, or always with force. */
+static void ring_publish(struct ring *r, size_t put, bool force)
 {
 	pthread_mutex_lock(&r->mu);
-	r->head = head;
 	r->used += put;
 	if (r->used > r->peak)
 		r->peak = r->used;
@@ -542,7 +541,7 @@ static bool ring_put(struct ring *r, size_t *head, size_t *put, size_t *room,
 	size_t need = ring_entry(len);
 	size_t skip = r->cap - *head < need ? r->cap - *head : 0;
 	while (*room < skip + need) {
-		ring_publish(r, *head, *put, true);
+		ring_publish(r, *put, true);
 		*put = 0;
 		pthread_mutex_lock(&r->mu);
 		if (r->cap - r->used < skip + need && !r->failed)
@@ -660,7 +659,7 @@ static long drain(int fd, struct rx *r, int64_t until)
 			              r->msgs[k].msg_len, rx, ex))
 				return -1;
 		}
-		ring_publish(r->ring, r->head, r->put, false);
+		ring_publish(r->ring, r->put, false);
 		r->put = 0;
 		total += got;
 		if (got < BATCH || (until > 0 && now_ns(CLOCK_MONOTONIC) > until) ||
