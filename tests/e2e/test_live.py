@@ -193,7 +193,7 @@ def same_flows(a, b):
     assert sorted(a) == sorted(b)
     for k in a:
         for c in COLS[:-2]:
-            assert a[k][c] == b[k][c], (k, c, a[k][c], b[k][c])
+            assert a[k][c] == b[k][c], (k, c, a[k], b[k])   # both records in full
         for c in COLS[-2:]:
             assert abs(float(a[k][c]) - float(b[k][c])) < 0.05, (k, c, a[k][c], b[k][c])
 
