@@ -17,6 +17,7 @@
 #include "collect/sflow.h"
 #include "filter/filter.h"
 #include "sink.h"
+#include "util/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -216,13 +217,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	atomic_store_explicit(&stop_requested, 1, memory_order_relaxed);
-}
-
-static int64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void addr_text(const uint8_t a[16], char *buf, size_t n)
@@ -580,13 +574,7 @@ static int ring_take(struct ring *r, struct floe_collector *c)
 		while (r->used == 0 && !r->done)
 			pthread_cond_wait(&r->cv, &r->mu);
 		if (r->used < RING_WAKE && !r->done) {
-			struct timespec until;
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			until.tv_nsec += RING_LINGER_NS;
-			if (until.tv_nsec >= 1000000000) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000;
-			}
+			struct timespec until = floe_clock_after(CLOCK_MONOTONIC, RING_LINGER_NS);
 			r->taker_waits = 2;
 			while (r->used < RING_WAKE && !r->done)
 				if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT)
@@ -648,7 +636,7 @@ static long drain(int fd, struct rx *r, int64_t until)
 		int got = recvmmsg(fd, r->msgs, BATCH, MSG_DONTWAIT, NULL);
 		if (got <= 0)
 			return total;
-		int64_t rx = now_ns(CLOCK_REALTIME);
+		int64_t rx = floe_clock_ns(CLOCK_REALTIME);
 		for (int k = 0; k < got; k++) {
 			uint8_t ex[16] = {0};
 			if (r->from[k].ss_family == AF_INET)
@@ -662,7 +650,7 @@ static long drain(int fd, struct rx *r, int64_t until)
 		ring_publish(r->ring, r->put, false);
 		r->put = 0;
 		total += got;
-		if (got < BATCH || (until > 0 && now_ns(CLOCK_MONOTONIC) > until) ||
+		if (got < BATCH || (until > 0 && floe_clock_ns(CLOCK_MONOTONIC) > until) ||
 		    (until == 0 && batches >= 256))
 			return total;
 	}
@@ -691,7 +679,7 @@ static void *listen_main(void *arg)
 		cli_error(la->o, "out of memory");
 		la->rc = EXIT_FAIL;
 	}
-	int64_t last_rx = now_ns(CLOCK_MONOTONIC);
+	int64_t last_rx = floe_clock_ns(CLOCK_MONOTONIC);
 	while (r.bufs && !atomic_load_explicit(&stop_requested, memory_order_relaxed) &&
 	       la->rc == EXIT_OK) {
 		int n = poll(pfd, (nfds_t)la->nfds, 200);
@@ -710,7 +698,7 @@ static void *listen_main(void *arg)
 			break;
 		}
 		if (n == 0) {
-			if (la->idle > 0 && now_ns(CLOCK_MONOTONIC) - last_rx >= la->idle)
+			if (la->idle > 0 && floe_clock_ns(CLOCK_MONOTONIC) - last_rx >= la->idle)
 				break;
 			continue;
 		}
@@ -719,14 +707,14 @@ static void *listen_main(void *arg)
 				continue;
 			if (drain(pfd[i].fd, &r, 0) < 0)
 				la->rc = EXIT_FAIL;   /* the sink failed; reported when it closes */
-			last_rx = now_ns(CLOCK_MONOTONIC);
+			last_rx = floe_clock_ns(CLOCK_MONOTONIC);
 		}
 	}
 	/* Datagrams already queued when the signal came are collected too,
 	 * for at most a second: a restart loses only what was never sent. */
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && la->rc == EXIT_OK)
 		for (size_t i = 0; i < la->nfds && la->rc == EXIT_OK; i++)
-			if (drain(la->fds[i], &r, now_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
+			if (drain(la->fds[i], &r, floe_clock_ns(CLOCK_MONOTONIC) + 1000000000LL) < 0)
 				la->rc = EXIT_FAIL;
 	free(r.bufs);
 	pthread_mutex_lock(&la->ring->mu);
@@ -906,7 +894,7 @@ int cmd_collect(int argc, char **argv)
 		cli_opts_release(&o);
 		return EXIT_FAIL;
 	}
-	int64_t t0 = now_ns(CLOCK_MONOTONIC);
+	int64_t t0 = floe_clock_ns(CLOCK_MONOTONIC);
 	uint64_t frames = 0, not_udp = 0;
 	if (nfds) {
 		struct sigaction sa = {0};
@@ -927,7 +915,7 @@ int cmd_collect(int argc, char **argv)
 	if (writer_finish(&st, &o, rc == EXIT_FAIL || rc == EXIT_USAGE) != EXIT_OK)
 		rc = EXIT_FAIL;
 	if (o.stats)
-		print_stats(c, frames, not_udp, (double)(now_ns(CLOCK_MONOTONIC) - t0) / 1e9);
+		print_stats(c, frames, not_udp, (double)(floe_clock_ns(CLOCK_MONOTONIC) - t0) / 1e9);
 	floe_collect_destroy(c);
 	cli_opts_release(&o);
 	return rc;

@@ -10,6 +10,7 @@
  * that owns the socket, which publishes the counts under lv->mu.
  */
 #include "sensor/live.h"
+#include "util/clock.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -84,13 +85,6 @@ struct floe_live {
 	unsigned running;        /* capture threads not finished */
 	bool ran;
 };
-
-static int64_t clock_ns(clockid_t c)
-{
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
-}
 
 void floe_live_config_default(struct floe_live_config *cfg)
 {
@@ -259,7 +253,7 @@ static void *capture_thread(void *arg)
 	}
 	int64_t last_tick = 0, next_stats = 0, drain_until = 0;
 	for (;;) {
-		int64_t mono = clock_ns(CLOCK_MONOTONIC);
+		int64_t mono = floe_clock_ns(CLOCK_MONOTONIC);
 		if (!drain_until && atomic_load(&lv->stop)) {
 			bool counted = lv->cfg.count && atomic_load(&lv->taken) >= lv->cfg.count;
 			drain_until = mono + (counted ? 0 : DRAIN_NS);
@@ -275,10 +269,10 @@ static void *capture_thread(void *arg)
 		long got = read_sockets(t);
 		if (got < 0)
 			break;
-		int64_t wall = clock_ns(CLOCK_REALTIME);
+		int64_t wall = floe_clock_ns(CLOCK_REALTIME);
 		if (t->heap)
 			heap_release(t, wall - FLOE_LIVE_HOLD_NS);
-		mono = clock_ns(CLOCK_MONOTONIC);
+		mono = floe_clock_ns(CLOCK_MONOTONIC);
 		/* The rings are empty: no packet older than the lag is still
 		 * on its way, so the wall clock can expire idle flows. */
 		if (got == 0 && mono - last_tick >= TICK_NS) {
@@ -582,7 +576,7 @@ enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-	int64_t start = clock_ns(CLOCK_MONOTONIC);
+	int64_t start = floe_clock_ns(CLOCK_MONOTONIC);
 	int64_t next_report = start + lv->cfg.stats_interval;
 	int64_t next_pass = start + SEC;
 	struct floe_live_ifstats last[FLOE_LIVE_MAX_IFACES] = {0};
@@ -592,13 +586,7 @@ enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
 		if (lv->qlen == 0 && lv->running == 0)
 			break;
 		if (lv->qlen == 0) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += 100 * 1000000;
-			if (until.tv_nsec >= SEC) {
-				until.tv_sec++;
-				until.tv_nsec -= SEC;
-			}
+			struct timespec until = floe_clock_after(CLOCK_REALTIME, 100 * 1000000);
 			pthread_cond_timedwait(&lv->nonempty, &lv->mu, &until);
 		}
 		size_t n = 0;
@@ -612,7 +600,7 @@ enum floe_err floe_live_run(struct floe_live *lv, floe_flow_sink sink, void *ud,
 		pthread_mutex_unlock(&lv->mu);
 		for (size_t i = 0; i < n; i++)
 			sink(ud, &out[i]);
-		int64_t mono = clock_ns(CLOCK_MONOTONIC);
+		int64_t mono = floe_clock_ns(CLOCK_MONOTONIC);
 		if (lv->cfg.duration && mono - start >= lv->cfg.duration)
 			atomic_store(&lv->stop, 1);
 		if (mono >= next_report) {
